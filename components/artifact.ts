@@ -1,0 +1,295 @@
+/**
+ * Inline callbacks -> one deployable, deterministic archive.
+ *
+ * 1. Each user callback is captured with `pulumi.runtime.serializeFunction` (the Pulumi closure
+ *    serializer; it resolves captured `node_modules` only for CommonJS modules in `require.cache`).
+ * 2. esbuild bundles an entry that starts the component's runtime module (real compiled files under
+ *    `runtime/`) with those callbacks into ONE minified CommonJS file. The serializer emits `with`
+ *    statements, which is why the output cannot be ESM.
+ * 3. The files are zipped with fixed timestamps, modes and order, so the same code gives the same
+ *    bytes and `pulumi preview` shows no code diff when nothing changed.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as esbuild from "esbuild";
+import { zipSync } from "fflate";
+
+/** Where an artifact runs; it decides the externals and the archive layout. */
+export type FunctionHost = "aws-lambda" | "azure-functions";
+
+/** The runtime module an artifact starts from. */
+export interface RuntimeEntry {
+  /** Absolute path of the compiled module under `runtime/` (use `require.resolve`). */
+  module: string;
+  /** Its exported factory: `(callbacks, options) => exports`. Lambda factories return `{ handler }`. */
+  factory: string;
+  /** Plain JSON handed to the factory at cold start: ids, names, settings. Never secrets. */
+  options?: unknown;
+}
+
+/** What to package. */
+export interface ArtifactSpec {
+  /** Names the component instance in errors, e.g. `FifoIngester "listings"`. */
+  owner: string;
+  host: FunctionHost;
+  entry: RuntimeEntry;
+  /** The user's inline callbacks by argument name (`handler`, `source`, ...); undefined ones are skipped. */
+  callbacks: Record<string, ((...args: never[]) => unknown) | undefined>;
+  /** Node.js major version of the function runtime; esbuild targets it. */
+  nodeMajor: number;
+  /** Module patterns left out of the bundle because the platform provides them. */
+  external?: string[];
+  /** Files placed beside `index.js` (Azure's host.json and package.json). */
+  extraFiles?: Record<string, string>;
+}
+
+/**
+ * A packaged function. Plain strings only: Outputs copy objects deeply and would turn bytes into
+ * plain objects, so the zip travels as base64 (`zipBytes` decodes it).
+ */
+export interface Artifact {
+  /** The archive's files by name; `index.js` is the bundle. */
+  files: Record<string, string>;
+  /** The zip archive, base64. */
+  zipBase64: string;
+  /** SHA-256 of the zip, hex. */
+  sha256: string;
+}
+
+/** The zip archive's bytes. */
+export function zipBytes(artifact: Artifact): Buffer {
+  return Buffer.from(artifact.zipBase64, "base64");
+}
+
+/** A callback or its bundle could not be packaged; the message names the component and argument. */
+export class ClosurePackagingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClosurePackagingError";
+  }
+}
+
+/** The name of the bundle inside every archive. */
+export const BUNDLE_FILE = "index.js";
+
+/** The Functions worker injects this module; bundling a copy would break trigger registration. */
+const AZURE_WORKER_MODULES = ["@azure/functions-core"];
+
+/** A fixed local time: fflate writes DOS timestamps from local date parts, so this is zone-proof. */
+const ZIP_MTIME = new Date(1980, 0, 1, 0, 0, 0);
+/** Regular file, rw-r--r--, in the zip's external attributes (Unix mode in the high 16 bits). */
+const ZIP_FILE_ATTRS = (0o100644 << 16) >>> 0;
+const ZIP_UNIX = 3;
+
+const CALLBACK_NAMESPACE = "queue-patterns-callback";
+
+const CAPTURE_HELP =
+  "A callback may capture plain values, Outputs of non-secret values, functions and modules loaded with import/require " +
+  "(SDKs and other pure-JavaScript packages); it may not capture `this`, native add-ons, secrets or @pulumi/* modules.";
+
+/** Serializes every callback, bundles the entry and zips the result. */
+export async function buildArtifact(spec: ArtifactSpec): Promise<Artifact> {
+  const serialized = await serializeCallbacks(spec);
+  const bundle = await bundleEntry(spec, serialized);
+  const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
+  const zip = zipDeterministic(files);
+  return { files, zipBase64: Buffer.from(zip).toString("base64"), sha256: createHash("sha256").update(zip).digest("hex") };
+}
+
+/** `buildArtifact` as an Output, for resource inputs. */
+export function artifactOutput(spec: ArtifactSpec): pulumi.Output<Artifact> {
+  return pulumi.output(buildArtifact(spec));
+}
+
+/**
+ * Writes the zip to a content-addressed file in the OS temp folder and returns its path; the same
+ * archive always lands at the same name, so repeated runs reuse it.
+ */
+export function saveArtifact(artifact: Artifact): string {
+  const dir = path.join(os.tmpdir(), "queue-patterns-artifacts");
+  const file = path.join(dir, `${artifact.sha256}.zip`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    fs.writeFileSync(partial, zipBytes(artifact));
+    fs.renameSync(partial, file);
+  }
+  return file;
+}
+
+/** Zips files in name order with fixed timestamps and modes: same files in, same bytes out. */
+export function zipDeterministic(files: Record<string, string | Uint8Array>): Uint8Array {
+  const entries: Parameters<typeof zipSync>[0] = {};
+  for (const name of Object.keys(files).sort()) {
+    const content = files[name];
+    const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+    entries[name] = [bytes, { level: 9, mtime: ZIP_MTIME, os: ZIP_UNIX, attrs: ZIP_FILE_ATTRS }];
+  }
+  return zipSync(entries);
+}
+
+async function serializeCallbacks(spec: ArtifactSpec): Promise<Record<string, string>> {
+  const serialized: Record<string, string> = {};
+  for (const [argument, callback] of Object.entries(spec.callbacks)) {
+    if (callback === undefined) continue;
+    if (typeof callback !== "function") {
+      throw new ClosurePackagingError(
+        `${spec.owner}: ${argument} must be a function; got ${typeof callback}. Pass an inline (async) function.`,
+      );
+    }
+    try {
+      const result = await pulumi.runtime.serializeFunction(callback, { exportName: "handler", allowSecrets: false });
+      serialized[argument] = result.text;
+    } catch (error) {
+      throw new ClosurePackagingError(
+        `${spec.owner}: the ${argument} callback cannot be packaged: ${messageOf(error)}\n${CAPTURE_HELP}`,
+      );
+    }
+  }
+  return serialized;
+}
+
+function entrySource(spec: ArtifactSpec, serialized: Record<string, string>): string {
+  const callbacks = Object.keys(serialized)
+    .map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(`${CALLBACK_NAMESPACE}:${name}`)}).handler`)
+    .join(",\n  ");
+  return [
+    `const runtime = require(${JSON.stringify(spec.entry.module)});`,
+    `const callbacks = {\n  ${callbacks}\n};`,
+    `Object.assign(module.exports, runtime[${JSON.stringify(spec.entry.factory)}](callbacks, ${JSON.stringify(spec.entry.options ?? {})}));`,
+  ].join("\n");
+}
+
+/** The folders whose node_modules a captured module may live in: the program's and this package's. */
+function moduleRoots(): string[] {
+  const packageRoot = findPackageRoot(__dirname);
+  return [...new Set([process.cwd(), packageRoot])].map((dir) => path.join(dir, "node_modules"));
+}
+
+async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
+  const nodePaths = moduleRoots();
+  const external = [...(spec.external ?? []), ...(spec.host === "azure-functions" ? AZURE_WORKER_MODULES : [])];
+  let result: esbuild.BuildResult<{ metafile: true; write: false }>;
+  try {
+    result = await esbuild.build({
+      stdin: { contents: entrySource(spec, serialized), resolveDir: process.cwd(), sourcefile: "entry.js", loader: "js" },
+      // Bundle keys are paths relative to this folder: the program's folder keeps them machine-independent.
+      absWorkingDir: process.cwd(),
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: `node${spec.nodeMajor}`,
+      minify: true,
+      legalComments: "none",
+      charset: "utf8",
+      external,
+      nodePaths,
+      metafile: true,
+      write: false,
+      logLevel: "silent",
+      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external)],
+    });
+  } catch (error) {
+    throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);
+  }
+  rejectUnbundleableInputs(spec.owner, Object.keys(result.metafile.inputs));
+  return result.outputFiles[0].text;
+}
+
+function rejectUnbundleableInputs(owner: string, inputs: string[]): void {
+  const native = inputs.filter((input) => input.endsWith(".node"));
+  if (native.length > 0) {
+    throw new ClosurePackagingError(
+      `${owner}: a callback captures a native add-on (${native.join(", ")}), which cannot run from a single-file bundle. ` +
+        "Use a pure-JavaScript package instead.",
+    );
+  }
+  const pulumiModules = inputs.filter((input) => /(^|\/)node_modules\/@pulumi\//.test(input));
+  if (pulumiModules.length > 0) {
+    throw new ClosurePackagingError(
+      `${owner}: a callback captures @pulumi/* (${pulumiModules[0]}), which only works inside \`pulumi up\`. ` +
+        "Capture the plain values or Outputs you need instead of the module.",
+    );
+  }
+}
+
+/** Serves each serialized callback as a virtual module `queue-patterns-callback:<argument>`. */
+function callbackModules(serialized: Record<string, string>): esbuild.Plugin {
+  return {
+    name: "queue-patterns-callbacks",
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^${CALLBACK_NAMESPACE}:`) }, (args) => ({
+        path: args.path.slice(CALLBACK_NAMESPACE.length + 1),
+        namespace: CALLBACK_NAMESPACE,
+      }));
+      build.onLoad({ filter: /.*/, namespace: CALLBACK_NAMESPACE }, (args) => ({
+        contents: serialized[args.path],
+        resolveDir: process.cwd(),
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * The serializer names captured packages by their file (`@aws-sdk/client-sqs/dist-cjs/index.js`),
+ * which a package's `exports` map may not list. Resolve such paths on disk; when the package is
+ * external, require it by its bare name if the file is its main module, which every `exports` map allows.
+ */
+function deepPackagePaths(nodePaths: string[], external: string[]): esbuild.Plugin {
+  const deepPath = /^((?:@[^/]+\/)?[^/.][^/]*)\/(.+)$/;
+  return {
+    name: "queue-patterns-deep-package-paths",
+    setup(build) {
+      build.onResolve({ filter: deepPath }, (args) => {
+        if (args.namespace !== CALLBACK_NAMESPACE) return undefined;
+        const [, packageName, subpath] = args.path.match(deepPath) as RegExpMatchArray;
+        for (const root of nodePaths) {
+          const candidate = path.join(root, args.path);
+          if (!fs.existsSync(candidate) || !fs.statSync(candidate).isFile()) continue;
+          if (!isExternal(packageName, external)) return { path: candidate };
+          const main = path.normalize(readPackageMain(path.join(root, packageName)));
+          return { path: main === path.normalize(subpath) ? packageName : args.path, external: true };
+        }
+        return undefined;
+      });
+    },
+  };
+}
+
+/** Whether esbuild's `external` patterns (exact names or `prefix/*`) cover a package. */
+function isExternal(packageName: string, external: string[]): boolean {
+  return external.some((pattern) =>
+    pattern.endsWith("/*") ? packageName.startsWith(pattern.slice(0, -1)) : packageName === pattern,
+  );
+}
+
+function readPackageMain(packageDir: string): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")) as { main?: string };
+  return manifest.main ?? "index.js";
+}
+
+function findPackageRoot(from: string): string {
+  let dir = from;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return from;
+    dir = parent;
+  }
+  return dir;
+}
+
+function bundleErrorText(error: unknown): string {
+  const errors = (error as { errors?: esbuild.Message[] }).errors;
+  if (!errors?.length) return messageOf(error);
+  return errors
+    .map((e) => (e.location ? `${e.text} (${e.location.file}:${e.location.line})` : e.text))
+    .join("; ");
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,51 @@
+/**
+ * Azure RBAC: the built-in roles this library grants, and one way to grant them, so every component
+ * gives identities exactly the data-plane roles they use on exactly the resources they touch.
+ */
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Built-in role definition ids (the same GUID in every subscription). */
+export const BUILT_IN_ROLES = {
+  "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+  "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+  "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+  "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+  "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+} as const;
+
+export type BuiltInRole = keyof typeof BUILT_IN_ROLES;
+
+export interface RoleGrant {
+  /** The object id of the identity (a managed identity's principalId). */
+  principalId: pulumi.Input<string>;
+  role: BuiltInRole;
+  /** The resource id the role applies to: the narrowest one that works. */
+  scope: pulumi.Input<string>;
+  /** @default "ServicePrincipal" (managed identities); saying so avoids Entra replication-delay failures. */
+  principalType?: "ServicePrincipal" | "User" | "Group";
+}
+
+/** The full role definition id in the current subscription. */
+export function roleDefinitionId(role: BuiltInRole): pulumi.Output<string> {
+  return authorization
+    .getClientConfigOutput()
+    .apply((config) => `/subscriptions/${config.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES[role]}`);
+}
+
+/** Creates one role assignment. */
+export function grantRole(name: string, grant: RoleGrant, opts: pulumi.CustomResourceOptions): authorization.RoleAssignment {
+  return new authorization.RoleAssignment(
+    name,
+    {
+      principalId: grant.principalId,
+      principalType: grant.principalType ?? "ServicePrincipal",
+      roleDefinitionId: roleDefinitionId(grant.role),
+      scope: grant.scope,
+    },
+    opts,
+  );
+}

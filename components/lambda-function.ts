@@ -1,0 +1,203 @@
+/**
+ * The AWS building block every Lambda of this library goes through: an inline callback packaged by
+ * `artifact.ts`, the function, its own role with least-privilege inline policy, and its own log
+ * group with retention.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type Artifact, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
+import { applyTransform, type Transform } from "./transform";
+import { ArgumentChecker, ownerLabel } from "./validation";
+
+/** Lambda runtimes this library targets; nodejs22.x is the oldest still in standard support. */
+export type LambdaNodeRuntime = "nodejs22.x" | "nodejs24.x";
+
+/**
+ * Where `@aws-sdk/*` comes from.
+ * - `"bundle"` (default): bundled and tree-shaken into the artifact. The code runs against the SDK
+ *   version it was tested with, not whatever the managed runtime ships that week (AWS's own advice),
+ *   and a single pre-resolved file loads faster than the runtime's node_modules.
+ * - `"runtime"`: left out, the runtime's preinstalled SDK v3 is used: a smaller archive, an SDK
+ *   version you do not control.
+ */
+export type AwsSdkSource = "bundle" | "runtime";
+
+export interface LambdaFunctionArgs {
+  /** The component the function belongs to, for error messages. @default `LambdaFunction "<name>"` */
+  owner?: string;
+  /**
+   * The runtime module and factory the artifact starts from.
+   * @default the plain runtime: `callbacks.handler` is the Lambda handler
+   */
+  entry?: RuntimeEntry;
+  /**
+   * The inline callbacks, by argument name.
+   * @example { handler: async (event) => { console.log(event); } }
+   */
+  callbacks: Record<string, ((...args: never[]) => unknown) | undefined>;
+  /** @default 30 */
+  timeoutSeconds?: number;
+  /** @default 256 */
+  memorySizeMb?: number;
+  /** @default "nodejs22.x" */
+  runtime?: LambdaNodeRuntime;
+  /** @default "arm64" (Graviton: cheaper per GB-second; the bundle is pure JavaScript) */
+  architecture?: "arm64" | "x86_64";
+  /** @default "bundle"; see {@link AwsSdkSource}. */
+  awsSdk?: AwsSdkSource;
+  /** Resource ids and non-secret settings for the function, read at run time. */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** What the function may do beyond writing its logs: exact actions on exact resources. */
+  policyStatements?: pulumi.Input<aws.iam.PolicyStatement[]>;
+  /** @default 30 */
+  logRetentionDays?: number;
+  /** Reserved concurrency; unset means the account's unreserved pool. */
+  reservedConcurrency?: number;
+  /** Escape hatches: change what this block did not foresee. */
+  transform?: {
+    function?: Transform<aws.lambda.FunctionArgs>;
+    role?: Transform<aws.iam.RoleArgs>;
+    logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
+  };
+}
+
+/** Retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.x": 22, "nodejs24.x": 24 };
+
+/** The runtime of a plain function: the `handler` callback is the Lambda handler. */
+const PLAIN_CALLBACK_ENTRY: RuntimeEntry = {
+  module: require.resolve("../runtime/lambda/callback"),
+  factory: "createHandler",
+};
+
+/** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
+export function validateLambdaFunctionArgs(
+  owner: string,
+  args: Pick<LambdaFunctionArgs, "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency">,
+  prefix = "",
+): ArgumentChecker {
+  const checker = new ArgumentChecker(owner)
+    .integerInRange(`${prefix}timeoutSeconds`, args.timeoutSeconds, 1, 900, "Lambda allows")
+    .integerInRange(`${prefix}memorySizeMb`, args.memorySizeMb, 128, 10240, "Lambda allows")
+    .integerInRange(`${prefix}reservedConcurrency`, args.reservedConcurrency, 0, 1000, "the default account quota allows");
+  if (args.logRetentionDays !== undefined) {
+    checker.check(
+      (LOG_RETENTION_DAYS as readonly number[]).includes(args.logRetentionDays),
+      `${prefix}logRetentionDays`,
+      args.logRetentionDays,
+      `is not a CloudWatch Logs retention; use one of ${LOG_RETENTION_DAYS.join(", ")}.`,
+    );
+  }
+  if (args.runtime !== undefined) {
+    checker.check(
+      args.runtime in LAMBDA_NODE_MAJOR,
+      `${prefix}runtime`,
+      args.runtime,
+      `is not supported; use one of ${Object.keys(LAMBDA_NODE_MAJOR).join(", ")}.`,
+    );
+  }
+  return checker;
+}
+
+/** A Lambda function built from inline callbacks, with its own role and log group. */
+export class LambdaFunction extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly role: aws.iam.Role;
+  readonly logGroup: aws.cloudwatch.LogGroup;
+  /** The packaged artifact (bundle, zip, hash), for inspection and tests. */
+  readonly artifact: pulumi.Output<Artifact>;
+  readonly arn: pulumi.Output<string>;
+  readonly name: pulumi.Output<string>;
+
+  constructor(name: string, args: LambdaFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("queue-patterns:aws:LambdaFunction", name, {}, opts);
+    const owner = args.owner ?? ownerLabel("LambdaFunction", name);
+    const runtime = args.runtime ?? "nodejs22.x";
+    validateLambdaFunctionArgs(owner, args).throwIfAny();
+    const transform = args.transform ?? {};
+
+    this.artifact = artifactOutput({
+      owner,
+      host: "aws-lambda",
+      entry: args.entry ?? PLAIN_CALLBACK_ENTRY,
+      callbacks: args.callbacks,
+      nodeMajor: LAMBDA_NODE_MAJOR[runtime],
+      external: (args.awsSdk ?? "bundle") === "runtime" ? ["@aws-sdk/*"] : [],
+    });
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      applyTransform(transform.logGroup, { retentionInDays: args.logRetentionDays ?? 30 }),
+      { parent: this },
+    );
+
+    this.role = new aws.iam.Role(
+      `${name}-role`,
+      applyTransform(transform.role, {
+        assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
+      }),
+      { parent: this },
+    );
+
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: this.role.id,
+        policy: pulumi
+          .all([this.logGroup.arn, args.policyStatements ?? []])
+          .apply(([logGroupArn, statements]) => JSON.stringify(functionPolicy(logGroupArn, statements))),
+      },
+      { parent: this },
+    );
+
+    this.function = new aws.lambda.Function(
+      `${name}-function`,
+      applyTransform(transform.function, {
+        runtime,
+        architectures: [args.architecture ?? "arm64"],
+        handler: "index.handler",
+        role: this.role.arn,
+        code: this.artifact.apply((artifact) => new pulumi.asset.FileArchive(saveArtifact(artifact))),
+        sourceCodeHash: this.artifact.apply((artifact) => Buffer.from(artifact.sha256, "hex").toString("base64")),
+        timeout: args.timeoutSeconds ?? 30,
+        memorySize: args.memorySizeMb ?? 256,
+        reservedConcurrentExecutions: args.reservedConcurrency,
+        environment: args.environment ? { variables: args.environment } : undefined,
+        loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO" },
+        tracingConfig: { mode: "Active" },
+      }),
+      { parent: this, dependsOn: [policy] },
+    );
+
+    this.arn = this.function.arn;
+    this.name = this.function.name;
+    this.registerOutputs({ arn: this.arn, name: this.name });
+  }
+}
+
+/** The function's whole policy: its own log group, X-Ray, and the owner's statements. */
+export function functionPolicy(logGroupArn: string, statements: aws.iam.PolicyStatement[]): aws.iam.PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [`${logGroupArn}:*`],
+      },
+      {
+        // X-Ray trace submission supports no resource-level permissions, so `*` is the only form.
+        Sid: "WriteTraces",
+        Effect: "Allow",
+        Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        Resource: ["*"],
+      },
+      ...statements,
+    ],
+  };
+}

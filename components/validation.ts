@@ -1,0 +1,77 @@
+/**
+ * Argument validation shared by every component: collect every problem, then throw once, so a
+ * user fixes all of them in one round instead of one `pulumi preview` per mistake.
+ */
+
+/** A problem with one argument: which one, the value seen, and how to fix it. */
+export interface ArgumentProblem {
+  argument: string;
+  value: unknown;
+  fix: string;
+}
+
+/** Thrown at construction when arguments are invalid; the message lists every problem. */
+export class InvalidArgumentsError extends Error {
+  readonly problems: readonly ArgumentProblem[];
+
+  constructor(owner: string, problems: readonly ArgumentProblem[]) {
+    super(problems.map((p) => `${owner}: ${p.argument} ${describeValue(p.value)} ${p.fix}`).join("\n"));
+    this.name = "InvalidArgumentsError";
+    this.problems = problems;
+  }
+}
+
+/** Renders a value the way the error messages quote it: strings quoted, objects as JSON. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "(a function)";
+  if (value === undefined) return "(missing)";
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Collects problems; `throwIfAny` raises one error naming all of them. */
+export class ArgumentChecker {
+  private readonly problems: ArgumentProblem[] = [];
+
+  constructor(private readonly owner: string) {}
+
+  /** Records a problem unless `ok`. */
+  check(ok: boolean, argument: string, value: unknown, fix: string): this {
+    if (!ok) this.problems.push({ argument, value, fix });
+    return this;
+  }
+
+  /**
+   * An integer within [min, max]; `undefined` passes (defaults are applied before validation).
+   * `rule` names who sets the range: `SQS FIFO allows` gives "is out of range; SQS FIFO allows 1..10."
+   */
+  integerInRange(
+    argument: string,
+    value: number | undefined,
+    min: number,
+    max: number,
+    rule = "the allowed range is",
+  ): this {
+    if (value === undefined) return this;
+    const ok = Number.isInteger(value) && value >= min && value <= max;
+    return this.check(ok, argument, value, `is out of range; ${rule} ${min}..${max}.`);
+  }
+
+  /** Problems found so far, for pure validators that return instead of throwing. */
+  list(): readonly ArgumentProblem[] {
+    return this.problems;
+  }
+
+  throwIfAny(): void {
+    if (this.problems.length > 0) throw new InvalidArgumentsError(this.owner, this.problems);
+  }
+}
+
+/** The prefix every message of a component instance starts with: `FifoIngester "listings"`. */
+export function ownerLabel(componentType: string, name: string): string {
+  return `${componentType} ${JSON.stringify(name)}`;
+}

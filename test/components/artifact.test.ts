@@ -1,0 +1,167 @@
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { unzipSync } from "fflate";
+import { installMocks, resolve } from "../harness/mocks";
+
+installMocks();
+
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import * as pulumi from "@pulumi/pulumi";
+import { buildArtifact, ClosurePackagingError, zipBytes, zipDeterministic } from "../../components/artifact";
+import { FunctionApp } from "../../components/function-app";
+import { LambdaFunction } from "../../components/lambda-function";
+import { ArtifactProcess } from "../harness/artifact-runner";
+import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../harness/emulators";
+import { sqsSender } from "../fixtures/callbacks";
+
+const echoEntry = { module: require.resolve("../fixtures/azure-echo-runtime"), factory: "register", options: { queueName: "echo-in" } };
+
+function lambdaSpec(handler: (...args: never[]) => unknown) {
+  return {
+    owner: 'Test "spec"',
+    host: "aws-lambda" as const,
+    entry: { module: require.resolve("../../runtime/lambda/callback"), factory: "createHandler" },
+    callbacks: { handler },
+    nodeMajor: 22,
+  };
+}
+
+describe("a Lambda artifact built from an inline closure", () => {
+  let fauxqs: Fauxqs;
+  before(async () => {
+    fauxqs = await useFauxqs();
+  });
+  after(async () => fauxqs.stop());
+
+  it("runs from an empty folder with no node_modules and sends to SQS with the bundled SDK", async () => {
+    const fn = new LambdaFunction("sender", { callbacks: { handler: sqsSender("hello") } });
+    const artifact = await resolve(fn.artifact);
+    const sqs = new SQSClient(fauxqsClientConfig(fauxqs));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "artifact-sender" }));
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", fauxqsFunctionEnv(fauxqs));
+    try {
+      const invocation = await runner.invoke({ queueUrl: QueueUrl, body: "world" });
+      assert.equal(invocation.error, undefined, JSON.stringify(invocation.error));
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
+      assert.equal(received.Messages?.[0]?.Body, "hello world");
+      assert.equal((invocation.result as { messageId: string }).messageId, received.Messages?.[0]?.MessageId);
+      assert.ok(invocation.logs.some((line) => line.includes("sent")));
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("holds exactly one file, index.js, a single minified CommonJS bundle", async () => {
+    const artifact = await buildArtifact(lambdaSpec(sqsSender("hello")));
+    assert.deepEqual(Object.keys(unzipSync(zipBytes(artifact))), ["index.js"]);
+    const bundle = artifact.files["index.js"];
+    assert.ok(bundle.length / bundle.split("\n").length > 1000, "bundle is minified: long lines");
+    assert.ok(zipBytes(artifact).byteLength < 300_000, `zip is ${zipBytes(artifact).byteLength} bytes`);
+  });
+
+  it("leaves @aws-sdk out of the bundle when awsSdk is runtime", async () => {
+    const bundled = await resolve(new LambdaFunction("bundled", { callbacks: { handler: sqsSender("a") } }).artifact);
+    const external = await resolve(
+      new LambdaFunction("external", { callbacks: { handler: sqsSender("a") }, awsSdk: "runtime" }).artifact,
+    );
+    assert.match(external.files["index.js"], /require\("@aws-sdk\/client-sqs"\)/);
+    assert.ok(zipBytes(external).byteLength * 10 < zipBytes(bundled).byteLength);
+  });
+});
+
+describe("artifact determinism", () => {
+  const probe = path.join(__dirname, "..", "fixtures", "print-artifact-hash.js");
+  const hashFromFreshProcess = (greeting: string) =>
+    execFileSync(process.execPath, [probe, greeting], { encoding: "utf8" }).trim();
+
+  it("gives a byte-identical archive from two separate runs of the program", () => {
+    const first = hashFromFreshProcess("hello");
+    const second = hashFromFreshProcess("hello");
+    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.equal(first, second);
+  });
+
+  it("gives a different archive when the callback's captured value changes", () => {
+    assert.notEqual(hashFromFreshProcess("hello"), hashFromFreshProcess("goodbye"));
+  });
+
+  it("zips the same files to the same bytes whatever the order they are given in", () => {
+    const a = zipDeterministic({ "b.txt": "b", "a.txt": "a" });
+    const b = zipDeterministic({ "a.txt": "a", "b.txt": "b" });
+    assert.deepEqual(Buffer.from(a), Buffer.from(b));
+  });
+});
+
+describe("an Azure Functions artifact", () => {
+  it("holds host.json with the v4 extension bundle, a package.json whose main is the bundle, and the bundle", async () => {
+    const app = new FunctionApp("echo", { resourceGroupName: "rg", entry: echoEntry, callbacks: { handler: async () => "ok" } });
+    const artifact = await resolve(app.artifact);
+    const files = unzipSync(zipBytes(artifact));
+    assert.deepEqual(Object.keys(files).sort(), ["host.json", "index.js", "package.json"]);
+    const host = JSON.parse(Buffer.from(files["host.json"]).toString());
+    assert.deepEqual(host.extensionBundle, { id: "Microsoft.Azure.Functions.ExtensionBundle", version: "[4.0.0, 5.0.0)" });
+    assert.equal(JSON.parse(Buffer.from(files["package.json"]).toString()).main, "index.js");
+    assert.match(artifact.files["index.js"], /require\("@azure\/functions-core"\)/, "the worker's module stays external");
+  });
+
+  it("registers its trigger with the worker's core API and runs the callback", async () => {
+    const app = new FunctionApp("echo2", {
+      resourceGroupName: "rg",
+      entry: echoEntry,
+      callbacks: { handler: async (message: unknown) => ({ echoed: message }) },
+    });
+    const runner = await ArtifactProcess.start(zipBytes(await resolve(app.artifact)), "azure-functions");
+    try {
+      const [registration] = await runner.registrations();
+      assert.equal(registration.name, "echo");
+      assert.equal(registration.bindings.queueTrigger?.type ?? Object.values(registration.bindings)[0].type, "queueTrigger");
+      assert.equal(Object.values(registration.bindings)[0].queueName, "echo-in");
+      const invocation = await runner.invokeFunction("echo", { id: 7 });
+      assert.deepEqual(invocation.result, { echoed: { id: 7 } });
+    } finally {
+      await runner.stop();
+    }
+  });
+});
+
+describe("callbacks that cannot be packaged fail with the component and argument named", () => {
+  it("rejects a callback that captures `this`", async () => {
+    class Holder {
+      prefix = "x";
+      make() {
+        return async () => this.prefix;
+      }
+    }
+    await assert.rejects(buildArtifact(lambdaSpec(new Holder().make())), (error: Error) => {
+      assert.ok(error instanceof ClosurePackagingError);
+      assert.match(error.message, /^Test "spec": the handler callback cannot be packaged: .*captured 'this'/s);
+      return true;
+    });
+  });
+
+  it("rejects a callback that captures a native function, as a native add-on's exports are", async () => {
+    const addon = { checksum: Function.prototype.call.bind(Math.max) };
+    await assert.rejects(buildArtifact(lambdaSpec(async () => addon.checksum(1, 2))), /Test "spec": the handler callback cannot be packaged: .*native code/s);
+  });
+
+  it("rejects a callback that captures a secret Output", async () => {
+    const token = pulumi.secret("s3cr3t");
+    await assert.rejects(
+      buildArtifact(lambdaSpec(async () => token.get())),
+      /Test "spec": the handler callback cannot be packaged: Secret outputs cannot be captured/,
+    );
+  });
+
+  it("rejects a callback that captures @pulumi/pulumi", async () => {
+    await assert.rejects(buildArtifact(lambdaSpec(async () => pulumi.getStack())), /Test "spec": a callback captures @pulumi\/\*/);
+  });
+
+  it("rejects a callback argument that is not a function", async () => {
+    await assert.rejects(
+      buildArtifact(lambdaSpec("not a function" as unknown as () => void)),
+      /Test "spec": handler must be a function; got string/,
+    );
+  });
+});

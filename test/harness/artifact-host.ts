@@ -1,0 +1,111 @@
+/**
+ * Child-process side of the artifact runner: plays the function platform around an unpacked artifact.
+ * - AWS Lambda: requires `index.js` and calls `handler(event, context)`.
+ * - Azure Functions: provides `@azure/functions-core` the way the Functions worker does, so the
+ *   bundle's `app.*` calls register for real, then calls the registered handlers.
+ * It talks to the parent over IPC: `{ id, kind: "invoke", ... }` in, `{ id, result | error, logs }` out.
+ */
+import Module = require("node:module");
+import * as path from "node:path";
+
+type Handler = (...args: unknown[]) => unknown;
+interface Registration {
+  metadata: { name: string; bindings: Record<string, unknown> };
+  handler: Handler;
+}
+
+const [artifactDir, host] = process.argv.slice(2);
+const registrations = new Map<string, Registration>();
+let logs: string[] = [];
+
+for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+  console[level] = (...args: unknown[]) => {
+    logs.push(`${level}: ${args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")}`);
+  };
+}
+
+if (host === "azure-functions") provideFunctionsCore();
+
+function provideFunctionsCore(): void {
+  const core = {
+    version: "3.10.1",
+    setProgrammingModel(): void {},
+    registerHook: () => ({ dispose(): void {} }),
+    registerFunction(metadata: Registration["metadata"], handler: Handler) {
+      registrations.set(metadata.name, { metadata, handler });
+      return { dispose: () => registrations.delete(metadata.name) };
+    },
+    log(level: string, _category: string, message: string): void {
+      logs.push(`${level}: ${message}`);
+    },
+  };
+  const moduleInternals = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const load = moduleInternals._load;
+  moduleInternals._load = (request, ...rest) => (request === "@azure/functions-core" ? core : load(request, ...rest));
+}
+
+const entry = require(path.join(artifactDir, "index.js")) as { handler?: Handler };
+
+function lambdaContext(functionName: string) {
+  const deadline = Date.now() + 30_000;
+  return {
+    functionName,
+    awsRequestId: `req-${Date.now()}-${Math.random().toString(16).slice(2)}`,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}
+
+function functionsContext(functionName: string, triggerMetadata: Record<string, unknown>) {
+  const write = (level: string) => (...args: unknown[]) => logs.push(`${level}: ${args.map(String).join(" ")}`);
+  return {
+    invocationId: `inv-${Date.now()}`,
+    functionName,
+    triggerMetadata,
+    retryContext: undefined,
+    extraInputs: { get: () => undefined },
+    extraOutputs: { set(): void {} },
+    log: write("info"),
+    info: write("info"),
+    warn: write("warn"),
+    error: write("error"),
+    debug: write("debug"),
+    trace: write("trace"),
+    options: registrations.get(functionName)?.metadata,
+  };
+}
+
+interface Request {
+  id: number;
+  kind: "invoke" | "registrations";
+  functionName?: string;
+  event?: unknown;
+  triggerMetadata?: Record<string, unknown>;
+}
+
+process.on("message", async (request: Request) => {
+  const reply = (body: Record<string, unknown>) => {
+    process.send?.({ id: request.id, ...body, logs });
+    logs = [];
+  };
+  if (request.kind === "registrations") {
+    reply({ result: [...registrations.values()].map((r) => r.metadata) });
+    return;
+  }
+  try {
+    let result: unknown;
+    if (host === "aws-lambda") {
+      if (typeof entry.handler !== "function") throw new Error("the artifact exports no handler function");
+      result = await entry.handler(request.event, lambdaContext(request.functionName ?? "function"));
+    } else {
+      const registration = registrations.get(request.functionName ?? "");
+      if (!registration) throw new Error(`no function named ${request.functionName} was registered`);
+      result = await registration.handler(request.event, functionsContext(registration.metadata.name, request.triggerMetadata ?? {}));
+    }
+    reply({ result: result === undefined ? null : result });
+  } catch (error) {
+    const e = error as Error;
+    reply({ error: { name: e?.name, message: e?.message ?? String(error) } });
+  }
+});
+
+process.send?.({ ready: true });
