@@ -49,12 +49,11 @@ export function azuriteConnectionString(blobEndpoint: string, queueEndpoint: str
   );
 }
 
-const repoRoot = path.resolve(__dirname, "..", "..", "..");
 
 /** Spawns a process and waits until its output matches every pattern; returns the matches. */
 function startAndWait(command: string, args: string[], patterns: RegExp[], name: string): Promise<{ child: ChildProcess; matches: RegExpMatchArray[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const timer = setTimeout(() => {
       child.kill();
@@ -107,7 +106,7 @@ export async function startAzurite(): Promise<Azurite> {
   const { child, matches } = await startAndWait(
     process.execPath,
     [
-      path.join(repoRoot, "node_modules", "azurite", "dist", "src", "azurite.js"),
+      require.resolve("azurite/dist/src/azurite.js"),
       "--blobHost", "127.0.0.1", "--blobPort", "0",
       "--queueHost", "127.0.0.1", "--queuePort", "0",
       "--tableHost", "127.0.0.1", "--tablePort", "0",
