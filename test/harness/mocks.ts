@@ -67,7 +67,7 @@ export class ResourceRecorder {
     let count = -1;
     while (count !== this.resources.length) {
       count = this.resources.length;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }

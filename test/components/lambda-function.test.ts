@@ -1,0 +1,121 @@
+import * as assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
+
+const recorder = installMocks();
+
+import { LambdaFunction, validateLambdaFunctionArgs } from "../../components/lambda-function";
+import { InvalidArgumentsError } from "../../components/validation";
+
+const FUNCTION = "aws:lambda/function:Function";
+
+describe("LambdaFunction", () => {
+  let fn: LambdaFunction;
+  before(async () => {
+    fn = new LambdaFunction("worker", {
+      callbacks: { handler: async () => "done" },
+      timeoutSeconds: 20,
+      environment: { QUEUE_URL: "https://example/queue" },
+      policyStatements: [
+        { Sid: "Own", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: ["arn:aws:sqs:us-east-1:1:q"] },
+      ],
+    });
+    await resolve(fn.arn);
+    await recorder.settle();
+  });
+
+  it("runs on nodejs22.x, arm64, with the bundle's handler and JSON logs into its own log group", () => {
+    const { inputs } = recorder.named(FUNCTION, "worker-function");
+    assert.equal(inputs.runtime, "nodejs22.x");
+    assert.deepEqual(inputs.architectures, ["arm64"]);
+    assert.equal(inputs.handler, "index.handler");
+    assert.equal(inputs.timeout, 20);
+    assert.deepEqual(inputs.environment, { variables: { QUEUE_URL: "https://example/queue" } });
+    const logGroup = recorder.named("aws:cloudwatch/logGroup:LogGroup", "worker-logs");
+    assert.equal(inputs.loggingConfig.logGroup, logGroup.state.name);
+    assert.equal(inputs.loggingConfig.logFormat, "JSON");
+    assert.deepEqual(inputs.tracingConfig, { mode: "Active" });
+  });
+
+  it("keeps logs for 30 days by default", () => {
+    assert.equal(recorder.named("aws:cloudwatch/logGroup:LogGroup", "worker-logs").inputs.retentionInDays, 30);
+  });
+
+  it("sets the source code hash to the base64 SHA-256 of the archive it ships", async () => {
+    const artifact = await resolve(fn.artifact);
+    const { inputs } = recorder.named(FUNCTION, "worker-function");
+    assert.equal(inputs.sourceCodeHash, Buffer.from(artifact.sha256, "hex").toString("base64"));
+  });
+
+  it("has a role only Lambda can assume", () => {
+    const policy = recorder.named("aws:iam/role:Role", "worker-role").inputs.assumeRolePolicy;
+    assert.deepEqual(
+      policy.Statement.map((s: any) => [s.Effect, s.Action, s.Principal]),
+      [["Allow", "sts:AssumeRole", { Service: "lambda.amazonaws.com" }]],
+    );
+  });
+
+  it("may write only to its own log group, send traces, and do what its owner granted", () => {
+    const policy = JSON.parse(recorder.named("aws:iam/rolePolicy:RolePolicy", "worker-policy").inputs.policy);
+    const logGroupArn = recorder.named("aws:cloudwatch/logGroup:LogGroup", "worker-logs").state.arn;
+    assert.deepEqual(policy.Statement, [
+      {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [`${logGroupArn}:*`],
+      },
+      { Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: ["*"] },
+      { Sid: "Own", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: ["arn:aws:sqs:us-east-1:1:q"] },
+    ]);
+    assert.equal(logGroupArn.startsWith(`arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:`), true);
+  });
+
+  it("parents its children to itself", () => {
+    for (const type of [FUNCTION, "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup", "aws:iam/rolePolicy:RolePolicy"]) {
+      assert.equal(recorder.ofType(type).find((r) => r.name.startsWith("worker-"))?.parent, "worker", type);
+    }
+  });
+
+  it("lets a transform change the function's args", async () => {
+    const tuned = new LambdaFunction("tuned", {
+      callbacks: { handler: async () => "ok" },
+      transform: { function: (args) => ({ ...args, memorySize: 1024 }) },
+    });
+    await resolve(tuned.arn);
+    await recorder.settle();
+    assert.equal(recorder.named(FUNCTION, "tuned-function").inputs.memorySize, 1024);
+  });
+});
+
+describe("LambdaFunction argument validation", () => {
+  const problems = (args: Parameters<typeof validateLambdaFunctionArgs>[1]) =>
+    validateLambdaFunctionArgs('LambdaFunction "f"', args).list();
+
+  it("rejects a timeout over Lambda's 900 seconds", () => {
+    assert.throws(
+      () => new LambdaFunction("f", { callbacks: { handler: async () => 1 }, timeoutSeconds: 901 }),
+      (error: Error) =>
+        error instanceof InvalidArgumentsError &&
+        error.message === 'LambdaFunction "f": timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+    );
+  });
+
+  it("rejects memory below 128 MB", () => {
+    assert.equal(problems({ memorySizeMb: 64 })[0].argument, "memorySizeMb");
+  });
+
+  it("rejects a log retention CloudWatch does not offer", () => {
+    assert.match(
+      new InvalidArgumentsError('LambdaFunction "f"', problems({ logRetentionDays: 10 })).message,
+      /^LambdaFunction "f": logRetentionDays 10 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30/,
+    );
+  });
+
+  it("reports every problem at once", () => {
+    assert.deepEqual(
+      problems({ timeoutSeconds: 0, memorySizeMb: 99999 }).map((p) => p.argument),
+      ["timeoutSeconds", "memorySizeMb"],
+    );
+  });
+});
