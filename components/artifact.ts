@@ -96,7 +96,11 @@ export async function buildArtifact(spec: ArtifactSpec): Promise<Artifact> {
   const bundle = await bundleEntry(spec, serialized);
   const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
   const zip = zipDeterministic(files);
-  return { files, zipBase64: Buffer.from(zip).toString("base64"), sha256: createHash("sha256").update(zip).digest("hex") };
+  return {
+    files,
+    zipBase64: Buffer.from(zip).toString("base64"),
+    sha256: createHash("sha256").update(zip).digest("hex"),
+  };
 }
 
 /** `buildArtifact` as an Output, for resource inputs. */
@@ -175,7 +179,12 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
   let result: esbuild.BuildResult<{ metafile: true; write: false }>;
   try {
     result = await esbuild.build({
-      stdin: { contents: entrySource(spec, serialized), resolveDir: process.cwd(), sourcefile: "entry.js", loader: "js" },
+      stdin: {
+        contents: entrySource(spec, serialized),
+        resolveDir: process.cwd(),
+        sourcefile: "entry.js",
+        loader: "js",
+      },
       // Bundle keys are paths relative to this folder: the program's folder keeps them machine-independent.
       absWorkingDir: process.cwd(),
       bundle: true,
@@ -285,9 +294,7 @@ function findPackageRoot(from: string): string {
 function bundleErrorText(error: unknown): string {
   const errors = (error as { errors?: esbuild.Message[] }).errors;
   if (!errors?.length) return messageOf(error);
-  return errors
-    .map((e) => (e.location ? `${e.text} (${e.location.file}:${e.location.line})` : e.text))
-    .join("; ");
+  return errors.map((e) => (e.location ? `${e.text} (${e.location.file}:${e.location.line})` : e.text)).join("; ");
 }
 
 function messageOf(error: unknown): string {

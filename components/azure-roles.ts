@@ -3,7 +3,7 @@
  * gives identities exactly the data-plane roles they use on exactly the resources they touch.
  */
 import * as authorization from "@pulumi/azure-native/authorization";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 
 /** Built-in role definition ids (the same GUID in every subscription). */
 export const BUILT_IN_ROLES = {
@@ -33,11 +33,18 @@ export interface RoleGrant {
 export function roleDefinitionId(role: BuiltInRole): pulumi.Output<string> {
   return authorization
     .getClientConfigOutput()
-    .apply((config) => `/subscriptions/${config.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES[role]}`);
+    .apply(
+      (config) =>
+        `/subscriptions/${config.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES[role]}`,
+    );
 }
 
 /** Creates one role assignment. */
-export function grantRole(name: string, grant: RoleGrant, opts: pulumi.CustomResourceOptions): authorization.RoleAssignment {
+export function grantRole(
+  name: string,
+  grant: RoleGrant,
+  opts: pulumi.CustomResourceOptions,
+): authorization.RoleAssignment {
   return new authorization.RoleAssignment(
     name,
     {

@@ -69,7 +69,7 @@ export async function publishPackage(
     if (response.status !== 409) break;
     await environment.sleep(environment.pollIntervalMs * 2 ** attempt);
   }
-  if (!response || !response.ok) {
+  if (!response?.ok) {
     const text = response ? await response.text() : "";
     throw new Error(
       `one deploy to ${inputs.scmUrl} failed: HTTP ${response?.status} ${text.slice(0, 500)}` +

@@ -50,7 +50,10 @@ export interface FunctionAppArgs {
   };
 }
 
-export const FUNCTIONS_EXTENSION_BUNDLE = { id: "Microsoft.Azure.Functions.ExtensionBundle", version: "[4.0.0, 5.0.0)" };
+export const FUNCTIONS_EXTENSION_BUNDLE = {
+  id: "Microsoft.Azure.Functions.ExtensionBundle",
+  version: "[4.0.0, 5.0.0)",
+};
 
 /** The files beside the bundle: host.json and a package.json whose `main` is the bundle. */
 export function functionAppFiles(appName: string, hostExtensions?: Record<string, unknown>): Record<string, string> {
@@ -213,7 +216,10 @@ export class FunctionApp extends pulumi.ComponentResource {
           appSettings: pulumi
             .output(args.appSettings ?? {})
             .apply((settings) =>
-              Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({ name: settingName, value })),
+              Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
+                name: settingName,
+                value,
+              })),
             ),
         },
       }),

@@ -77,13 +77,22 @@ const PLAIN_CALLBACK_ENTRY: RuntimeEntry = {
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
 export function validateLambdaFunctionArgs(
   owner: string,
-  args: Pick<LambdaFunctionArgs, "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency">,
+  args: Pick<
+    LambdaFunctionArgs,
+    "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency"
+  >,
   prefix = "",
 ): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
     .integerInRange(`${prefix}timeoutSeconds`, args.timeoutSeconds, 1, 900, "Lambda allows")
     .integerInRange(`${prefix}memorySizeMb`, args.memorySizeMb, 128, 10240, "Lambda allows")
-    .integerInRange(`${prefix}reservedConcurrency`, args.reservedConcurrency, 0, 1000, "the default account quota allows");
+    .integerInRange(
+      `${prefix}reservedConcurrency`,
+      args.reservedConcurrency,
+      0,
+      1000,
+      "the default account quota allows",
+    );
   if (args.logRetentionDays !== undefined) {
     checker.check(
       (LOG_RETENTION_DAYS as readonly number[]).includes(args.logRetentionDays),

@@ -14,6 +14,10 @@ export function uniqueSuffix(logicalName: string): string {
 
 /** A storage account name: 3..24 lowercase letters and digits, globally unique. */
 export function storageAccountName(logicalName: string): string {
-  const prefix = logicalName.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 16) || "qp";
+  const prefix =
+    logicalName
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, "")
+      .slice(0, 16) || "qp";
   return `${prefix}${uniqueSuffix(logicalName)}`;
 }

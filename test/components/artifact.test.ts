@@ -16,7 +16,11 @@ import { ArtifactProcess } from "../harness/artifact-runner";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../harness/emulators";
 import { sqsSender } from "../fixtures/callbacks";
 
-const echoEntry = { module: require.resolve("../fixtures/azure-echo-runtime"), factory: "register", options: { queueName: "echo-in" } };
+const echoEntry = {
+  module: require.resolve("../fixtures/azure-echo-runtime"),
+  factory: "register",
+  options: { queueName: "echo-in" },
+};
 
 function lambdaSpec(handler: (...args: never[]) => unknown) {
   return {
@@ -96,14 +100,25 @@ describe("artifact determinism", () => {
 
 describe("an Azure Functions artifact", () => {
   it("holds host.json with the v4 extension bundle, a package.json whose main is the bundle, and the bundle", async () => {
-    const app = new FunctionApp("echo", { resourceGroupName: "rg", entry: echoEntry, callbacks: { handler: async () => "ok" } });
+    const app = new FunctionApp("echo", {
+      resourceGroupName: "rg",
+      entry: echoEntry,
+      callbacks: { handler: async () => "ok" },
+    });
     const artifact = await resolve(app.artifact);
     const files = unzipSync(zipBytes(artifact));
     assert.deepEqual(Object.keys(files).sort(), ["host.json", "index.js", "package.json"]);
     const host = JSON.parse(Buffer.from(files["host.json"]).toString());
-    assert.deepEqual(host.extensionBundle, { id: "Microsoft.Azure.Functions.ExtensionBundle", version: "[4.0.0, 5.0.0)" });
+    assert.deepEqual(host.extensionBundle, {
+      id: "Microsoft.Azure.Functions.ExtensionBundle",
+      version: "[4.0.0, 5.0.0)",
+    });
     assert.equal(JSON.parse(Buffer.from(files["package.json"]).toString()).main, "index.js");
-    assert.match(artifact.files["index.js"], /require\("@azure\/functions-core"\)/, "the worker's module stays external");
+    assert.match(
+      artifact.files["index.js"],
+      /require\("@azure\/functions-core"\)/,
+      "the worker's module stays external",
+    );
   });
 
   it("registers its trigger with the worker's core API and runs the callback", async () => {
@@ -116,7 +131,10 @@ describe("an Azure Functions artifact", () => {
     try {
       const [registration] = await runner.registrations();
       assert.equal(registration.name, "echo");
-      assert.equal(registration.bindings.queueTrigger?.type ?? Object.values(registration.bindings)[0].type, "queueTrigger");
+      assert.equal(
+        registration.bindings.queueTrigger?.type ?? Object.values(registration.bindings)[0].type,
+        "queueTrigger",
+      );
       assert.equal(Object.values(registration.bindings)[0].queueName, "echo-in");
       const invocation = await runner.invokeFunction("echo", { id: 7 });
       assert.deepEqual(invocation.result, { echoed: { id: 7 } });
@@ -143,7 +161,10 @@ describe("callbacks that cannot be packaged fail with the component and argument
 
   it("rejects a callback that captures a native function, as a native add-on's exports are", async () => {
     const addon = { checksum: Function.prototype.call.bind(Math.max) };
-    await assert.rejects(buildArtifact(lambdaSpec(async () => addon.checksum(1, 2))), /Test "spec": the handler callback cannot be packaged: .*native code/s);
+    await assert.rejects(
+      buildArtifact(lambdaSpec(async () => addon.checksum(1, 2))),
+      /Test "spec": the handler callback cannot be packaged: .*native code/s,
+    );
   });
 
   it("rejects a callback that captures a secret Output", async () => {
@@ -155,7 +176,10 @@ describe("callbacks that cannot be packaged fail with the component and argument
   });
 
   it("rejects a callback that captures @pulumi/pulumi", async () => {
-    await assert.rejects(buildArtifact(lambdaSpec(async () => pulumi.getStack())), /Test "spec": a callback captures @pulumi\/\*/);
+    await assert.rejects(
+      buildArtifact(lambdaSpec(async () => pulumi.getStack())),
+      /Test "spec": a callback captures @pulumi\/\*/,
+    );
   });
 
   it("rejects a callback argument that is not a function", async () => {

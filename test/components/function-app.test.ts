@@ -13,7 +13,11 @@ import { BUILT_IN_ROLES } from "../../components/azure-roles";
 import { deploymentDiff, type PublishInputs, publishPackage, scmUrlOf } from "../../components/flex-deployment";
 import { FunctionApp, validateFunctionAppArgs } from "../../components/function-app";
 
-const echoEntry = { module: require.resolve("../fixtures/azure-echo-runtime"), factory: "register", options: { queueName: "in" } };
+const echoEntry = {
+  module: require.resolve("../fixtures/azure-echo-runtime"),
+  factory: "register",
+  options: { queueName: "in" },
+};
 const WEB_APP = "azure-native:web:WebApp";
 
 describe("FunctionApp", () => {
@@ -75,13 +79,19 @@ describe("FunctionApp", () => {
     assert.equal(inputs.allowBlobPublicAccess, false);
     assert.equal(inputs.allowSharedKeyAccess, false);
     assert.match(inputs.accountName, /^[a-z0-9]{3,24}$/);
-    assert.equal(recorder.named("azure-native:storage:BlobContainer", "ingest-deployments").inputs.publicAccess, "None");
+    assert.equal(
+      recorder.named("azure-native:storage:BlobContainer", "ingest-deployments").inputs.publicAccess,
+      "None",
+    );
   });
 
   it("accepts telemetry only from Entra identities", () => {
     const insights = recorder.named("azure-native:applicationinsights:Component", "ingest-insights").inputs;
     assert.equal(insights.disableLocalAuth, true);
-    assert.equal(insights.workspaceResourceId, recorder.named("azure-native:operationalinsights:Workspace", "ingest-logs").state.id);
+    assert.equal(
+      insights.workspaceResourceId,
+      recorder.named("azure-native:operationalinsights:Workspace", "ingest-logs").state.id,
+    );
   });
 
   it("grants its identity exactly Blob Data Owner on its host storage and Metrics Publisher on its telemetry", () => {
@@ -90,19 +100,35 @@ describe("FunctionApp", () => {
       .ofType("azure-native:authorization:RoleAssignment")
       .filter((r) => r.name.startsWith("ingest-"))
       .map((r) => [r.inputs.principalId, r.inputs.principalType, r.inputs.roleDefinitionId, r.inputs.scope]);
-    const roleId = (id: string) => `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
+    const roleId = (id: string) =>
+      `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
     assert.deepEqual(grants, [
-      [principal, "ServicePrincipal", roleId(BUILT_IN_ROLES["Storage Blob Data Owner"]), recorder.named("azure-native:storage:StorageAccount", "ingest-host").state.id],
-      [principal, "ServicePrincipal", roleId(BUILT_IN_ROLES["Monitoring Metrics Publisher"]), recorder.named("azure-native:applicationinsights:Component", "ingest-insights").state.id],
+      [
+        principal,
+        "ServicePrincipal",
+        roleId(BUILT_IN_ROLES["Storage Blob Data Owner"]),
+        recorder.named("azure-native:storage:StorageAccount", "ingest-host").state.id,
+      ],
+      [
+        principal,
+        "ServicePrincipal",
+        roleId(BUILT_IN_ROLES["Monitoring Metrics Publisher"]),
+        recorder.named("azure-native:applicationinsights:Component", "ingest-insights").state.id,
+      ],
     ]);
   });
 
   it("deploys the artifact's hash to the app's SCM host with the App Service token", async () => {
     const artifact = await resolve(app.artifact);
-    const deployment = recorder.ofType("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment").find((r) => r.name === "ingest-code");
+    const deployment = recorder
+      .ofType("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment")
+      .find((r) => r.name === "ingest-code");
     assert.ok(deployment, "a FlexDeployment was registered");
     assert.equal(deployment.inputs.packageSha256, artifact.sha256);
-    assert.equal(deployment.inputs.scmUrl, `https://${recorder.named(WEB_APP, "ingest-app").state.name}.scm.azurewebsites.net`);
+    assert.equal(
+      deployment.inputs.scmUrl,
+      `https://${recorder.named(WEB_APP, "ingest-app").state.name}.scm.azurewebsites.net`,
+    );
     assert.equal(fs.readFileSync(deployment.inputs.packagePath).toString("base64"), artifact.zipBase64);
     const tokenCall = recorder.calls.find((c) => c.token === "azure-native:authorization:getClientToken");
     assert.deepEqual(tokenCall?.inputs, { endpoint: "https://appservice.azure.com" });
@@ -112,8 +138,16 @@ describe("FunctionApp", () => {
 describe("FunctionApp argument validation", () => {
   it("rejects an instance size Flex does not offer", () => {
     assert.throws(
-      () => new FunctionApp("bad", { resourceGroupName: "rg", entry: echoEntry, callbacks: {}, instanceMemoryMb: 1024 as 2048 }),
-      { message: 'FunctionApp "bad": instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.' },
+      () =>
+        new FunctionApp("bad", {
+          resourceGroupName: "rg",
+          entry: echoEntry,
+          callbacks: {},
+          instanceMemoryMb: 1024 as 2048,
+        }),
+      {
+        message: 'FunctionApp "bad": instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
+      },
     );
   });
 
@@ -133,9 +167,16 @@ describe("one deploy (FlexDeployment)", () => {
   let server: http.Server;
   let scmUrl: string;
   let seen: Seen[] = [];
-  let script: { publish: number[]; statuses: { status: number; status_text?: string }[] } = { publish: [], statuses: [] };
+  let script: { publish: number[]; statuses: { status: number; status_text?: string }[] } = {
+    publish: [],
+    statuses: [],
+  };
   const packagePath = path.join(os.tmpdir(), `qp-onedeploy-${process.pid}.zip`);
-  const fast = { fetch: (...args: Parameters<typeof fetch>) => fetch(...args), sleep: async () => {}, pollIntervalMs: 1 };
+  const fast = {
+    fetch: (...args: Parameters<typeof fetch>) => fetch(...args),
+    sleep: async () => {},
+    pollIntervalMs: 1,
+  };
 
   before(async () => {
     fs.writeFileSync(packagePath, Buffer.from("PK-test-package"));
@@ -175,10 +216,13 @@ describe("one deploy (FlexDeployment)", () => {
     assert.equal(publish.headers.authorization, "Bearer tkn");
     assert.equal(publish.headers["content-type"], "application/zip");
     assert.equal(publish.body.toString(), "PK-test-package");
-    assert.deepEqual(polls.map((p) => [p.method, p.url, p.headers.authorization]), [
-      ["GET", "/api/deployments/latest", "Bearer tkn"],
-      ["GET", "/api/deployments/latest", "Bearer tkn"],
-    ]);
+    assert.deepEqual(
+      polls.map((p) => [p.method, p.url, p.headers.authorization]),
+      [
+        ["GET", "/api/deployments/latest", "Bearer tkn"],
+        ["GET", "/api/deployments/latest", "Bearer tkn"],
+      ],
+    );
   });
 
   it("retries the post while another deployment holds the site (409)", async () => {

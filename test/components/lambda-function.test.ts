@@ -65,14 +65,24 @@ describe("LambdaFunction", () => {
         Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
         Resource: [`${logGroupArn}:*`],
       },
-      { Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: ["*"] },
+      {
+        Sid: "WriteTraces",
+        Effect: "Allow",
+        Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        Resource: ["*"],
+      },
       { Sid: "Own", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: ["arn:aws:sqs:us-east-1:1:q"] },
     ]);
     assert.equal(logGroupArn.startsWith(`arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:`), true);
   });
 
   it("parents its children to itself", () => {
-    for (const type of [FUNCTION, "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup", "aws:iam/rolePolicy:RolePolicy"]) {
+    for (const type of [
+      FUNCTION,
+      "aws:iam/role:Role",
+      "aws:cloudwatch/logGroup:LogGroup",
+      "aws:iam/rolePolicy:RolePolicy",
+    ]) {
       assert.equal(recorder.ofType(type).find((r) => r.name.startsWith("worker-"))?.parent, "worker", type);
     }
   });

@@ -56,7 +56,10 @@ function lambdaContext(functionName: string) {
 }
 
 function functionsContext(functionName: string, triggerMetadata: Record<string, unknown>) {
-  const write = (level: string) => (...args: unknown[]) => logs.push(`${level}: ${args.map(String).join(" ")}`);
+  const write =
+    (level: string) =>
+    (...args: unknown[]) =>
+      logs.push(`${level}: ${args.map(String).join(" ")}`);
   return {
     invocationId: `inv-${Date.now()}`,
     functionName,
@@ -99,7 +102,10 @@ process.on("message", async (request: Request) => {
     } else {
       const registration = registrations.get(request.functionName ?? "");
       if (!registration) throw new Error(`no function named ${request.functionName} was registered`);
-      result = await registration.handler(request.event, functionsContext(registration.metadata.name, request.triggerMetadata ?? {}));
+      result = await registration.handler(
+        request.event,
+        functionsContext(registration.metadata.name, request.triggerMetadata ?? {}),
+      );
     }
     reply({ result: result === undefined ? null : result });
   } catch (error) {

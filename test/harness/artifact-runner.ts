@@ -111,7 +111,11 @@ export class ArtifactProcess {
   }
 
   /** Invokes a function an Azure artifact registered, with its trigger input and metadata. */
-  async invokeFunction(functionName: string, input: unknown, triggerMetadata: Record<string, unknown> = {}): Promise<Invocation> {
+  async invokeFunction(
+    functionName: string,
+    input: unknown,
+    triggerMetadata: Record<string, unknown> = {},
+  ): Promise<Invocation> {
     const { result, error, logs } = await this.request({ kind: "invoke", functionName, event: input, triggerMetadata });
     return { result, error, logs };
   }

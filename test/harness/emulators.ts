@@ -8,7 +8,8 @@ import * as path from "node:path";
 
 export const AZURITE_ACCOUNT = "devstoreaccount1";
 /** Azurite's published development key (not a secret: it is the same in every Azurite). */
-export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXTqSDYGMUYhqfiheSwNBs7EnI7q0cN8UyxvJhAzuqB1FhnqvGy4gg3Nc1l8w==";
+export const AZURITE_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXTqSDYGMUYhqfiheSwNBs7EnI7q0cN8UyxvJhAzuqB1FhnqvGy4gg3Nc1l8w==";
 
 export interface Emulator {
   /** Stops the process if this fixture started it. */
@@ -29,7 +30,11 @@ export interface Azurite extends Emulator {
 
 /** Standard client settings for the SDK against fauxqs. */
 export function fauxqsClientConfig(fauxqs: Pick<Fauxqs, "endpoint" | "region">) {
-  return { endpoint: fauxqs.endpoint, region: fauxqs.region, credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+  return {
+    endpoint: fauxqs.endpoint,
+    region: fauxqs.region,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  };
 }
 
 /** Environment for a function process that talks to fauxqs through the SDK's default chain. */
@@ -49,9 +54,13 @@ export function azuriteConnectionString(blobEndpoint: string, queueEndpoint: str
   );
 }
 
-
 /** Spawns a process and waits until its output matches every pattern; returns the matches. */
-function startAndWait(command: string, args: string[], patterns: RegExp[], name: string): Promise<{ child: ChildProcess; matches: RegExpMatchArray[] }> {
+function startAndWait(
+  command: string,
+  args: string[],
+  patterns: RegExp[],
+  name: string,
+): Promise<{ child: ChildProcess; matches: RegExpMatchArray[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -107,18 +116,38 @@ export async function startAzurite(): Promise<Azurite> {
     process.execPath,
     [
       require.resolve("azurite/dist/src/azurite.js"),
-      "--blobHost", "127.0.0.1", "--blobPort", "0",
-      "--queueHost", "127.0.0.1", "--queuePort", "0",
-      "--tableHost", "127.0.0.1", "--tablePort", "0",
-      "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent",
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      "0",
+      "--queueHost",
+      "127.0.0.1",
+      "--queuePort",
+      "0",
+      "--tableHost",
+      "127.0.0.1",
+      "--tablePort",
+      "0",
+      "--inMemoryPersistence",
+      "--disableTelemetry",
+      "--skipApiVersionCheck",
+      "--silent",
     ],
-    [/Blob service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/, /Queue service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/],
+    [
+      /Blob service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/,
+      /Queue service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/,
+    ],
     "Azurite",
   );
   child.removeAllListeners("exit");
   const blobEndpoint = `${matches[0][1]}/${AZURITE_ACCOUNT}`;
   const queueEndpoint = `${matches[1][1]}/${AZURITE_ACCOUNT}`;
-  return { blobEndpoint, queueEndpoint, connectionString: azuriteConnectionString(blobEndpoint, queueEndpoint), stop: stopper(child) };
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    connectionString: azuriteConnectionString(blobEndpoint, queueEndpoint),
+    stop: stopper(child),
+  };
 }
 
 /** The shared fauxqs of `npm test`, or a new one for a file run on its own. */
@@ -133,7 +162,12 @@ export async function useAzurite(): Promise<Azurite> {
   const blobEndpoint = process.env.QP_AZURITE_BLOB;
   const queueEndpoint = process.env.QP_AZURITE_QUEUE;
   if (blobEndpoint && queueEndpoint) {
-    return { blobEndpoint, queueEndpoint, connectionString: azuriteConnectionString(blobEndpoint, queueEndpoint), stop: async () => {} };
+    return {
+      blobEndpoint,
+      queueEndpoint,
+      connectionString: azuriteConnectionString(blobEndpoint, queueEndpoint),
+      stop: async () => {},
+    };
   }
   return startAzurite();
 }

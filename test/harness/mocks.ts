@@ -174,7 +174,13 @@ export function installMocks(calls: Record<string, CallMock> = {}): ResourceReco
 function recordParents(parents: Map<string, string>): void {
   const names = new WeakMap<pulumi.Resource, string>();
   const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
-    registerResource: (res: pulumi.Resource, parent: pulumi.Resource | undefined, type: string, name: string, ...rest: unknown[]) => unknown;
+    registerResource: (
+      res: pulumi.Resource,
+      parent: pulumi.Resource | undefined,
+      type: string,
+      name: string,
+      ...rest: unknown[]
+    ) => unknown;
   };
   const original = resourceModule.registerResource;
   resourceModule.registerResource = (res, parent, type, name, ...rest) => {

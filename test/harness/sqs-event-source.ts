@@ -85,7 +85,9 @@ export async function drainQueue(options: EventSourceOptions): Promise<EventSour
   const started = Date.now();
   const deadline = started + (options.deadlineMs ?? 120_000);
   const region = await client.config.region();
-  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
+  const attributes = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
   const queueArn = attributes.Attributes?.QueueArn ?? queueUrl;
   const stats: EventSourceStats = { batches: 0, records: 0, failedRecords: 0, invocationErrors: 0, elapsedMs: 0 };
   let lastWork = Date.now();
@@ -117,7 +119,9 @@ export async function drainQueue(options: EventSourceOptions): Promise<EventSour
       stats.records += records.length;
       let failedIds = new Set<string>();
       try {
-        const result = (await options.invoke({ Records: records })) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
+        const result = (await options.invoke({ Records: records })) as
+          | { batchItemFailures?: { itemIdentifier: string }[] }
+          | undefined;
         if (reportFailures && result?.batchItemFailures) {
           failedIds = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
         }

@@ -1,0 +1,35 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+
+describe("the package as another stack imports it", () => {
+  // A consumer folder whose node_modules/queue-patterns links here, as a `file:` dependency does.
+  const consumer = fs.mkdtempSync(path.join(os.tmpdir(), "qp-consumer-"));
+  fs.mkdirSync(path.join(consumer, "node_modules"));
+  fs.symlinkSync(repoRoot, path.join(consumer, "node_modules", "queue-patterns"), "dir");
+  after(() => fs.rmSync(consumer, { recursive: true, force: true }));
+
+  const resolveFromConsumer = (request: string) => require.resolve(request, { paths: [consumer] });
+
+  it("resolves `queue-patterns` to the compiled public API through package.json exports", () => {
+    assert.equal(fs.realpathSync(resolveFromConsumer("queue-patterns")), path.join(repoRoot, "dist", "components", "index.js"));
+  });
+
+  it("exports the building blocks by name", () => {
+    const api = require(resolveFromConsumer("queue-patterns"));
+    for (const name of ["LambdaFunction", "FunctionApp", "FlexDeployment", "buildArtifact", "InvalidArgumentsError"]) {
+      assert.equal(typeof api[name], "function", name);
+    }
+  });
+
+  it("exposes runtime helpers under queue-patterns/runtime/*", () => {
+    assert.equal(
+      fs.realpathSync(resolveFromConsumer("queue-patterns/runtime/lambda/callback")),
+      path.join(repoRoot, "dist", "runtime", "lambda", "callback.js"),
+    );
+  });
+});
