@@ -199,7 +199,7 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       metafile: true,
       write: false,
       logLevel: "silent",
-      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external)],
+      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external), awsSdkModuleBuilds(nodePaths)],
     });
   } catch (error) {
     throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);
@@ -259,9 +259,38 @@ function deepPackagePaths(nodePaths: string[], external: string[]): esbuild.Plug
         for (const root of nodePaths) {
           const candidate = path.join(root, args.path);
           if (!fs.existsSync(candidate) || !fs.statSync(candidate).isFile()) continue;
-          if (!isExternal(packageName, external)) return { path: candidate };
-          const main = path.normalize(readPackageMain(path.join(root, packageName)));
-          return { path: main === path.normalize(subpath) ? packageName : args.path, external: true };
+          const isMain = path.normalize(readPackageMain(path.join(root, packageName))) === path.normalize(subpath);
+          if (isExternal(packageName, external)) return { path: isMain ? packageName : args.path, external: true };
+          // Through its bare name the package resolves like every other import of it: one copy, same build.
+          return isMain
+            ? build.resolve(packageName, { kind: args.kind, resolveDir: args.resolveDir })
+            : { path: candidate };
+        }
+        return undefined;
+      });
+    },
+  };
+}
+
+/** AWS SDK v3 scopes whose packages ship an ES module build (`module`) meant for bundlers. */
+const AWS_SDK_SCOPES = /^@(aws-sdk|smithy|aws-crypto)\/[^/]+$/;
+
+/**
+ * Bundles the AWS SDK from its ES module builds: they are marked side-effect free, so esbuild drops
+ * the commands and serializers a function never uses (CommonJS builds cannot be tree-shaken). Only
+ * these scopes: preferring `module` for arbitrary packages can change what `require` returns.
+ */
+function awsSdkModuleBuilds(nodePaths: string[]): esbuild.Plugin {
+  return {
+    name: "queue-patterns-aws-sdk-module-builds",
+    setup(build) {
+      build.onResolve({ filter: AWS_SDK_SCOPES }, (args) => {
+        for (const root of [path.join(args.resolveDir, "node_modules"), ...nodePaths]) {
+          const manifestPath = path.join(root, args.path, "package.json");
+          if (!fs.existsSync(manifestPath)) continue;
+          const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as { module?: string; exports?: unknown };
+          if (!manifest.module || manifest.exports) return undefined;
+          return { path: path.join(root, args.path, manifest.module) };
         }
         return undefined;
       });
