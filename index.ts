@@ -3,7 +3,9 @@
  * Each component has a section `queue-patterns:<section>` in Pulumi.<stack>.yaml with `enabled`
  * and its settings; a section that names no component is an error, so a typo never deploys nothing.
  */
+import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
+import { DedupForwardingQueue, type ProducerPrincipal } from "./components";
 
 /** A component's config section. */
 interface ComponentSection {
@@ -16,8 +18,35 @@ type ComponentBuilder = (name: string, section: ComponentSection) => Record<stri
 
 const PROJECT = "queue-patterns";
 
-/** The components the stack knows, by config section. */
-const builders: Record<string, ComponentBuilder> = {};
+/** The section's resource group, or a new one named after the section. */
+function resourceGroupOf(name: string, section: ComponentSection): pulumi.Input<string> {
+  return (section.resourceGroupName as string | undefined) ?? new resources.ResourceGroup(`${name}-rg`).name;
+}
+
+/** The components the stack knows, by config section, with the dev stack's demonstration callbacks. */
+const builders: Record<string, ComponentBuilder> = {
+  dedupForwardingQueue(name, section) {
+    const queue = new DedupForwardingQueue(name, {
+      resourceGroupName: resourceGroupOf(name, section),
+      windows: (section.windows as Record<string, string> | undefined) ?? { daily: "1 day", twoHourly: "2 hours" },
+      timeZone: section.timeZone as string | undefined,
+      scheduleDelay: section.scheduleDelay as string | undefined,
+      producerPrincipalIds: section.producerPrincipalIds as Record<string, ProducerPrincipal> | undefined,
+      process: async ({ dataSetId, period, window, periodStart, periodEnd, message }) => {
+        console.log(
+          JSON.stringify({ event: "processing-run", dataSetId, period, window, periodStart, periodEnd, deliveryCount: message.deliveryCount }),
+        );
+      },
+    });
+    return {
+      fullyQualifiedNamespace: queue.fullyQualifiedNamespace,
+      workQueueName: queue.workQueueName,
+      processingQueueNames: queue.processingQueueNames,
+      producerConfig: queue.producerConfig,
+      functionAppName: queue.functionApp.name,
+    };
+  },
+};
 
 function sectionsInConfig(): string[] {
   return Object.keys(pulumi.runtime.allConfig())

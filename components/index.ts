@@ -3,6 +3,18 @@
  */
 export { type Artifact, type ArtifactSpec, buildArtifact, ClosurePackagingError, type RuntimeEntry } from "./artifact";
 export { BUILT_IN_ROLES, type BuiltInRole, grantRole, type RoleGrant } from "./azure-roles";
+export {
+  DedupForwardingQueue,
+  type DedupForwardingQueueArgs,
+  type DedupForwardingQueueSettings,
+  dedupForwardingQueueSettings,
+  type ProcessCallback,
+  type ProcessingMessageInfo,
+  type ProcessingRun,
+  type ProcessingScheduleConfig,
+  type ProducerPrincipal,
+  validateDedupForwardingQueueArgs,
+} from "./dedup-forwarding-queue";
 export { FlexDeployment, type FlexDeploymentArgs } from "./flex-deployment";
 export { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
 export {

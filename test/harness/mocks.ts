@@ -114,6 +114,10 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         queue: `https://${physical}.queue.core.windows.net/`,
       };
     }
+    if (type === "azure-native:servicebus:Namespace") {
+      state.name = inputs.namespaceName ?? physical;
+      state.serviceBusEndpoint = `https://${state.name}.servicebus.windows.net:443/`;
+    }
     if (type === "azure-native:applicationinsights:Component") {
       state.connectionString = `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://example.in.applicationinsights.azure.com/`;
     }

@@ -1,0 +1,536 @@
+import * as assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
+
+const recorder = installMocks({
+  "azure-native:servicebus:getNamespace": (inputs) => ({
+    name: inputs.namespaceName,
+    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
+    sku: { name: "Standard" },
+    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
+  }),
+});
+
+import { unzipSync } from "fflate";
+import { zipBytes } from "../../components/artifact";
+import { BUILT_IN_ROLES } from "../../components/azure-roles";
+import {
+  DedupForwardingQueue,
+  type DedupForwardingQueueArgs,
+  existingNamespaceHost,
+  validateDedupForwardingQueueArgs,
+} from "../../components/dedup-forwarding-queue";
+import { InvalidArgumentsError } from "../../components/validation";
+
+const NAMESPACE = "azure-native:servicebus:Namespace";
+const QUEUE = "azure-native:servicebus:Queue";
+const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
+const WEB_APP = "azure-native:web:WebApp";
+
+const processRun = async ({ dataSetId, period }: { dataSetId: string; period: string }) => {
+  console.log("summarized", dataSetId, period);
+};
+const baseArgs: DedupForwardingQueueArgs = {
+  resourceGroupName: "rg",
+  windows: { daily: "1 day", twoHourly: "2 hours" },
+  process: processRun,
+};
+
+function ownedBy(component: string, type: string): RecordedResource[] {
+  return recorder.ofType(type).filter((r) => r.name.startsWith(`${component}-`));
+}
+
+/** Builds a component and waits until everything it declares is recorded. */
+async function build(name: string, args: Partial<DedupForwardingQueueArgs> = {}): Promise<DedupForwardingQueue> {
+  const component = new DedupForwardingQueue(name, { ...baseArgs, ...args });
+  await resolve(component.producerConfig);
+  await resolve(component.functionApp.deployment.urn);
+  await recorder.settle();
+  return component;
+}
+
+const roleId = (role: keyof typeof BUILT_IN_ROLES) =>
+  `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES[role]}`;
+
+describe("DedupForwardingQueue resources", () => {
+  let readings: DedupForwardingQueue;
+  before(async () => {
+    readings = await build("readings", { producerPrincipalIds: { ingest: "ingest-principal" } });
+  });
+
+  it("creates a Standard namespace with SAS authentication off and TLS 1.2", () => {
+    const { inputs } = recorder.named(NAMESPACE, "readings-namespace");
+    assert.deepEqual(inputs.sku, { name: "Standard", tier: "Standard" });
+    assert.equal(inputs.disableLocalAuth, true);
+    assert.equal(inputs.minimumTlsVersion, "1.2");
+    assert.match(inputs.namespaceName, /^readings-[0-9a-f]{8}$/);
+  });
+
+  it("makes the work queue session-enabled with short duplicate detection, expiry dead-lettering and 10 deliveries", () => {
+    const { inputs } = recorder.named(QUEUE, "readings-work");
+    assert.deepEqual(
+      {
+        queueName: inputs.queueName,
+        requiresSession: inputs.requiresSession,
+        requiresDuplicateDetection: inputs.requiresDuplicateDetection,
+        duplicateDetectionHistoryTimeWindow: inputs.duplicateDetectionHistoryTimeWindow,
+        deadLetteringOnMessageExpiration: inputs.deadLetteringOnMessageExpiration,
+        defaultMessageTimeToLive: inputs.defaultMessageTimeToLive,
+        maxDeliveryCount: inputs.maxDeliveryCount,
+        lockDuration: inputs.lockDuration,
+        forwardTo: inputs.forwardTo,
+      },
+      {
+        queueName: "readings-work",
+        requiresSession: true,
+        requiresDuplicateDetection: true,
+        duplicateDetectionHistoryTimeWindow: "PT10M",
+        deadLetteringOnMessageExpiration: true,
+        defaultMessageTimeToLive: "P14D",
+        maxDeliveryCount: 10,
+        lockDuration: "PT1M",
+        forwardTo: undefined,
+      },
+    );
+  });
+
+  it("puts both queues in the created namespace and resource group", () => {
+    const namespaceName = recorder.named(NAMESPACE, "readings-namespace").inputs.namespaceName;
+    for (const queue of ownedBy("readings", QUEUE)) {
+      assert.equal(queue.inputs.namespaceName, namespaceName, queue.name);
+      assert.equal(queue.inputs.resourceGroupName, "rg", queue.name);
+    }
+  });
+
+  it("gives each window a processing queue whose duplicate window covers the period plus the delay, forwarding to the work queue", () => {
+    const processing = ownedBy("readings", QUEUE)
+      .filter((queue) => queue.name.startsWith("readings-processing-"))
+      .map(({ inputs }) => ({
+        queueName: inputs.queueName,
+        requiresSession: inputs.requiresSession,
+        requiresDuplicateDetection: inputs.requiresDuplicateDetection,
+        duplicateDetectionHistoryTimeWindow: inputs.duplicateDetectionHistoryTimeWindow,
+        forwardTo: inputs.forwardTo,
+        deadLetteringOnMessageExpiration: inputs.deadLetteringOnMessageExpiration,
+      }));
+    const common = {
+      requiresSession: false,
+      requiresDuplicateDetection: true,
+      forwardTo: "readings-work",
+      deadLetteringOnMessageExpiration: true,
+    };
+    assert.deepEqual(processing, [
+      { queueName: "readings-processing-daily", duplicateDetectionHistoryTimeWindow: "P1DT5M", ...common },
+      { queueName: "readings-processing-twohourly", duplicateDetectionHistoryTimeWindow: "PT2H5M", ...common },
+    ]);
+  });
+
+  it("connects the Function App to the namespace by identity, with no key or connection string", () => {
+    const settings = recorder.named(WEB_APP, "readings-fn-app").inputs.siteConfig.appSettings as {
+      name: string;
+      value: string;
+    }[];
+    const namespaceName = recorder.named(NAMESPACE, "readings-namespace").inputs.namespaceName;
+    assert.deepEqual(
+      settings.find((s) => s.name === "ServiceBus__fullyQualifiedNamespace"),
+      { name: "ServiceBus__fullyQualifiedNamespace", value: `${namespaceName}.servicebus.windows.net` },
+    );
+    assert.equal(settings.filter((s) => /SharedAccessKey|Endpoint=sb:/i.test(s.value)).length, 0);
+  });
+
+  it("configures the session trigger in host.json: auto-complete, 8 sessions, a 10-second idle timeout", async () => {
+    const artifact = await resolve(readings.functionApp.artifact);
+    const host = JSON.parse(Buffer.from(unzipSync(zipBytes(artifact))["host.json"]).toString());
+    assert.deepEqual(host.extensions.serviceBus, {
+      autoCompleteMessages: true,
+      maxConcurrentSessions: 8,
+      sessionIdleTimeout: "00:00:10",
+      maxAutoLockRenewalDuration: "00:30:00",
+    });
+  });
+
+  it("grants the app Data Receiver on the work queue only", () => {
+    const app = recorder.named(WEB_APP, "readings-fn-app");
+    const work = recorder.named(QUEUE, "readings-work");
+    const appGrants = ownedBy("readings", ROLE_ASSIGNMENT).filter(
+      (r) => r.inputs.principalId === app.state.identity.principalId,
+    );
+    const serviceBusGrants = appGrants.filter((r) =>
+      r.inputs.roleDefinitionId.includes(BUILT_IN_ROLES["Azure Service Bus Data Receiver"]),
+    );
+    assert.deepEqual(
+      serviceBusGrants.map((r) => ({
+        scope: r.inputs.scope,
+        roleDefinitionId: r.inputs.roleDefinitionId,
+        principalType: r.inputs.principalType,
+      })),
+      [
+        {
+          scope: work.state.id,
+          roleDefinitionId: roleId("Azure Service Bus Data Receiver"),
+          principalType: "ServicePrincipal",
+        },
+      ],
+    );
+    assert.ok(
+      appGrants.every((r) => !r.inputs.roleDefinitionId.includes(BUILT_IN_ROLES["Azure Service Bus Data Sender"])),
+      "the app sends nothing",
+    );
+  });
+
+  it("grants each named producer Data Sender on every processing queue and nothing else", () => {
+    const grants = ownedBy("readings", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "ingest-principal");
+    const queueIds = ["readings-processing-daily", "readings-processing-twoHourly"].map(
+      (name) => recorder.named(QUEUE, name).state.id,
+    );
+    assert.deepEqual(
+      grants.map((r) => ({ name: r.name, scope: r.inputs.scope, roleDefinitionId: r.inputs.roleDefinitionId })),
+      [
+        {
+          name: "readings-producer-ingest-daily",
+          scope: queueIds[0],
+          roleDefinitionId: roleId("Azure Service Bus Data Sender"),
+        },
+        {
+          name: "readings-producer-ingest-twoHourly",
+          scope: queueIds[1],
+          roleDefinitionId: roleId("Azure Service Bus Data Sender"),
+        },
+      ],
+    );
+  });
+
+  it("exports the processing queue ids for later grants", async () => {
+    assert.deepEqual(await resolve(pulumi.all(readings.processingQueueIds)), {
+      daily: recorder.named(QUEUE, "readings-processing-daily").state.id,
+      twoHourly: recorder.named(QUEUE, "readings-processing-twoHourly").state.id,
+    });
+  });
+
+  it("exports what producers need as plain JSON", async () => {
+    const namespaceName = recorder.named(NAMESPACE, "readings-namespace").inputs.namespaceName;
+    assert.deepEqual(await resolve(readings.producerConfig), {
+      fullyQualifiedNamespace: `${namespaceName}.servicebus.windows.net`,
+      timeZone: "UTC",
+      scheduleDelaySeconds: 300,
+      windows: {
+        daily: { queueName: "readings-processing-daily", periodSeconds: 86_400 },
+        twoHourly: { queueName: "readings-processing-twohourly", periodSeconds: 7200 },
+      },
+    });
+  });
+
+  it("alerts on dead-lettered messages in any of its queues", () => {
+    const { inputs } = recorder.named("azure-native:monitor:MetricAlert", "readings-dead-letters");
+    assert.deepEqual(inputs.scopes, [recorder.named(NAMESPACE, "readings-namespace").state.id]);
+    const [criterion] = inputs.criteria.allOf;
+    assert.equal(criterion.metricName, "DeadletteredMessages");
+    assert.deepEqual(criterion.dimensions, [
+      {
+        name: "EntityName",
+        operator: "Include",
+        values: ["readings-work", "readings-processing-daily", "readings-processing-twohourly"],
+      },
+    ]);
+    assert.equal(criterion.operator, "GreaterThan");
+    assert.equal(criterion.threshold, 0);
+  });
+});
+
+describe("DedupForwardingQueue options", () => {
+  it("widens each duplicate window by the hour the clocks go back in a DST time zone", async () => {
+    await build("london", { timeZone: "Europe/London", windows: { daily: "1 day" } });
+    assert.equal(
+      recorder.named(QUEUE, "london-processing-daily").inputs.duplicateDetectionHistoryTimeWindow,
+      "P1DT1H5M",
+    );
+  });
+
+  it("reads windows written in ISO 8601", async () => {
+    await build("iso", { windows: { twoHourly: "PT2H" }, scheduleDelay: "PT0S" });
+    assert.equal(recorder.named(QUEUE, "iso-processing-twoHourly").inputs.duplicateDetectionHistoryTimeWindow, "PT2H");
+  });
+
+  it("creates a Premium namespace with its messaging units", async () => {
+    await build("premium", { tier: "Premium", premiumMessagingUnits: 2 });
+    assert.deepEqual(recorder.named(NAMESPACE, "premium-namespace").inputs.sku, {
+      name: "Premium",
+      tier: "Premium",
+      capacity: 2,
+    });
+  });
+
+  it("keeps SAS authentication only when asked", async () => {
+    await build("sas", { allowLocalAuth: true });
+    assert.equal(recorder.named(NAMESPACE, "sas-namespace").inputs.disableLocalAuth, false);
+  });
+
+  it("sets the work queue's delivery count and duplicate window from the arguments", async () => {
+    await build("tuned", { maxDeliveryCount: 3, workQueueDuplicateWindow: "1 hour" });
+    const { inputs } = recorder.named(QUEUE, "tuned-work");
+    assert.equal(inputs.maxDeliveryCount, 3);
+    assert.equal(inputs.duplicateDetectionHistoryTimeWindow, "PT1H");
+  });
+
+  it("uses an existing namespace in its own resource group instead of creating one", async () => {
+    const shared = await build("shared", { existingNamespace: { name: "team-bus", resourceGroupName: "messaging" } });
+    assert.equal(ownedBy("shared", NAMESPACE).length, 0);
+    for (const queue of ownedBy("shared", QUEUE)) {
+      assert.equal(queue.inputs.namespaceName, "team-bus");
+      assert.equal(queue.inputs.resourceGroupName, "messaging");
+    }
+    assert.equal(await resolve(shared.fullyQualifiedNamespace), "team-bus.servicebus.windows.net");
+  });
+
+  it("rejects an existing Basic namespace when it is looked up", () => {
+    const basic = {
+      name: "basic-bus",
+      sku: { name: "Basic" },
+      serviceBusEndpoint: "https://basic-bus.servicebus.windows.net:443/",
+    };
+    assert.throws(
+      () => existingNamespaceHost('DedupForwardingQueue "shared"', basic),
+      new Error(
+        'DedupForwardingQueue "shared": existingNamespace "basic-bus" is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.',
+      ),
+    );
+  });
+
+  it("grants a producer added after construction Data Sender on every processing queue", async () => {
+    const later = await build("later");
+    const grants = later.grantProducer("analyst", "analyst-object-id", "User");
+    await recorder.settle();
+    assert.equal(grants.length, 2);
+    const recorded = ownedBy("later", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "analyst-object-id");
+    assert.deepEqual(
+      recorded.map((r) => [r.inputs.principalType, r.inputs.roleDefinitionId, r.inputs.scope]),
+      ["daily", "twoHourly"].map((w) => [
+        "User",
+        roleId("Azure Service Bus Data Sender"),
+        recorder.named(QUEUE, `later-processing-${w}`).state.id,
+      ]),
+    );
+  });
+
+  it("passes the principal type of a producer given with one", async () => {
+    await build("typed", {
+      windows: { daily: "1 day" },
+      producerPrincipalIds: { team: { principalId: "group-id", principalType: "Group" } },
+    });
+    assert.equal(recorder.named(ROLE_ASSIGNMENT, "typed-producer-team-daily").inputs.principalType, "Group");
+  });
+});
+
+describe("DedupForwardingQueue argument validation", () => {
+  const problems = (args: Partial<DedupForwardingQueueArgs>, name = "readings") =>
+    validateDedupForwardingQueueArgs(name, { ...baseArgs, ...args } as DedupForwardingQueueArgs)
+      .list()
+      .map((p) => `${p.argument} ${JSON.stringify(p.value) ?? "(missing)"} ${p.fix}`);
+  const message = (args: Partial<DedupForwardingQueueArgs>, name = "readings") => {
+    try {
+      new DedupForwardingQueue(name, { ...baseArgs, ...args } as DedupForwardingQueueArgs);
+    } catch (error) {
+      assert.ok(error instanceof InvalidArgumentsError);
+      return error.message;
+    }
+    assert.fail("no error was thrown");
+  };
+
+  it("accepts the defaults", () => {
+    assert.deepEqual(problems({}), []);
+  });
+
+  it("rejects no windows", () => {
+    assert.equal(
+      message({ windows: {} }),
+      'DedupForwardingQueue "readings": windows {} needs at least one window, e.g. { daily: "1 day" }.',
+    );
+  });
+
+  it("rejects a window that is not a duration", () => {
+    assert.equal(
+      message({ windows: { daily: "1 fortnight" } }),
+      'DedupForwardingQueue "readings": windows.daily "1 fortnight" is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
+    );
+  });
+
+  it("rejects a window under 20 seconds", () => {
+    assert.equal(
+      message({ windows: { fast: "10 seconds" } }),
+      'DedupForwardingQueue "readings": windows.fast "10 seconds" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
+    );
+  });
+
+  it("rejects a window over 7 days", () => {
+    assert.equal(
+      message({ windows: { fortnightly: "14 days" } }),
+      'DedupForwardingQueue "readings": windows.fortnightly "14 days" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
+    );
+  });
+
+  it("rejects a window under a day that does not divide a day", () => {
+    assert.equal(
+      message({ windows: { odd: "7 hours" } }),
+      'DedupForwardingQueue "readings": windows.odd "7 hours" does not divide a day; periods start at local midnight, so use a length that divides 24 hours (e.g. "2 hours", "30 minutes") or whole days.',
+    );
+  });
+
+  it("rejects a window over a day that is not whole days", () => {
+    assert.equal(
+      message({ windows: { long: "36 hours" } }),
+      'DedupForwardingQueue "readings": windows.long "36 hours" is longer than a day but not whole days; use whole days (e.g. "7 days").',
+    );
+  });
+
+  it("rejects a window that with the schedule delay needs more than 7 days of duplicate detection", () => {
+    assert.equal(
+      message({ windows: { weekly: "7 days" } }),
+      'DedupForwardingQueue "readings": windows.weekly "7 days" needs a duplicate-detection window of 7 days 5 minutes (the period plus scheduleDelay 5 minutes); Service Bus allows at most 7 days. Use a shorter window or scheduleDelay.',
+    );
+  });
+
+  it("rejects a window that with the DST hour needs more than 7 days of duplicate detection", () => {
+    assert.equal(
+      message({ windows: { weekly: "7 days" }, scheduleDelay: "0 seconds", timeZone: "Europe/London" }),
+      'DedupForwardingQueue "readings": windows.weekly "7 days" needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus scheduleDelay 0 seconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelay, or timeZone "UTC".',
+    );
+  });
+
+  it("rejects two windows of the same length", () => {
+    assert.equal(
+      message({ windows: { daily: "1 day", alsoDaily: "24 hours" } }),
+      'DedupForwardingQueue "readings": windows.alsoDaily "24 hours" has the same length as windows.daily; their messages would share ids in the work queue. Keep one of them.',
+    );
+  });
+
+  it("rejects a window name that cannot be part of a queue name", () => {
+    assert.equal(
+      message({ windows: { "two hourly": "2 hours" } }),
+      'DedupForwardingQueue "readings": windows key "two hourly" cannot be part of a queue name; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+    );
+  });
+
+  it("rejects window names that differ only in case", () => {
+    assert.equal(
+      message({ windows: { daily: "1 day", Daily: "2 hours" } }),
+      'DedupForwardingQueue "readings": windows key "Daily" names the same queue as "daily"; Service Bus queue names are case-insensitive.',
+    );
+  });
+
+  it("rejects the Basic tier", () => {
+    assert.equal(
+      message({ tier: "Basic" as "Standard" }),
+      'DedupForwardingQueue "readings": tier "Basic" is not supported; duplicate detection and auto-forwarding need "Standard" or "Premium".',
+    );
+  });
+
+  it("rejects an unknown tier", () => {
+    assert.equal(
+      message({ tier: "Gold" as "Standard" }),
+      'DedupForwardingQueue "readings": tier "Gold" is not a Service Bus tier; use "Standard" or "Premium".',
+    );
+  });
+
+  it("rejects a Premium size that does not exist", () => {
+    assert.equal(
+      message({ tier: "Premium", premiumMessagingUnits: 3 }),
+      'DedupForwardingQueue "readings": premiumMessagingUnits 3 is not a Premium size; use 1, 2, 4, 8 or 16.',
+    );
+  });
+
+  it("rejects messaging units without the Premium tier", () => {
+    assert.equal(
+      message({ premiumMessagingUnits: 2 }),
+      'DedupForwardingQueue "readings": premiumMessagingUnits 2 applies only with tier "Premium".',
+    );
+  });
+
+  it("rejects a namespace name Azure would reject", () => {
+    assert.equal(
+      message({ namespaceName: "1bus" }),
+      'DedupForwardingQueue "readings": namespaceName "1bus" is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
+    );
+  });
+
+  it("rejects a namespace name with a reserved suffix", () => {
+    assert.match(
+      message({ namespaceName: "readings-sb" }),
+      /namespaceName "readings-sb" is not a Service Bus namespace name/,
+    );
+  });
+
+  it("rejects namespace settings together with an existing namespace", () => {
+    assert.equal(
+      message({ existingNamespace: { name: "team-bus" }, tier: "Premium" }),
+      'DedupForwardingQueue "readings": tier "Premium" applies only to a namespace the component creates; omit it or omit existingNamespace.',
+    );
+  });
+
+  it("rejects a time zone Node.js does not know", () => {
+    assert.equal(
+      message({ timeZone: "Mars/Olympus" }),
+      'DedupForwardingQueue "readings": timeZone "Mars/Olympus" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
+    );
+  });
+
+  it("rejects a schedule delay that is not a duration", () => {
+    assert.equal(
+      message({ scheduleDelay: "soon" }),
+      'DedupForwardingQueue "readings": scheduleDelay "soon" is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
+    );
+  });
+
+  it("rejects a work queue duplicate window outside 20 seconds..7 days", () => {
+    assert.equal(
+      message({ workQueueDuplicateWindow: "5 seconds" }),
+      'DedupForwardingQueue "readings": workQueueDuplicateWindow "5 seconds" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
+    );
+  });
+
+  it("rejects a max delivery count Service Bus does not allow", () => {
+    assert.equal(
+      message({ maxDeliveryCount: 0 }),
+      'DedupForwardingQueue "readings": maxDeliveryCount 0 is out of range; Service Bus allows 1..2000.',
+    );
+  });
+
+  it("rejects a lock duration over 5 minutes", () => {
+    assert.equal(
+      message({ lockDuration: "10 minutes" }),
+      'DedupForwardingQueue "readings": lockDuration "10 minutes" is out of range; Service Bus allows 5 seconds..5 minutes.',
+    );
+  });
+
+  it("rejects a session count under one", () => {
+    assert.equal(
+      message({ maxConcurrentSessions: 0 }),
+      'DedupForwardingQueue "readings": maxConcurrentSessions 0 is out of range; the Functions host is given 1..1000.',
+    );
+  });
+
+  it("rejects a component name that cannot prefix queue names", () => {
+    assert.equal(
+      message({}, "-readings"),
+      'DedupForwardingQueue "-readings": name "-readings" cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+    );
+  });
+
+  it("rejects a missing process callback", () => {
+    assert.equal(
+      message({ process: undefined }),
+      'DedupForwardingQueue "readings": process (missing) must be a function: async ({ dataSetId, period, window }) => void.',
+    );
+  });
+
+  it("rejects Function App settings the building block rejects", () => {
+    assert.equal(
+      message({ functionApp: { instanceMemoryMb: 1024 as 2048 } }),
+      'DedupForwardingQueue "readings": functionApp.instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
+    );
+  });
+
+  it("reports every problem at once", () => {
+    assert.deepEqual(problems({ tier: "Basic" as "Standard", maxDeliveryCount: 0, timeZone: "Nowhere" }).length, 3);
+  });
+});
