@@ -34,7 +34,15 @@ const builders: Record<string, ComponentBuilder> = {
       producerPrincipalIds: section.producerPrincipalIds as Record<string, ProducerPrincipal> | undefined,
       process: async ({ dataSetId, period, window, periodStart, periodEnd, message }) => {
         console.log(
-          JSON.stringify({ event: "processing-run", dataSetId, period, window, periodStart, periodEnd, deliveryCount: message.deliveryCount }),
+          JSON.stringify({
+            event: "processing-run",
+            dataSetId,
+            period,
+            window,
+            periodStart,
+            periodEnd,
+            deliveryCount: message.deliveryCount,
+          }),
         );
       },
     });
