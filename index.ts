@@ -3,9 +3,17 @@
  * Each component has a section `queue-patterns:<section>` in Pulumi.<stack>.yaml with `enabled`
  * and its settings; a section that names no component is an error, so a typo never deploys nothing.
  */
+import * as aws from "@pulumi/aws";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { DedupForwardingQueue, type ProducerPrincipal } from "./components";
+import {
+  DedupForwardingQueue,
+  FifoIngester,
+  PersistentEniAsg,
+  type ProducerPrincipal,
+  ScheduledNotifier,
+} from "./components";
+import { RateLimitedError } from "./runtime/scheduled-notifier/errors";
 
 /** A component's config section. */
 interface ComponentSection {
@@ -25,6 +33,110 @@ function resourceGroupOf(name: string, section: ComponentSection): pulumi.Input<
 
 /** The components the stack knows, by config section, with the dev stack's demonstration callbacks. */
 const builders: Record<string, ComponentBuilder> = {
+  fifoIngester(name, section) {
+    const ingester = new FifoIngester<{ id: string }>(name, {
+      handler: async (listing, meta) => {
+        console.log(
+          JSON.stringify({
+            message: "ingested",
+            id: listing.id,
+            groupId: meta.groupId,
+            sequenceNumber: meta.sequenceNumber,
+          }),
+        );
+      },
+      batchSize: section.batchSize as number | undefined,
+      maxConcurrency: section.maxConcurrency as number | undefined,
+      maxReceiveCount: section.maxReceiveCount as number | undefined,
+      timeoutSeconds: section.timeoutSeconds as number | undefined,
+      alarmActionArn: section.alarmActionArn as string | undefined,
+      topicArn: section.topicArn as string | undefined,
+    });
+    return {
+      topicArn: ingester.topicArn,
+      queueUrl: ingester.queueUrl,
+      deadLetterQueueUrl: ingester.deadLetterQueueUrl,
+      functionName: ingester.functionName,
+    };
+  },
+
+  persistentEniAsg(name, section) {
+    const setting = <T>(key: string) => section[key] as T | undefined;
+    const existingNetworkInterfaceId = setting<string>("existingNetworkInterfaceId");
+    const asg = new PersistentEniAsg(name, {
+      networkInterface: existingNetworkInterfaceId
+        ? { existingNetworkInterfaceId }
+        : {
+            subnetId: setting<string>("subnetId") ?? "",
+            privateIp: setting<string>("privateIp") ?? "",
+            securityGroupIds: setting<string[]>("securityGroupIds") ?? [],
+            subnetCidrBlock: setting<string>("subnetCidrBlock"),
+          },
+      imageId:
+        setting<string>("imageId") ??
+        aws.ssm.getParameterOutput({ name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64" })
+          .value,
+      instanceType: setting<string>("instanceType") ?? "t4g.small",
+      targetGroupArns: setting<string[]>("targetGroupArns") ?? [],
+      instanceProfileArn: setting<string>("instanceProfileArn"),
+      detachOnTerminate: setting<boolean>("detachOnTerminate") ?? true,
+      afterAttach: async ({ instanceId, networkInterfaceId, privateIp }) => {
+        console.log(JSON.stringify({ message: "persistent IP attached", instanceId, networkInterfaceId, privateIp }));
+      },
+    });
+    return {
+      networkInterfaceId: asg.networkInterfaceId,
+      privateIp: asg.privateIp,
+      autoScalingGroupName: asg.autoScalingGroupName,
+      attacherFunctionName: asg.attacherFunctionName,
+      failureQueueUrl: asg.failureQueueUrl,
+    };
+  },
+
+  scheduledNotifier(name, section) {
+    const apiTokenSecretArn = section.apiTokenSecretArn as string | undefined;
+    const notifier = new ScheduledNotifier(name, {
+      schedule: section.schedule as string,
+      timezone: section.timezone as string | undefined,
+      enabled: section.scheduleEnabled as boolean | undefined,
+      maxConcurrency: section.maxConcurrency as number | undefined,
+      settings: section.settings as Record<string, string> | undefined,
+      apiTokenSecretArn,
+      apiToken: apiTokenSecretArn ? undefined : new pulumi.Config(PROJECT).requireSecret("scheduledNotifierApiToken"),
+      // A paged recipient directory and a bearer-token messaging API, both named in `settings`.
+      recipients: async function* (run) {
+        let page: string | null = `${process.env.DIRECTORY_URL}/recipients?run=${encodeURIComponent(run.id)}`;
+        while (page) {
+          const response: Response = await fetch(page);
+          if (!response.ok) throw new Error(`GET ${page}: ${response.status}`);
+          const body = (await response.json()) as { recipients: { id: string }[]; next: string | null };
+          yield* body.recipients;
+          page = body.next;
+        }
+      },
+      send: async (recipient, { secret, idempotencyKey }) => {
+        const response = await fetch(`${process.env.MESSAGING_API_URL}/messages`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${secret}`,
+            "content-type": "application/json",
+            "idempotency-key": idempotencyKey,
+          },
+          body: JSON.stringify({ to: recipient.id }),
+        });
+        if (response.status === 429) throw new RateLimitedError(Number(response.headers.get("retry-after") ?? "30"));
+        if (!response.ok) throw new Error(`the messaging API answered ${response.status}: ${await response.text()}`);
+      },
+    });
+    return {
+      scheduleArn: notifier.scheduleArn,
+      jobsQueueUrl: notifier.jobsQueueUrl,
+      deadLetterQueueUrl: notifier.deadLetterQueueUrl,
+      failedRunsQueueUrl: notifier.failedRunsQueueUrl,
+      ledgerBucketName: notifier.ledgerBucketName,
+    };
+  },
+
   dedupForwardingQueue(name, section) {
     const queue = new DedupForwardingQueue(name, {
       resourceGroupName: resourceGroupOf(name, section),

@@ -199,7 +199,7 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       metafile: true,
       write: false,
       logLevel: "silent",
-      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external), awsSdkModuleBuilds(nodePaths)],
+      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external), awsSdkModuleBuilds(nodePaths, external)],
     });
   } catch (error) {
     throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);
@@ -280,11 +280,12 @@ const AWS_SDK_SCOPES = /^@(aws-sdk|smithy|aws-crypto)\/[^/]+$/;
  * the commands and serializers a function never uses (CommonJS builds cannot be tree-shaken). Only
  * these scopes: preferring `module` for arbitrary packages can change what `require` returns.
  */
-function awsSdkModuleBuilds(nodePaths: string[]): esbuild.Plugin {
+function awsSdkModuleBuilds(nodePaths: string[], external: string[]): esbuild.Plugin {
   return {
     name: "queue-patterns-aws-sdk-module-builds",
     setup(build) {
       build.onResolve({ filter: AWS_SDK_SCOPES }, (args) => {
+        if (isExternal(args.path, external)) return undefined;
         for (const root of [path.join(args.resolveDir, "node_modules"), ...nodePaths]) {
           const manifestPath = path.join(root, args.path, "package.json");
           if (!fs.existsSync(manifestPath)) continue;

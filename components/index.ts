@@ -15,6 +15,20 @@ export {
   type ProducerPrincipal,
   validateDedupForwardingQueueArgs,
 } from "./dedup-forwarding-queue";
+export type {
+  NotificationRun,
+  Recipient,
+  RecipientsCallback,
+  SendCallback,
+  SendContext,
+} from "../runtime/scheduled-notifier/contract";
+export {
+  FifoIngester,
+  type FifoIngesterArgs,
+  type FifoRecordHandler,
+  type FifoRecordMetadata,
+  validateFifoIngesterArgs,
+} from "./fifo-ingester";
 export { FlexDeployment, type FlexDeploymentArgs } from "./flex-deployment";
 export { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
 export {
@@ -24,5 +38,23 @@ export {
   type LambdaNodeRuntime,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+export {
+  type AfterAttach,
+  type AfterAttachInput,
+  type ExistingPersistentEni,
+  type NewPersistentEni,
+  PersistentEniAsg,
+  type PersistentEniAsgArgs,
+  persistentIpUserData,
+  validatePersistentEniAsgArgs,
+} from "./persistent-eni-asg";
+export {
+  isIanaTimeZone,
+  type NotifierFunctionArgs,
+  ScheduledNotifier,
+  type ScheduledNotifierArgs,
+  scheduleExpressionProblem,
+  validateScheduledNotifierArgs,
+} from "./scheduled-notifier";
 export type { Transform } from "./transform";
 export { type ArgumentProblem, InvalidArgumentsError } from "./validation";

@@ -75,6 +75,19 @@ describe("a Lambda artifact built from an inline closure", () => {
   });
 });
 
+describe("where the AWS SDK comes from", () => {
+  it("leaves the SDK that a runtime module imports out of the bundle when awsSdk is runtime", async () => {
+    const runtimeSdk = { module: require.resolve("../fixtures/sqs-runtime"), factory: "createHandler" };
+    const external = await resolve(
+      new LambdaFunction("runtime-sdk", { entry: runtimeSdk, callbacks: {}, awsSdk: "runtime" }).artifact,
+    );
+    const bundled = await resolve(new LambdaFunction("bundled-sdk", { entry: runtimeSdk, callbacks: {} }).artifact);
+    assert.match(external.files["index.js"], /require\("@aws-sdk\/client-sqs"\)/);
+    assert.ok(external.files["index.js"].length < 5_000, `${external.files["index.js"].length} characters`);
+    assert.doesNotMatch(bundled.files["index.js"], /require\("@aws-sdk\/client-sqs"\)/);
+  });
+});
+
 describe("artifact determinism", () => {
   const probe = path.join(__dirname, "..", "fixtures", "print-artifact-hash.js");
   const hashFromFreshProcess = (greeting: string) =>

@@ -62,13 +62,13 @@ export class ResourceRecorder {
     return matches[0];
   }
 
-  /** Waits until no resource registrations are in flight (the mock engine settles asynchronously). */
+  /**
+   * Waits until every resource registration has finished, including those still waiting for
+   * their inputs (an artifact being bundled), by draining the SDK's own queue of pending RPCs.
+   */
   async settle(): Promise<void> {
-    let count = -1;
-    while (count !== this.resources.length) {
-      count = this.resources.length;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+    await settings.waitForRPCs();
   }
 }
 

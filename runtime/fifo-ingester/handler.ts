@@ -1,0 +1,193 @@
+/**
+ * The FifoIngester Lambda: SQS FIFO batches in, the user's per-record callback, partial batch
+ * responses out.
+ *
+ * - Records are split by message group. Groups run concurrently; within a group records run one at
+ *   a time in queue order through Powertools' `SqsFifoPartialProcessorAsync` with
+ *   `skipGroupOnError`, so after a failure every later record of that group is reported failed
+ *   (and comes back in order) while the other groups go on.
+ * - A body that is not JSON (in `json` mode) can never succeed, so retrying it would only block its
+ *   group for `maxReceiveCount` receives. It is sent to the dead-letter queue right away, with the
+ *   reason as a message attribute, and reported processed.
+ * - A failure is logged with the record's ids; the log says when it was the last receive before
+ *   SQS moves the message to the dead-letter queue.
+ */
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
+import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+
+/** How a message body reaches the callback: parsed JSON, or the raw string. */
+export type BodyFormat = "json" | "raw";
+
+/** What the callback learns about a record besides its body. */
+export interface FifoRecordMetadata {
+  messageId: string;
+  /** The message group (the entity id): records of one group never run at the same time. */
+  groupId: string;
+  deduplicationId: string;
+  /** SQS's sequence number within the queue, increasing within a group. */
+  sequenceNumber: string;
+  /** How many times SQS has delivered this message, this delivery included. */
+  receiveCount: number;
+}
+
+/** The user's callback: throwing (or rejecting) marks the record failed. */
+export type FifoRecordHandler<T = unknown> = (record: T, meta: FifoRecordMetadata) => unknown;
+
+/** Settings fixed at deployment (plain JSON in the artifact). */
+export interface FifoHandlerOptions {
+  /** @default "json" */
+  body?: BodyFormat;
+  /** The queue's redrive `maxReceiveCount`, to flag the last attempt in logs. */
+  maxReceiveCount?: number;
+}
+
+/** The environment variable holding the dead-letter queue's URL. */
+export const DEAD_LETTER_QUEUE_URL_ENV = "FIFO_INGESTER_DLQ_URL";
+/** Message attributes on a record this function dead-lettered itself. */
+export const DEAD_LETTER_REASON_ATTRIBUTE = "DeadLetterReason";
+export const SOURCE_MESSAGE_ID_ATTRIBUTE = "SourceMessageId";
+
+/** The SQS record shape of a Lambda event (only the fields this runtime reads are required). */
+export interface SqsRecord {
+  messageId: string;
+  receiptHandle?: string;
+  body: string;
+  attributes: Record<string, string | undefined>;
+  [key: string]: unknown;
+}
+
+export interface SqsEvent {
+  Records: SqsRecord[];
+}
+
+export interface BatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+/** Longest reason text put in a message attribute; parser messages can quote the whole body. */
+const MAX_REASON_LENGTH = 512;
+
+export function createFifoHandler(
+  callbacks: { handler: FifoRecordHandler },
+  options: FifoHandlerOptions = {},
+): { handler: (event: SqsEvent, context?: unknown) => Promise<BatchResponse> } {
+  const format = options.body ?? "json";
+  let client: SQSClient | undefined;
+  const sqs = () => (client ??= new SQSClient({}));
+
+  const deliver = async (record: SqsRecord, meta: FifoRecordMetadata): Promise<void> => {
+    if (format === "raw") {
+      await callbacks.handler(record.body, meta);
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(record.body);
+    } catch (error) {
+      await deadLetter(sqs(), record, meta, `body is not valid JSON: ${messageOf(error)}`);
+      return;
+    }
+    await callbacks.handler(payload, meta);
+  };
+
+  const processRecord = async (record: SqsRecord): Promise<void> => {
+    const meta = metadataOf(record);
+    try {
+      await deliver(record, meta);
+    } catch (error) {
+      const finalAttempt = options.maxReceiveCount !== undefined && meta.receiveCount >= options.maxReceiveCount;
+      log("record failed", { ...meta, finalAttempt, error: messageOf(error) });
+      throw error;
+    }
+  };
+
+  const processGroup = async (records: SqsRecord[], context: unknown): Promise<BatchResponse["batchItemFailures"]> => {
+    const response = await processPartialResponse(
+      { Records: records },
+      processRecord,
+      new SqsFifoPartialProcessorAsync(),
+      {
+        context: context as never,
+        skipGroupOnError: true,
+        // A group whose every record failed is an ordinary partial failure of the whole batch.
+        throwOnFullBatchFailure: false,
+      },
+    );
+    return response.batchItemFailures;
+  };
+
+  return {
+    async handler(event, context) {
+      if (!Array.isArray(event?.Records))
+        throw new TypeError("FifoIngester: the event has no Records array; expected an SQS event.");
+      const failures = await Promise.all(
+        recordsByGroup(event.Records).map((records) => processGroup(records, context)),
+      );
+      return { batchItemFailures: failures.flat() };
+    },
+  };
+}
+
+/** Records split by message group, each group in its original order. */
+export function recordsByGroup(records: SqsRecord[]): SqsRecord[][] {
+  const groups = new Map<string | undefined, SqsRecord[]>();
+  for (const record of records) {
+    const groupId = record.attributes?.MessageGroupId;
+    const group = groups.get(groupId);
+    if (group) group.push(record);
+    else groups.set(groupId, [record]);
+  }
+  return [...groups.values()];
+}
+
+export function metadataOf(record: SqsRecord): FifoRecordMetadata {
+  const attributes = record.attributes ?? {};
+  return {
+    messageId: record.messageId,
+    groupId: attributes.MessageGroupId ?? "",
+    deduplicationId: attributes.MessageDeduplicationId ?? "",
+    sequenceNumber: attributes.SequenceNumber ?? "",
+    receiveCount: Number(attributes.ApproximateReceiveCount ?? "1"),
+  };
+}
+
+/**
+ * Sends the raw message to the dead-letter queue in its own group, with the reason. The source
+ * message id is the deduplication id, so a retry after a lost response does not store it twice.
+ */
+async function deadLetter(
+  client: SQSClient,
+  record: SqsRecord,
+  meta: FifoRecordMetadata,
+  reason: string,
+): Promise<void> {
+  const queueUrl = process.env[DEAD_LETTER_QUEUE_URL_ENV];
+  if (!queueUrl) {
+    throw new Error(
+      `FifoIngester: ${DEAD_LETTER_QUEUE_URL_ENV} is not set, so message ${meta.messageId} (${reason}) cannot be dead-lettered.`,
+    );
+  }
+  const text = (value: string): MessageAttributeValue => ({ DataType: "String", StringValue: value });
+  await client.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: record.body,
+      MessageGroupId: meta.groupId,
+      MessageDeduplicationId: meta.messageId,
+      MessageAttributes: {
+        [DEAD_LETTER_REASON_ATTRIBUTE]: text(reason.slice(0, MAX_REASON_LENGTH)),
+        [SOURCE_MESSAGE_ID_ATTRIBUTE]: text(meta.messageId),
+      },
+    }),
+  );
+  log("malformed record moved to the dead-letter queue", { ...meta, reason });
+}
+
+/** One JSON line per event, so CloudWatch Logs Insights can filter on the ids. */
+function log(message: string, fields: Record<string, unknown>): void {
+  console.error(JSON.stringify({ message: `FifoIngester: ${message}`, ...fields }));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,366 @@
+/**
+ * The PersistentEniAsg Lambda: an Auto Scaling lifecycle event in, the persistent ENI on the
+ * instance, the lifecycle action completed.
+ *
+ * Launch (`EC2 Instance-launch Lifecycle Action`): find the ENI by the description in the
+ * instance's tag (exactly one), attach it at device index 1 (taking it from a leaving holder, never
+ * from a healthy one), run the optional `afterAttach` callback, then complete with CONTINUE.
+ * Terminate (`EC2 Instance-terminate Lifecycle Action`, optional hook): detach the ENI early so the
+ * replacement gets it sooner, then complete with CONTINUE.
+ *
+ * The lifecycle action is completed exactly once with the event's token: CONTINUE on success,
+ * ABANDON on any failure (a launching instance without its ENI must never enter service). All work
+ * runs against a deadline that leaves `completionReserveMs` of the function's time for the
+ * completion; heartbeats keep the hook alive while it waits. An event whose action is no longer
+ * waiting (a duplicate delivery, a retry after success) is skipped without a second completion.
+ * Throttling and transient errors are retried by the SDK's standard retry strategy.
+ *
+ * Only a malformed event or a failed completion makes the invocation fail: Lambda retries it, then
+ * sends it to the function's on-failure destination with the reason; the hook's default result
+ * (ABANDON) covers an action nobody completed.
+ */
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import {
+  attachToInstance,
+  describeInstance,
+  type EniContext,
+  EniError,
+  errorCode,
+  errorText,
+  findEniByDescription,
+  releaseFromInstance,
+  waitUntilRunning,
+} from "./eni";
+
+/** What `afterAttach` learns once the ENI is attached. */
+export interface AfterAttachInput {
+  instanceId: string;
+  networkInterfaceId: string;
+  privateIp: string;
+}
+
+/** The user's callback after the attach (e.g. update DNS); throwing abandons the launch. */
+export type AfterAttach = (input: AfterAttachInput) => unknown;
+
+/** Settings fixed at deployment (plain JSON in the artifact). */
+export interface AttacherOptions {
+  /** The group whose events this function handles; events of any other group are rejected. */
+  autoScalingGroupName: string;
+  /** The instance tag whose value is the persistent ENI's description. */
+  tagKey: string;
+  /** Pause between two looks at an instance or ENI that is changing state. */
+  pollIntervalMs: number;
+  /** How long a plain detach from a leaving holder may take before it is forced. */
+  forceDetachAfterMs: number;
+  /** Heartbeat period while the action is open; below the hook's heartbeat timeout. */
+  heartbeatIntervalMs: number;
+  /** Function time kept back from the work for completing the lifecycle action. */
+  completionReserveMs: number;
+  /** Attempts per AWS call, including retries of throttling and transient errors. */
+  maxAttempts: number;
+}
+
+export const LAUNCH_DETAIL_TYPE = "EC2 Instance-launch Lifecycle Action";
+export const TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action";
+const TRANSITIONS: Record<string, string> = {
+  [LAUNCH_DETAIL_TYPE]: "autoscaling:EC2_INSTANCE_LAUNCHING",
+  [TERMINATE_DETAIL_TYPE]: "autoscaling:EC2_INSTANCE_TERMINATING",
+};
+
+/** An open lifecycle action, from the event's `detail`. */
+export interface LifecycleAction {
+  kind: "launch" | "terminate";
+  groupName: string;
+  hookName: string;
+  token: string;
+  instanceId: string;
+}
+
+export type LifecycleResult = "CONTINUE" | "ABANDON";
+
+export interface AttacherOutcome {
+  /** SKIPPED: the action was no longer waiting, so nothing was done or completed. */
+  result: LifecycleResult | "SKIPPED";
+  instanceId: string;
+  networkInterfaceId?: string;
+  privateIp?: string;
+  /** Why the action was abandoned or skipped. */
+  reason?: string;
+}
+
+/** The event cannot be a lifecycle action of this group; nothing can be completed for it. */
+export class MalformedEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedEventError";
+  }
+}
+
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface Clients {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+}
+
+/** Reads the lifecycle action out of an EventBridge event; throws `MalformedEventError` with the reason. */
+export function parseLifecycleEvent(event: unknown, groupName: string): LifecycleAction {
+  const envelope = (event ?? {}) as { "detail-type"?: unknown; detail?: Record<string, unknown> };
+  const detailType = envelope["detail-type"];
+  if (typeof detailType !== "string" || !(detailType in TRANSITIONS)) {
+    throw new MalformedEventError(
+      `detail-type ${JSON.stringify(detailType)} is not a lifecycle action; expected "${LAUNCH_DETAIL_TYPE}" or "${TERMINATE_DETAIL_TYPE}".`,
+    );
+  }
+  const detail = envelope.detail ?? {};
+  const field = (name: string): string => {
+    const value = detail[name];
+    if (typeof value !== "string" || value === "") {
+      throw new MalformedEventError(
+        `detail.${name} is ${JSON.stringify(value) ?? "missing"}; a lifecycle action event carries it.`,
+      );
+    }
+    return value;
+  };
+  const transition = field("LifecycleTransition");
+  if (transition !== TRANSITIONS[detailType]) {
+    throw new MalformedEventError(
+      `detail.LifecycleTransition ${JSON.stringify(transition)} does not match "${detailType}".`,
+    );
+  }
+  const action: LifecycleAction = {
+    kind: detailType === LAUNCH_DETAIL_TYPE ? "launch" : "terminate",
+    groupName: field("AutoScalingGroupName"),
+    hookName: field("LifecycleHookName"),
+    token: field("LifecycleActionToken"),
+    instanceId: field("EC2InstanceId"),
+  };
+  if (action.groupName !== groupName) {
+    throw new MalformedEventError(
+      `the event is for group ${JSON.stringify(action.groupName)}; this function serves ${JSON.stringify(groupName)}.`,
+    );
+  }
+  return action;
+}
+
+/** The Lambda factory the artifact starts: `{ handler }`. */
+export function createAttacher(
+  callbacks: { afterAttach?: AfterAttach },
+  options: AttacherOptions,
+): { handler: (event: unknown, context: LambdaContext) => Promise<AttacherOutcome> } {
+  let clients: Clients | undefined;
+  const sdk = (): Clients =>
+    (clients ??= {
+      ec2: new EC2Client({ maxAttempts: options.maxAttempts, retryMode: "standard" }),
+      autoScaling: new AutoScalingClient({ maxAttempts: options.maxAttempts, retryMode: "standard" }),
+    });
+  return {
+    handler: async (event, context) => {
+      let action: LifecycleAction;
+      try {
+        action = parseLifecycleEvent(event, options.autoScalingGroupName);
+      } catch (error) {
+        log("error", "rejected event", { reason: errorText(error) });
+        throw error;
+      }
+      return handleLifecycleAction(action, sdk(), callbacks, options, context);
+    },
+  };
+}
+
+/** Does the work against a deadline, then completes the action exactly once (unless it was no longer waiting). */
+async function handleLifecycleAction(
+  action: LifecycleAction,
+  clients: Clients,
+  callbacks: { afterAttach?: AfterAttach },
+  options: AttacherOptions,
+  context: LambdaContext,
+): Promise<AttacherOutcome> {
+  const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - options.completionReserveMs);
+  const deadline = AbortSignal.timeout(budgetMs);
+  const fields = { instanceId: action.instanceId, kind: action.kind, group: action.groupName };
+  let lastStep = "starting";
+  const ctx: EniContext = {
+    ...clients,
+    signal: deadline,
+    pollIntervalMs: options.pollIntervalMs,
+    forceDetachAfterMs: options.forceDetachAfterMs,
+    step(message, extra) {
+      lastStep = message;
+      log("info", message, { ...fields, ...extra });
+    },
+  };
+  const heartbeat = startHeartbeat(clients.autoScaling, action, options.heartbeatIntervalMs);
+  let outcome: AttacherOutcome;
+  try {
+    outcome = await untilAborted(perform(ctx, action, callbacks, options), deadline);
+  } catch (error) {
+    const reason = deadline.aborted ? `gave up after ${budgetMs} ms while ${lastStep}` : errorText(error);
+    outcome = { result: "ABANDON", instanceId: action.instanceId, reason };
+  } finally {
+    await heartbeat.stop();
+  }
+  if (outcome.result !== "SKIPPED") {
+    await complete(clients.autoScaling, action, outcome.result, options.completionReserveMs);
+  }
+  log(outcome.result === "ABANDON" ? "error" : "info", `lifecycle action ${outcome.result}`, { ...fields, ...outcome });
+  return outcome;
+}
+
+async function perform(
+  ctx: EniContext,
+  action: LifecycleAction,
+  callbacks: { afterAttach?: AfterAttach },
+  options: AttacherOptions,
+): Promise<AttacherOutcome> {
+  const { instanceId } = action;
+  const waiting = await stillWaiting(ctx, action);
+  if (!waiting.ok) return { result: "SKIPPED", instanceId, reason: waiting.reason };
+
+  const instance =
+    action.kind === "launch" ? await waitUntilRunning(ctx, instanceId) : await describeInstance(ctx, instanceId);
+  if (!instance) throw new EniError(`instance ${instanceId} does not exist.`);
+  const description = instance.tags[options.tagKey];
+  if (!description) {
+    throw new EniError(
+      `instance ${instanceId} has no ${JSON.stringify(options.tagKey)} tag; the launch template must tag instances with the persistent ENI's description.`,
+    );
+  }
+  const eni = await findEniByDescription(ctx, description);
+
+  if (action.kind === "terminate") {
+    await releaseFromInstance(ctx, instanceId, eni);
+    return { result: "CONTINUE", instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIp };
+  }
+  const attached = await attachToInstance(ctx, instance, eni);
+  const result = { instanceId, networkInterfaceId: attached.networkInterfaceId, privateIp: attached.privateIp };
+  ctx.step(`attached ${attached.networkInterfaceId} (${attached.privateIp}) to ${instanceId}`);
+  if (callbacks.afterAttach) {
+    ctx.step("running the afterAttach callback");
+    try {
+      await callbacks.afterAttach(result);
+    } catch (error) {
+      throw new Error(`afterAttach failed: ${errorText(error)}`);
+    }
+  }
+  return { result: "CONTINUE", ...result };
+}
+
+/**
+ * Whether the instance still waits in this hook (`Pending:Wait` / `Terminating:Wait`). A duplicate
+ * or retried event finds it past that state: completing again would fail, and acting again could
+ * disturb an instance in service. An instance Auto Scaling does not list yet counts as waiting.
+ */
+async function stillWaiting(
+  ctx: EniContext,
+  action: LifecycleAction,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const output = await ctx.autoScaling.send(
+    new DescribeAutoScalingInstancesCommand({ InstanceIds: [action.instanceId] }),
+    { abortSignal: ctx.signal },
+  );
+  const state = output.AutoScalingInstances?.[0]?.LifecycleState;
+  const expected = action.kind === "launch" ? "Pending:Wait" : "Terminating:Wait";
+  if (state === undefined || state === expected) return { ok: true };
+  return {
+    ok: false,
+    reason: `instance ${action.instanceId} is ${state}, not ${expected}: the action was already completed or timed out.`,
+  };
+}
+
+/** What names one lifecycle action in the Auto Scaling API. */
+function actionIdentity(action: LifecycleAction) {
+  return {
+    AutoScalingGroupName: action.groupName,
+    LifecycleHookName: action.hookName,
+    LifecycleActionToken: action.token,
+    InstanceId: action.instanceId,
+  };
+}
+
+/** Completes the action; a "no active lifecycle action" answer means another invocation already did. */
+async function complete(
+  autoScaling: AutoScalingClient,
+  action: LifecycleAction,
+  result: LifecycleResult,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await autoScaling.send(
+      new CompleteLifecycleActionCommand({ ...actionIdentity(action), LifecycleActionResult: result }),
+      { abortSignal: AbortSignal.timeout(timeoutMs) },
+    );
+  } catch (error) {
+    if (isNoActiveAction(error)) {
+      log("warn", "lifecycle action was already completed", {
+        instanceId: action.instanceId,
+        reason: errorText(error),
+      });
+      return;
+    }
+    log("error", "completing the lifecycle action failed", {
+      instanceId: action.instanceId,
+      result,
+      reason: errorText(error),
+    });
+    throw error;
+  }
+}
+
+function isNoActiveAction(error: unknown): boolean {
+  return errorCode(error) === "ValidationError" && /No active Lifecycle Action found/i.test((error as Error).message);
+}
+
+/** Records a heartbeat every `intervalMs` until stopped, so a long wait does not time the hook out. */
+function startHeartbeat(
+  autoScaling: AutoScalingClient,
+  action: LifecycleAction,
+  intervalMs: number,
+): { stop(): Promise<void> } {
+  const stopped = new AbortController();
+  let inFlight: Promise<void> = Promise.resolve();
+  const beat = async () => {
+    try {
+      await autoScaling.send(new RecordLifecycleActionHeartbeatCommand(actionIdentity(action)), {
+        abortSignal: stopped.signal,
+      });
+      log("info", "heartbeat recorded", { instanceId: action.instanceId });
+    } catch (error) {
+      // The completion at the end decides; a missed heartbeat only shortens the hook's patience.
+      if (!stopped.signal.aborted)
+        log("warn", "heartbeat failed", { instanceId: action.instanceId, reason: errorText(error) });
+    }
+  };
+  const timer = setInterval(() => {
+    inFlight = inFlight.then(beat);
+  }, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      stopped.abort();
+      await inFlight;
+    },
+  };
+}
+
+/** Settles with `work`, or rejects when `signal` aborts first (work that ignores the signal, e.g. a callback). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
+  console[level](JSON.stringify({ message, ...fields }));
+}

@@ -1,0 +1,309 @@
+/**
+ * Moves the persistent ENI onto an instance, following EC2's documented rules:
+ * - an ENI attaches only to an instance in its own Availability Zone, and only while it has no
+ *   attachment (status `available`);
+ * - an attachment goes `attaching` -> `attached`; a detach goes `detaching` -> gone, and the ENI is
+ *   `available` again; a forced detach is for an instance that does not release it;
+ * - an ENI attached through the API has DeleteOnTermination false: it outlives its instance, and a
+ *   terminating instance keeps it until its shutdown finishes (or until it is detached).
+ * The ENI is only ever taken from an instance that is leaving (terminating, terminated, detaching
+ * from its group); a healthy holder keeps it and the caller gives up.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type AutoScalingClient, DescribeAutoScalingInstancesCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  AttachNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  DetachNetworkInterfaceCommand,
+  type EC2Client,
+  type NetworkInterface,
+} from "@aws-sdk/client-ec2";
+
+/** The persistent ENI is the instance's second interface (index 0 is the primary one). */
+export const PERSISTENT_DEVICE_INDEX = 1;
+
+/** Why the persistent ENI could not be (or must not be) moved; the lifecycle action is abandoned. */
+export class EniError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EniError";
+  }
+}
+
+export interface EniContext {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  /** Aborts every call and wait at the attacher's deadline. */
+  signal: AbortSignal;
+  pollIntervalMs: number;
+  /** How long a plain detach may take before it is forced. */
+  forceDetachAfterMs: number;
+  /** Records what is being done or waited for, for logs and for the reason of a timeout. */
+  step(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface InstanceView {
+  instanceId: string;
+  /** EC2 state: pending, running, shutting-down, terminated, stopping, stopped. */
+  state: string;
+  availabilityZone: string;
+  tags: Record<string, string>;
+}
+
+export interface EniView {
+  networkInterfaceId: string;
+  description: string;
+  availabilityZone: string;
+  privateIp: string;
+  attachment?: { attachmentId: string; instanceId: string; deviceIndex: number; status: string };
+}
+
+/** An instance that holds the ENI, and whether it is on its way out. */
+export interface Holder {
+  instanceId: string;
+  leaving: boolean;
+  /** Its states, for messages: `InService in group "web" (EC2 running)`. */
+  summary: string;
+}
+
+/** Auto Scaling lifecycle states of an instance that is leaving its group (warm pool ones included). */
+const LEAVING_LIFECYCLE = /^(Warmed:)?(Terminating|Terminated)|^Detach/;
+/** EC2 states of an instance that is going away. */
+const LEAVING_EC2_STATES = new Set(["shutting-down", "terminated"]);
+
+/** The error code of an SDK error (its `name`), or undefined. */
+export function errorCode(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
+}
+
+/** One instance, or undefined when EC2 does not (or no longer, or not yet) know it. */
+export async function describeInstance(ctx: EniContext, instanceId: string): Promise<InstanceView | undefined> {
+  try {
+    const output = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), {
+      abortSignal: ctx.signal,
+    });
+    const instance = output.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+    if (!instance) return undefined;
+    return {
+      instanceId,
+      state: instance.State?.Name ?? "unknown",
+      availabilityZone: instance.Placement?.AvailabilityZone ?? "",
+      tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+    };
+  } catch (error) {
+    if (errorCode(error) === "InvalidInstanceID.NotFound") return undefined;
+    throw error;
+  }
+}
+
+/** Waits until a launching instance runs: EC2 attaches interfaces only to running (or stopped) instances. */
+export async function waitUntilRunning(ctx: EniContext, instanceId: string): Promise<InstanceView> {
+  for (;;) {
+    const instance = await describeInstance(ctx, instanceId);
+    if (instance?.state === "running") return instance;
+    if (instance && instance.state !== "pending") {
+      throw new EniError(`instance ${instanceId} is ${instance.state}, not launching; there is nothing to attach to.`);
+    }
+    ctx.step(`waiting for instance ${instanceId} to run`, { state: instance?.state ?? "not visible yet" });
+    await pause(ctx);
+  }
+}
+
+/** The one ENI whose description is `description`; none or several is an error. */
+export async function findEniByDescription(ctx: EniContext, description: string): Promise<EniView> {
+  const output = await ctx.ec2.send(
+    new DescribeNetworkInterfacesCommand({ Filters: [{ Name: "description", Values: [description] }] }),
+    { abortSignal: ctx.signal },
+  );
+  const matches = output.NetworkInterfaces ?? [];
+  if (matches.length !== 1) {
+    const ids = matches.map((eni) => eni.NetworkInterfaceId).join(", ");
+    throw new EniError(
+      matches.length === 0
+        ? `no network interface has the description ${JSON.stringify(description)}; the persistent ENI must exist in this account and region.`
+        : `${matches.length} network interfaces have the description ${JSON.stringify(description)} (${ids}); it must name exactly one, so the persistent ENI is ambiguous.`,
+    );
+  }
+  return toEniView(matches[0]);
+}
+
+async function describeEni(ctx: EniContext, networkInterfaceId: string): Promise<EniView> {
+  const output = await ctx.ec2.send(
+    new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
+    {
+      abortSignal: ctx.signal,
+    },
+  );
+  const eni = output.NetworkInterfaces?.[0];
+  if (!eni) throw new EniError(`network interface ${networkInterfaceId} no longer exists.`);
+  return toEniView(eni);
+}
+
+function toEniView(eni: NetworkInterface): EniView {
+  const attachment = eni.Attachment?.InstanceId
+    ? {
+        attachmentId: eni.Attachment.AttachmentId ?? "",
+        instanceId: eni.Attachment.InstanceId,
+        deviceIndex: eni.Attachment.DeviceIndex ?? -1,
+        status: eni.Attachment.Status ?? "unknown",
+      }
+    : undefined;
+  return {
+    networkInterfaceId: eni.NetworkInterfaceId ?? "",
+    description: eni.Description ?? "",
+    availabilityZone: eni.AvailabilityZone ?? "",
+    privateIp: eni.PrivateIpAddress ?? "",
+    attachment,
+  };
+}
+
+/** Whether the instance holding the ENI is leaving, from its EC2 state and its Auto Scaling lifecycle state. */
+export async function describeHolder(ctx: EniContext, instanceId: string): Promise<Holder> {
+  const [instance, groupMember] = await Promise.all([
+    describeInstance(ctx, instanceId),
+    ctx.autoScaling
+      .send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: ctx.signal })
+      .then((output) => output.AutoScalingInstances?.[0]),
+  ]);
+  const lifecycle = groupMember?.LifecycleState;
+  const leaving =
+    instance === undefined ||
+    LEAVING_EC2_STATES.has(instance.state) ||
+    (lifecycle !== undefined && LEAVING_LIFECYCLE.test(lifecycle));
+  const membership = groupMember
+    ? `${lifecycle} in group ${JSON.stringify(groupMember.AutoScalingGroupName)}`
+    : "in no Auto Scaling group";
+  return { instanceId, leaving, summary: `${membership} (EC2 ${instance?.state ?? "gone"})` };
+}
+
+/**
+ * Makes the ENI attached to `instanceId` at device index 1 and returns it, idempotently: already
+ * attached (a repeated event) is success; a leaving holder is detached (forced after the grace
+ * period) and the ENI attached once `available`; a healthy holder is an `EniError`.
+ */
+export async function attachToInstance(ctx: EniContext, instance: InstanceView, eni: EniView): Promise<EniView> {
+  if (eni.availabilityZone !== instance.availabilityZone) {
+    throw new EniError(
+      `network interface ${eni.networkInterfaceId} is in ${eni.availabilityZone} but instance ${instance.instanceId} is in ${instance.availabilityZone}; ` +
+        "an ENI attaches only to instances of its own Availability Zone: pin the Auto Scaling group to the ENI's subnet.",
+    );
+  }
+  const release = new Release(ctx, eni.networkInterfaceId);
+  for (let current = eni; ; current = await describeEni(ctx, eni.networkInterfaceId)) {
+    const attachment = current.attachment;
+    if (!attachment) {
+      await attach(ctx, instance.instanceId, current);
+    } else if (attachment.instanceId === instance.instanceId && attachment.status === "attached") {
+      if (attachment.deviceIndex !== PERSISTENT_DEVICE_INDEX) {
+        ctx.step(
+          `network interface is attached at device index ${attachment.deviceIndex}, not ${PERSISTENT_DEVICE_INDEX}`,
+        );
+      }
+      return current;
+    } else if (attachment.instanceId === instance.instanceId) {
+      ctx.step(`waiting for the attachment to settle`, { status: attachment.status });
+    } else {
+      await release.from(attachment);
+    }
+    await pause(ctx);
+  }
+}
+
+/** Detaches the ENI from a terminating instance so a replacement gets it sooner; waits until it is free. */
+export async function releaseFromInstance(ctx: EniContext, instanceId: string, eni: EniView): Promise<void> {
+  const release = new Release(ctx, eni.networkInterfaceId);
+  for (
+    let current = eni;
+    current.attachment?.instanceId === instanceId;
+    current = await describeEni(ctx, eni.networkInterfaceId)
+  ) {
+    await release.from(current.attachment);
+    await pause(ctx);
+  }
+}
+
+async function attach(ctx: EniContext, instanceId: string, eni: EniView): Promise<void> {
+  ctx.step(`attaching ${eni.networkInterfaceId} to ${instanceId} at device index ${PERSISTENT_DEVICE_INDEX}`);
+  try {
+    await ctx.ec2.send(
+      new AttachNetworkInterfaceCommand({
+        NetworkInterfaceId: eni.networkInterfaceId,
+        InstanceId: instanceId,
+        DeviceIndex: PERSISTENT_DEVICE_INDEX,
+      }),
+      { abortSignal: ctx.signal },
+    );
+  } catch (error) {
+    // A concurrent invocation for the same event may have attached it first: look again.
+    if (errorCode(error) === "InvalidNetworkInterface.InUse") {
+      ctx.step("network interface became in use meanwhile; looking again");
+      return;
+    }
+    throw new EniError(`attaching ${eni.networkInterfaceId} to ${instanceId} failed: ${errorText(error)}`);
+  }
+}
+
+/** Takes the ENI back from a leaving holder: one plain detach, one forced detach after the grace period. */
+class Release {
+  private detachSince?: number;
+  private forced = false;
+  private holder?: Holder;
+
+  constructor(
+    private readonly ctx: EniContext,
+    private readonly networkInterfaceId: string,
+  ) {}
+
+  async from(attachment: NonNullable<EniView["attachment"]>): Promise<void> {
+    const holder = await this.leavingHolder(attachment.instanceId);
+    if (attachment.status === "attaching" || attachment.status === "attached") {
+      this.ctx.step(`detaching from ${holder.instanceId}, ${holder.summary}`);
+      await this.detach(attachment.attachmentId, false);
+      this.detachSince ??= Date.now();
+      return;
+    }
+    this.detachSince ??= Date.now();
+    const waited = Date.now() - this.detachSince;
+    if (!this.forced && waited >= this.ctx.forceDetachAfterMs) {
+      this.ctx.step(`forcing the detach from ${holder.instanceId} after ${waited} ms`);
+      await this.detach(attachment.attachmentId, true);
+      this.forced = true;
+      return;
+    }
+    this.ctx.step(`waiting for ${holder.instanceId} to release the network interface`, { waitedMs: waited });
+  }
+
+  /** The holder, checked once: only a leaving instance is ever detached from. */
+  private async leavingHolder(instanceId: string): Promise<Holder> {
+    if (this.holder?.instanceId !== instanceId) this.holder = await describeHolder(this.ctx, instanceId);
+    if (!this.holder.leaving) {
+      throw new EniError(
+        `network interface ${this.networkInterfaceId} is attached to ${instanceId}, which is ${this.holder.summary}; ` +
+          "the persistent ENI is never taken from an instance that is not leaving. Terminate or detach that instance first.",
+      );
+    }
+    return this.holder;
+  }
+
+  private async detach(attachmentId: string, force: boolean): Promise<void> {
+    try {
+      await this.ctx.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId, Force: force }), {
+        abortSignal: this.ctx.signal,
+      });
+    } catch (error) {
+      // The holder finished terminating meanwhile and EC2 removed the attachment itself.
+      if (errorCode(error) === "InvalidAttachmentID.NotFound") return;
+      throw new EniError(`detaching ${this.networkInterfaceId} (${attachmentId}) failed: ${errorText(error)}`);
+    }
+  }
+}
+
+function pause(ctx: EniContext): Promise<void> {
+  return sleep(ctx.pollIntervalMs, undefined, { signal: ctx.signal });
+}

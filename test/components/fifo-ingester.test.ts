@@ -1,0 +1,542 @@
+import * as assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../harness/mocks";
+
+const recorder = installMocks();
+
+import {
+  FifoIngester,
+  type FifoIngesterArgs,
+  requireFifoTopicArn,
+  validateFifoIngesterArgs,
+} from "../../components/fifo-ingester";
+import { InvalidArgumentsError } from "../../components/validation";
+
+const QUEUE = "aws:sqs/queue:Queue";
+const QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy";
+const TOPIC = "aws:sns/topic:Topic";
+const TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy";
+const SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription";
+const MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping";
+const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
+const FUNCTION = "aws:lambda/function:Function";
+const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
+
+const arn = (service: string, name: string) => `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${name}`;
+const EXISTING_TOPIC = arn("sns", "listings-events.fifo");
+
+interface Listing {
+  id: string;
+}
+
+/** Builds an ingester and waits until every child, the function and its mapping included, is registered. */
+async function ingester(name: string, args: Partial<FifoIngesterArgs<Listing>> = {}) {
+  const component = new FifoIngester<Listing>(name, {
+    handler: async (listing, meta) => {
+      console.log("ingesting", listing.id, meta.sequenceNumber);
+    },
+    ...args,
+  });
+  await Promise.all([
+    resolve(component.eventSourceMapping.id),
+    resolve(component.deadLetterAlarm.id),
+    resolve(component.subscription.id),
+    resolve(component.topicArn),
+  ]);
+  await recorder.settle();
+  return component;
+}
+
+const named = (type: string, name: string): RecordedResource => recorder.named(type, name);
+const policyOf = (resource: RecordedResource) => JSON.parse(resource.inputs.policy);
+const childrenOf = (parent: string) =>
+  recorder.resources.filter((r) => r.parent === parent).map((r) => `${r.type} ${r.name}`);
+
+describe("a FifoIngester with default arguments", () => {
+  let component: FifoIngester<Listing>;
+  before(async () => {
+    component = await ingester("listings");
+  });
+
+  const queueArn = () => named(QUEUE, "listings-queue").state.arn;
+  const deadLetterArn = () => named(QUEUE, "listings-dlq").state.arn;
+  const topicArn = () => named(TOPIC, "listings-topic").state.arn;
+
+  it("creates an SNS FIFO topic with content-based deduplication, high throughput and SNS-managed KMS encryption", () => {
+    assert.deepEqual(named(TOPIC, "listings-topic").inputs, {
+      fifoTopic: true,
+      contentBasedDeduplication: true,
+      fifoThroughputScope: "MessageGroup",
+      kmsMasterKeyId: "alias/aws/sns",
+    });
+  });
+
+  it("gives the topic a policy that denies every request without TLS", () => {
+    const policy = named(TOPIC_POLICY, "listings-topic-policy");
+    assert.equal(policy.inputs.arn, topicArn());
+    assert.deepEqual(policyOf(policy), {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: [
+            "SNS:Publish",
+            "SNS:RemovePermission",
+            "SNS:SetTopicAttributes",
+            "SNS:DeleteTopic",
+            "SNS:ListSubscriptionsByTopic",
+            "SNS:GetTopicAttributes",
+            "SNS:Receive",
+            "SNS:AddPermission",
+            "SNS:Subscribe",
+          ],
+          Resource: topicArn(),
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ],
+    });
+  });
+
+  it("creates a high-throughput FIFO queue with SSE-SQS, redriving to the dead-letter queue after 5 receives", () => {
+    assert.deepEqual(named(QUEUE, "listings-queue").inputs, {
+      fifoQueue: true,
+      deduplicationScope: "messageGroup",
+      fifoThroughputLimit: "perMessageGroupId",
+      sqsManagedSseEnabled: true,
+      visibilityTimeoutSeconds: 180,
+      messageRetentionSeconds: 345_600,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn(), maxReceiveCount: 5 }),
+    });
+  });
+
+  it("sets the queue's visibility timeout to six times the function timeout", () => {
+    assert.equal(named(FUNCTION, "listings-consumer-function").inputs.timeout, 30);
+    assert.equal(named(QUEUE, "listings-queue").inputs.visibilityTimeoutSeconds, 6 * 30);
+  });
+
+  it("creates a high-throughput FIFO dead-letter queue with SSE-SQS that keeps messages 14 days", () => {
+    assert.deepEqual(named(QUEUE, "listings-dlq").inputs, {
+      fifoQueue: true,
+      deduplicationScope: "messageGroup",
+      fifoThroughputLimit: "perMessageGroupId",
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 1_209_600,
+    });
+  });
+
+  it("lets only the topic send to the queue, and only over TLS", () => {
+    const policy = named(QUEUE_POLICY, "listings-queue-policy");
+    assert.equal(policy.inputs.queueUrl, named(QUEUE, "listings-queue").state.url);
+    assert.deepEqual(policyOf(policy), {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "AllowTopicToDeliver",
+          Effect: "Allow",
+          Principal: { Service: "sns.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: queueArn(),
+          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
+        },
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "sqs:*",
+          Resource: queueArn(),
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ],
+    });
+  });
+
+  it("lets only the topic dead-letter what it cannot deliver, and only over TLS", () => {
+    const policy = named(QUEUE_POLICY, "listings-dlq-policy");
+    assert.equal(policy.inputs.queueUrl, named(QUEUE, "listings-dlq").state.url);
+    assert.deepEqual(policyOf(policy), {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "AllowTopicToDeadLetterUndeliverable",
+          Effect: "Allow",
+          Principal: { Service: "sns.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: deadLetterArn(),
+          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
+        },
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "sqs:*",
+          Resource: deadLetterArn(),
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ],
+    });
+  });
+
+  it("subscribes the queue to the topic with raw message delivery and the dead-letter queue for undeliverable messages", () => {
+    assert.deepEqual(named(SUBSCRIPTION, "listings-subscription").inputs, {
+      topic: topicArn(),
+      protocol: "sqs",
+      endpoint: queueArn(),
+      rawMessageDelivery: true,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn() }),
+    });
+  });
+
+  it("maps the queue to the function in batches of 10 with partial batch responses and no batching window", () => {
+    const mapping = named(MAPPING, "listings-source");
+    assert.deepEqual(mapping.inputs, {
+      eventSourceArn: queueArn(),
+      functionName: named(FUNCTION, "listings-consumer-function").state.arn,
+      batchSize: 10,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      enabled: true,
+    });
+  });
+
+  it("grants the function exactly: its logs, X-Ray, consuming its queue and sending malformed records to its dead-letter queue", () => {
+    const logGroupArn = named("aws:cloudwatch/logGroup:LogGroup", "listings-consumer-logs").state.arn;
+    assert.deepEqual(policyOf(named(ROLE_POLICY, "listings-consumer-policy")).Statement, [
+      {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [`${logGroupArn}:*`],
+      },
+      {
+        Sid: "WriteTraces",
+        Effect: "Allow",
+        Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        Resource: ["*"],
+      },
+      {
+        Sid: "ConsumeQueue",
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        Resource: [queueArn()],
+      },
+      { Sid: "DeadLetterMalformedRecords", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterArn()] },
+    ]);
+  });
+
+  it("tells the function where the dead-letter queue is", () => {
+    assert.deepEqual(named(FUNCTION, "listings-consumer-function").inputs.environment, {
+      variables: { FIFO_INGESTER_DLQ_URL: named(QUEUE, "listings-dlq").state.url },
+    });
+  });
+
+  it("alarms when the dead-letter queue holds any message", () => {
+    assert.deepEqual(named(ALARM, "listings-dlq-alarm").inputs, {
+      alarmDescription:
+        'FifoIngester "listings": messages in the dead-letter queue (failed 5 times, malformed, or undeliverable).',
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: named(QUEUE, "listings-dlq").state.name },
+      statistic: "Maximum",
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [],
+    });
+  });
+
+  it("packages the handler with the FifoIngester runtime, JSON bodies and the redrive count", async () => {
+    const bundle = (await resolve(component.function.artifact)).files["index.js"];
+    assert.ok(
+      /\.createFifoHandler\(\w+,\{body:"json",maxReceiveCount:5\}\)/.test(bundle),
+      "the runtime starts with the options",
+    );
+    assert.ok(bundle.includes('console.log("ingesting"'), "the handler is in the bundle");
+  });
+
+  it("exposes the topic, queues and function as outputs", async () => {
+    assert.equal(await resolve(component.topicArn), topicArn());
+    assert.equal(await resolve(component.queueArn), queueArn());
+    assert.equal(await resolve(component.queueUrl), named(QUEUE, "listings-queue").state.url);
+    assert.equal(await resolve(component.deadLetterQueueArn), deadLetterArn());
+    assert.equal(await resolve(component.deadLetterQueueUrl), named(QUEUE, "listings-dlq").state.url);
+    assert.equal(await resolve(component.functionName), named(FUNCTION, "listings-consumer-function").state.name);
+  });
+
+  it("parents every child to the component", () => {
+    assert.deepEqual(
+      childrenOf("listings").sort(),
+      [
+        `${ALARM} listings-dlq-alarm`,
+        `${MAPPING} listings-source`,
+        `${QUEUE_POLICY} listings-dlq-policy`,
+        `${QUEUE_POLICY} listings-queue-policy`,
+        `${QUEUE} listings-dlq`,
+        `${QUEUE} listings-queue`,
+        `${SUBSCRIPTION} listings-subscription`,
+        `${TOPIC_POLICY} listings-topic-policy`,
+        `${TOPIC} listings-topic`,
+        "queue-patterns:aws:LambdaFunction listings-consumer",
+      ].sort(),
+    );
+  });
+});
+
+describe("a FifoIngester with arguments", () => {
+  it("subscribes to an existing FIFO topic instead of creating one", async () => {
+    await ingester("existing", { topicArn: EXISTING_TOPIC });
+    assert.equal(recorder.ofType(TOPIC).filter((r) => r.name.startsWith("existing")).length, 0);
+    assert.equal(recorder.ofType(TOPIC_POLICY).filter((r) => r.name.startsWith("existing")).length, 0);
+    assert.equal(named(SUBSCRIPTION, "existing-subscription").inputs.topic, EXISTING_TOPIC);
+    const [allow] = policyOf(named(QUEUE_POLICY, "existing-queue-policy")).Statement;
+    assert.deepEqual(allow.Condition, { ArnEquals: { "aws:SourceArn": EXISTING_TOPIC } });
+  });
+
+  it("turns high throughput off on the queues and the topic", async () => {
+    await ingester("standard-throughput", { highThroughput: false });
+    for (const queue of ["standard-throughput-queue", "standard-throughput-dlq"]) {
+      assert.equal(named(QUEUE, queue).inputs.deduplicationScope, "queue");
+      assert.equal(named(QUEUE, queue).inputs.fifoThroughputLimit, "perQueue");
+    }
+    assert.equal(named(TOPIC, "standard-throughput-topic").inputs.fifoThroughputScope, "Topic");
+  });
+
+  it("derives the visibility timeout from a longer function timeout, and takes batch size, concurrency and receive count", async () => {
+    await ingester("tuned", { timeoutSeconds: 120, batchSize: 5, maxConcurrency: 50, maxReceiveCount: 3 });
+    assert.equal(named(FUNCTION, "tuned-consumer-function").inputs.timeout, 120);
+    assert.equal(named(QUEUE, "tuned-queue").inputs.visibilityTimeoutSeconds, 720);
+    assert.equal(JSON.parse(named(QUEUE, "tuned-queue").inputs.redrivePolicy).maxReceiveCount, 3);
+    const mapping = named(MAPPING, "tuned-source").inputs;
+    assert.equal(mapping.batchSize, 5);
+    assert.deepEqual(mapping.scalingConfig, { maximumConcurrency: 50 });
+  });
+
+  it("sends the alarm to the given SNS topic", async () => {
+    const onCall = arn("sns", "on-call");
+    await ingester("alarmed", { alarmActionArn: onCall });
+    assert.deepEqual(named(ALARM, "alarmed-dlq-alarm").inputs.alarmActions, [onCall]);
+  });
+
+  it("grants no dead-letter send in raw mode, where no body is malformed", async () => {
+    await ingester("raw", { body: "raw" });
+    const sids = policyOf(named(ROLE_POLICY, "raw-consumer-policy")).Statement.map((s: { Sid: string }) => s.Sid);
+    assert.deepEqual(sids, ["WriteOwnLogs", "WriteTraces", "ConsumeQueue"]);
+  });
+
+  it("merges the caller's environment with the dead-letter queue URL", async () => {
+    await ingester("with-env", { environment: { API_URL: "https://api.example.com" } });
+    const variables = named(FUNCTION, "with-env-consumer-function").inputs.environment.variables;
+    assert.deepEqual(Object.keys(variables).sort(), ["API_URL", "FIFO_INGESTER_DLQ_URL"]);
+  });
+
+  it("applies the transform escape hatches to the children they name", async () => {
+    await ingester("transformed", {
+      transform: {
+        queue: (args) => ({ ...args, tags: { team: "ingest" } }),
+        eventSourceMapping: (args) => ({ ...args, enabled: false }),
+        function: { function: (args) => ({ ...args, description: "listings" }) },
+      },
+    });
+    assert.deepEqual(named(QUEUE, "transformed-queue").inputs.tags, { team: "ingest" });
+    assert.equal(named(MAPPING, "transformed-source").inputs.enabled, false);
+    assert.equal(named(FUNCTION, "transformed-consumer-function").inputs.description, "listings");
+  });
+});
+
+describe("FifoIngester argument validation", () => {
+  const handler = async () => {};
+  const problems = (args: Partial<FifoIngesterArgs<never>>, name = "listings") => {
+    try {
+      validateFifoIngesterArgs(name, { handler, ...args }).throwIfAny();
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  const owner = 'FifoIngester "listings"';
+
+  it("accepts the defaults", () => {
+    assert.equal(problems({}), "");
+  });
+
+  it("rejects a batch size above 10", () => {
+    assert.equal(problems({ batchSize: 11 }), `${owner}: batchSize 11 is out of range; SQS FIFO allows 1..10.`);
+  });
+
+  it("rejects a batch size of 0", () => {
+    assert.equal(problems({ batchSize: 0 }), `${owner}: batchSize 0 is out of range; SQS FIFO allows 1..10.`);
+  });
+
+  it("rejects a fractional batch size", () => {
+    assert.equal(problems({ batchSize: 2.5 }), `${owner}: batchSize 2.5 is out of range; SQS FIFO allows 1..10.`);
+  });
+
+  it("rejects a maximum concurrency below 2", () => {
+    assert.equal(
+      problems({ maxConcurrency: 1 }),
+      `${owner}: maxConcurrency 1 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
+    );
+  });
+
+  it("rejects a maximum concurrency above 1000", () => {
+    assert.equal(
+      problems({ maxConcurrency: 1001 }),
+      `${owner}: maxConcurrency 1001 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
+    );
+  });
+
+  it("rejects a maximum concurrency above the reserved concurrency", () => {
+    assert.equal(
+      problems({ maxConcurrency: 50, reservedConcurrency: 10 }),
+      `${owner}: maxConcurrency 50 is above reservedConcurrency 10; Lambda would throttle the extra batches. Set maxConcurrency to at most 10.`,
+    );
+  });
+
+  it("rejects a max receive count of 0", () => {
+    assert.equal(
+      problems({ maxReceiveCount: 0 }),
+      `${owner}: maxReceiveCount 0 is out of range; an SQS redrive policy allows 1..1000.`,
+    );
+  });
+
+  it("rejects a function timeout above 900 seconds", () => {
+    assert.equal(
+      problems({ timeoutSeconds: 901 }),
+      `${owner}: timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
+    );
+  });
+
+  it("rejects a function timeout of 0", () => {
+    assert.equal(problems({ timeoutSeconds: 0 }), `${owner}: timeoutSeconds 0 is out of range; Lambda allows 1..900.`);
+  });
+
+  it("rejects a memory size Lambda does not offer", () => {
+    assert.equal(
+      problems({ memorySizeMb: 64 }),
+      `${owner}: memorySizeMb 64 is out of range; Lambda allows 128..10240.`,
+    );
+  });
+
+  it("rejects a visibility timeout below six times the function timeout", () => {
+    assert.equal(
+      problems({ timeoutSeconds: 60, visibilityTimeoutSeconds: 120 }),
+      `${owner}: visibilityTimeoutSeconds 120 is below 6 x timeoutSeconds (60); use at least 360 so a batch still running is not delivered again, or lower timeoutSeconds.`,
+    );
+  });
+
+  it("rejects a visibility timeout above 12 hours", () => {
+    assert.equal(
+      problems({ visibilityTimeoutSeconds: 50_000 }),
+      `${owner}: visibilityTimeoutSeconds 50000 is out of range; SQS allows 0..43200.`,
+    );
+  });
+
+  it("rejects a message retention below one minute", () => {
+    assert.equal(
+      problems({ messageRetentionSeconds: 30 }),
+      `${owner}: messageRetentionSeconds 30 is out of range; SQS allows 60..1209600.`,
+    );
+  });
+
+  it("rejects a dead-letter retention above 14 days", () => {
+    assert.equal(
+      problems({ deadLetterRetentionSeconds: 2_000_000 }),
+      `${owner}: deadLetterRetentionSeconds 2000000 is out of range; SQS allows 60..1209600.`,
+    );
+  });
+
+  it("rejects a name SQS cannot use", () => {
+    assert.equal(
+      problems({}, "my.listings"),
+      'FifoIngester "my.listings": name "my.listings" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).',
+    );
+  });
+
+  it("rejects a name too long for an SQS FIFO queue name", () => {
+    const name = "l".repeat(62);
+    assert.equal(
+      problems({}, name),
+      `FifoIngester "${name}": name "${name}" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).`,
+    );
+  });
+
+  it("rejects a standard topic where a FIFO topic is needed", () => {
+    const standard = arn("sns", "listings");
+    assert.equal(
+      problems({ topicArn: standard }),
+      `${owner}: topicArn "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topicArn to create one.`,
+    );
+  });
+
+  it("rejects a topic ARN that is not an SNS ARN", () => {
+    const queue = arn("sqs", "listings.fifo");
+    assert.equal(
+      problems({ topicArn: queue }),
+      `${owner}: topicArn "${queue}" is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<name>.fifo.`,
+    );
+  });
+
+  it("rejects a topic KMS key together with an existing topic", () => {
+    assert.equal(
+      problems({ topicArn: EXISTING_TOPIC, topicKmsKeyId: "alias/mine" }),
+      `${owner}: topicKmsKeyId "alias/mine" applies only to a topic the component creates; set it on the existing topic, or omit topicArn.`,
+    );
+  });
+
+  it("rejects content-based deduplication together with an existing topic", () => {
+    assert.equal(
+      problems({ topicArn: EXISTING_TOPIC, contentBasedDeduplication: false }),
+      `${owner}: contentBasedDeduplication false applies only to a topic the component creates; set it on the existing topic, or omit topicArn.`,
+    );
+  });
+
+  it("rejects a missing handler", () => {
+    assert.equal(
+      problems({ handler: undefined }),
+      `${owner}: handler (missing) must be a function: async (record, meta) => void.`,
+    );
+  });
+
+  it("rejects an unknown body format", () => {
+    assert.equal(problems({ body: "xml" as never }), `${owner}: body "xml" is not a body format; use "json" or "raw".`);
+  });
+
+  it("rejects an alarm action that is not an SNS topic", () => {
+    const queue = arn("sqs", "alerts");
+    assert.equal(
+      problems({ alarmActionArn: queue }),
+      `${owner}: alarmActionArn "${queue}" is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<topic>.`,
+    );
+  });
+
+  it("reports every problem at once", () => {
+    assert.equal(
+      problems({ batchSize: 20, maxConcurrency: 1 }),
+      [
+        `${owner}: batchSize 20 is out of range; SQS FIFO allows 1..10.`,
+        `${owner}: maxConcurrency 1 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
+      ].join("\n"),
+    );
+  });
+
+  it("checks a topicArn Output at deployment with the same message", () => {
+    const standard = arn("sns", "plain");
+    assert.throws(() => requireFifoTopicArn(owner, standard), {
+      name: "InvalidArgumentsError",
+      message: `${owner}: topicArn "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topicArn to create one.`,
+    });
+    assert.equal(requireFifoTopicArn(owner, EXISTING_TOPIC), EXISTING_TOPIC);
+  });
+
+  it("makes the constructor throw before creating anything", () => {
+    assert.throws(
+      () => new FifoIngester("bad-batch", { handler, batchSize: 25 }),
+      (error: Error) =>
+        error instanceof InvalidArgumentsError &&
+        error.message === 'FifoIngester "bad-batch": batchSize 25 is out of range; SQS FIFO allows 1..10.',
+    );
+    assert.equal(recorder.resources.filter((r) => r.name.startsWith("bad-batch-")).length, 0);
+  });
+});

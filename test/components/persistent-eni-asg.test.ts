@@ -1,0 +1,580 @@
+import * as assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
+
+const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
+const recorder = installMocks({
+  "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
+    id: inputs.id,
+    arn: EXISTING_ENI_ARN,
+    subnetId: "subnet-existing",
+    privateIp: "10.0.2.20",
+    description: "legacy app eth1",
+    securityGroups: ["sg-legacy"],
+    availabilityZone: "us-east-1b",
+  }),
+});
+
+import { zipBytes } from "../../components/artifact";
+import {
+  PersistentEniAsg,
+  type PersistentEniAsgArgs,
+  validatePersistentEniAsgArgs,
+} from "../../components/persistent-eni-asg";
+import { InvalidArgumentsError } from "../../components/validation";
+import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
+import { ArtifactProcess } from "../harness/artifact-runner";
+import { FakeAws, FakeAwsEndpoint } from "../scenarios/persistent-eni-asg";
+
+const GROUP = "aws:autoscaling/group:Group";
+const TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
+const RULE = "aws:cloudwatch/eventRule:EventRule";
+const GROUP_NAME = "queue-patterns-test-web";
+
+const VALID: PersistentEniAsgArgs = {
+  networkInterface: {
+    subnetId: "subnet-a",
+    privateIp: "10.0.1.10",
+    securityGroupIds: ["sg-app"],
+    subnetCidrBlock: "10.0.1.0/24",
+  },
+  imageId: "ami-0123456789abcdef0",
+  instanceType: "t4g.small",
+  targetGroupArns: ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"],
+};
+
+function attacherPolicy(name: string): any[] {
+  return JSON.parse(recorder.named("aws:iam/rolePolicy:RolePolicy", `${name}-attacher-policy`).inputs.policy).Statement;
+}
+
+function statement(name: string, sid: string): any {
+  const found = attacherPolicy(name).filter((s) => s.Sid === sid);
+  assert.equal(found.length, 1, `one statement ${sid}`);
+  return found[0];
+}
+
+describe("PersistentEniAsg with a new ENI", () => {
+  let component: PersistentEniAsg;
+  before(async () => {
+    component = new PersistentEniAsg("web", VALID);
+    await resolve(component.autoScalingGroupArn);
+    await resolve(component.attacher.artifact);
+    await recorder.settle();
+  });
+
+  it("creates the persistent ENI in the given subnet with the fixed IP, its security groups and a stack-unique description", () => {
+    const { inputs } = recorder.named("aws:ec2/networkInterface:NetworkInterface", "web-eni");
+    assert.equal(inputs.subnetId, "subnet-a");
+    assert.deepEqual(inputs.privateIps, ["10.0.1.10"]);
+    assert.deepEqual(inputs.securityGroups, ["sg-app"]);
+    assert.equal(inputs.description, "queue-patterns/test/web persistent ENI");
+  });
+
+  it("requires IMDSv2 on the instances", () => {
+    const { metadataOptions } = recorder.named(TEMPLATE, "web-template").inputs;
+    assert.deepEqual(metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
+  });
+
+  it("tags every instance with Eth1 = the ENI's description", () => {
+    const { tagSpecifications } = recorder.named(TEMPLATE, "web-template").inputs;
+    assert.deepEqual(tagSpecifications, [
+      { resourceType: "instance", tags: { Name: GROUP_NAME, Eth1: "queue-patterns/test/web persistent ENI" } },
+    ]);
+  });
+
+  it("boots with the Amazon Linux 2023 script that waits for the persistent IP", () => {
+    const script = Buffer.from(recorder.named(TEMPLATE, "web-template").inputs.userData, "base64").toString("utf8");
+    assert.match(script, /^#!\/bin\/bash\n/);
+    assert.match(script, /PERSISTENT_IP="10\.0\.1\.10"/);
+    assert.match(script, /amazon-ec2-net-utils/);
+    assert.match(script, /grep -q "inet \$\{PERSISTENT_IP\}\/"/);
+  });
+
+  it("gives the primary interface the ENI's security groups", () => {
+    assert.deepEqual(recorder.named(TEMPLATE, "web-template").inputs.vpcSecurityGroupIds, ["sg-app"]);
+  });
+
+  it("pins the group to the ENI's subnet, one instance, registered with the target groups and their health checks", () => {
+    const { inputs } = recorder.named(GROUP, "web-group");
+    assert.equal(inputs.name, GROUP_NAME);
+    assert.deepEqual(inputs.vpcZoneIdentifiers, ["subnet-a"]);
+    assert.deepEqual([inputs.minSize, inputs.maxSize, inputs.desiredCapacity], [1, 1, 1]);
+    assert.deepEqual(inputs.targetGroupArns, VALID.targetGroupArns);
+    assert.equal(inputs.healthCheckType, "ELB");
+  });
+
+  it("creates the group with its launch hook, default result ABANDON, so even the first instance waits for the ENI", () => {
+    const { initialLifecycleHooks } = recorder.named(GROUP, "web-group").inputs;
+    assert.deepEqual(initialLifecycleHooks, [
+      {
+        name: "web-attach-eni",
+        lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+        defaultResult: "ABANDON",
+        heartbeatTimeout: 300,
+      },
+    ]);
+  });
+
+  it("also manages the launch hook as its own resource, so later changes apply", () => {
+    const { inputs } = recorder.named("aws:autoscaling/lifecycleHook:LifecycleHook", "web-launch-hook");
+    assert.deepEqual(inputs, {
+      autoscalingGroupName: GROUP_NAME,
+      name: "web-attach-eni",
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+      defaultResult: "ABANDON",
+      heartbeatTimeout: 300,
+    });
+  });
+
+  it("matches exactly this group's launch lifecycle actions of instances entering the group, not a warm pool", () => {
+    assert.deepEqual(JSON.parse(recorder.named(RULE, "web-launch").inputs.eventPattern), {
+      source: ["aws.autoscaling"],
+      "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+      detail: { AutoScalingGroupName: [GROUP_NAME], Destination: ["AutoScalingGroup"] },
+    });
+  });
+
+  it("sends the rule's events to the attacher, undeliverable ones to the failure queue", () => {
+    const { inputs } = recorder.named("aws:cloudwatch/eventTarget:EventTarget", "web-launch-target");
+    const fn = recorder.named("aws:lambda/function:Function", "web-attacher-function");
+    const queue = recorder.named("aws:sqs/queue:Queue", "web-failures");
+    assert.equal(inputs.rule, recorder.named(RULE, "web-launch").state.name);
+    assert.equal(inputs.arn, fn.state.arn);
+    assert.deepEqual(inputs.deadLetterConfig, { arn: queue.state.arn });
+    assert.deepEqual(inputs.retryPolicy, { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 185 });
+  });
+
+  it("lets EventBridge invoke the attacher only from the launch rule", () => {
+    const { inputs } = recorder.named("aws:lambda/permission:Permission", "web-launch-invoke");
+    assert.equal(inputs.action, "lambda:InvokeFunction");
+    assert.equal(inputs.principal, "events.amazonaws.com");
+    assert.equal(inputs.sourceArn, recorder.named(RULE, "web-launch").state.arn);
+    assert.equal(inputs.function, recorder.named("aws:lambda/function:Function", "web-attacher-function").state.name);
+  });
+
+  it("sends events the attacher failed after Lambda's retries to the encrypted failure queue", () => {
+    const config = recorder.named(
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+      "web-attacher-invoke",
+    ).inputs;
+    const queue = recorder.named("aws:sqs/queue:Queue", "web-failures");
+    assert.deepEqual(config.destinationConfig, { onFailure: { destination: queue.state.arn } });
+    assert.equal(config.maximumRetryAttempts, 2);
+    assert.equal(queue.inputs.sqsManagedSseEnabled, true);
+    assert.equal(queue.inputs.messageRetentionSeconds, 1_209_600);
+  });
+
+  it("lets only the rule put into the failure queue, over TLS only", () => {
+    const queue = recorder.named("aws:sqs/queue:Queue", "web-failures");
+    const policy = JSON.parse(recorder.named("aws:sqs/queuePolicy:QueuePolicy", "web-failures-policy").inputs.policy);
+    assert.deepEqual(policy.Statement, [
+      {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "sqs:*",
+        Resource: queue.state.arn,
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+      {
+        Sid: "EventBridgeDeadLetters",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queue.state.arn,
+        Condition: { ArnEquals: { "aws:SourceArn": [recorder.named(RULE, "web-launch").state.arn] } },
+      },
+    ]);
+  });
+
+  it("may attach and detach only the persistent ENI", () => {
+    const eniArn = recorder.named("aws:ec2/networkInterface:NetworkInterface", "web-eni").state.arn;
+    assert.deepEqual(statement("web", "MovePersistentEni"), {
+      Sid: "MovePersistentEni",
+      Effect: "Allow",
+      Action: ["ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface"],
+      Resource: [eniArn],
+    });
+  });
+
+  it("may attach and detach only on instances Auto Scaling tagged as this group's", () => {
+    assert.deepEqual(statement("web", "MoveEniBetweenOwnInstances"), {
+      Sid: "MoveEniBetweenOwnInstances",
+      Effect: "Allow",
+      Action: ["ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface"],
+      Resource: [`arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:instance/*`],
+      Condition: { StringEquals: { "ec2:ResourceTag/aws:autoscaling:groupName": GROUP_NAME } },
+    });
+  });
+
+  it("may complete and heartbeat lifecycle actions of this group only", () => {
+    assert.deepEqual(statement("web", "CompleteOwnLifecycleActions"), {
+      Sid: "CompleteOwnLifecycleActions",
+      Effect: "Allow",
+      Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+      Resource: [
+        `arn:aws:autoscaling:${MOCK_REGION}:${MOCK_ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${GROUP_NAME}`,
+      ],
+    });
+  });
+
+  it("uses `*` only for the Describe calls, which support no resource-level permissions", () => {
+    assert.deepEqual(statement("web", "DescribeInstancesAndEnis"), {
+      Sid: "DescribeInstancesAndEnis",
+      Effect: "Allow",
+      Action: ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "autoscaling:DescribeAutoScalingInstances"],
+      Resource: ["*"],
+    });
+    const wildcards = attacherPolicy("web")
+      .filter((s) => s.Resource.includes("*"))
+      .map((s) => s.Sid);
+    assert.deepEqual(wildcards, ["WriteTraces", "DescribeInstancesAndEnis"]);
+  });
+
+  it("may send only to its own failure queue", () => {
+    assert.deepEqual(statement("web", "ReportFailedEvents"), {
+      Sid: "ReportFailedEvents",
+      Effect: "Allow",
+      Action: ["sqs:SendMessage"],
+      Resource: [recorder.named("aws:sqs/queue:Queue", "web-failures").state.arn],
+    });
+  });
+
+  it("has exactly these statements besides its logs and traces", () => {
+    assert.deepEqual(
+      attacherPolicy("web").map((s) => s.Sid),
+      [
+        "WriteOwnLogs",
+        "WriteTraces",
+        "MovePersistentEni",
+        "MoveEniBetweenOwnInstances",
+        "CompleteOwnLifecycleActions",
+        "DescribeInstancesAndEnis",
+        "ReportFailedEvents",
+      ],
+    );
+  });
+
+  it("adds no terminate hook or rule unless asked", () => {
+    assert.equal(recorder.ofType(RULE).filter((r) => r.name.startsWith("web-")).length, 1);
+    assert.equal(
+      recorder.ofType("aws:autoscaling/lifecycleHook:LifecycleHook").filter((r) => r.name.startsWith("web-")).length,
+      1,
+    );
+  });
+
+  it("packages the attacher with this group's name, the tag key and its timings", async () => {
+    const bundle = (await resolve(component.attacher.artifact)).files["index.js"];
+    const literal = bundle.match(/createAttacher\(\w+,(\{[^}]*\})\)/)?.[1];
+    assert.ok(literal, "the bundle starts the attacher factory with its options");
+    assert.deepEqual(new Function(`return ${literal};`)(), {
+      autoScalingGroupName: GROUP_NAME,
+      tagKey: "Eth1",
+      pollIntervalMs: 2000,
+      forceDetachAfterMs: 60000,
+      heartbeatIntervalMs: 150000,
+      completionReserveMs: 15000,
+      maxAttempts: 8,
+    });
+  });
+
+  it("parents every child to itself", () => {
+    const children = recorder.resources.filter(
+      (r) => r.name.startsWith("web-") && r.parent !== undefined && !r.name.startsWith("web-attacher-"),
+    );
+    assert.ok(children.length >= 10);
+    assert.ok(
+      children.every((r) => r.parent === "web"),
+      JSON.stringify(children.map((r) => [r.name, r.parent])),
+    );
+  });
+
+  describe("its attacher artifact on the fake EC2 and Auto Scaling endpoint", () => {
+    let endpoint: FakeAwsEndpoint;
+    let attacher: ArtifactProcess;
+    const world = new FakeAws();
+    before(async () => {
+      endpoint = await FakeAwsEndpoint.start(world);
+      attacher = await ArtifactProcess.start(
+        zipBytes(await resolve(component.attacher.artifact)),
+        "aws-lambda",
+        endpoint.env(),
+      );
+    });
+    after(async () => {
+      await attacher?.stop();
+      await endpoint?.close();
+    });
+
+    it("attaches the ENI named by the instance's Eth1 tag and completes the launch with CONTINUE", async () => {
+      const description = "queue-patterns/test/web persistent ENI";
+      const eni = world.addEni({ description, availabilityZone: "us-east-1a", privateIp: "10.0.1.10" });
+      const { instanceId, token, event } = world.launch({
+        group: GROUP_NAME,
+        hookName: "web-attach-eni",
+        availabilityZone: "us-east-1a",
+        tags: { Eth1: description },
+      });
+      const invocation = await attacher.invoke(event);
+      assert.equal((invocation.result as AttacherOutcome).result, "CONTINUE", JSON.stringify(invocation));
+      assert.equal(world.eni(eni).attachment?.instanceId, instanceId);
+      assert.deepEqual(
+        world.completions.map((c) => [c.token, c.result, c.accepted]),
+        [[token, "CONTINUE", true]],
+      );
+    });
+  });
+});
+
+describe("PersistentEniAsg with the terminate hook", () => {
+  before(async () => {
+    const component = new PersistentEniAsg("rel", { ...VALID, detachOnTerminate: true, heartbeatTimeoutSeconds: 120 });
+    await resolve(component.autoScalingGroupArn);
+    await recorder.settle();
+  });
+
+  it("adds a terminate hook that continues by default next to the launch hook", () => {
+    const { initialLifecycleHooks } = recorder.named(GROUP, "rel-group").inputs;
+    assert.deepEqual(initialLifecycleHooks[1], {
+      name: "rel-release-eni",
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+      defaultResult: "CONTINUE",
+      heartbeatTimeout: 120,
+    });
+  });
+
+  it("routes this group's terminate lifecycle actions of instances leaving the group to the attacher", () => {
+    assert.deepEqual(JSON.parse(recorder.named(RULE, "rel-terminate").inputs.eventPattern), {
+      source: ["aws.autoscaling"],
+      "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+      detail: { AutoScalingGroupName: ["queue-patterns-test-rel"], Origin: ["AutoScalingGroup"] },
+    });
+    const permission = recorder.named("aws:lambda/permission:Permission", "rel-terminate-invoke").inputs;
+    assert.equal(permission.sourceArn, recorder.named(RULE, "rel-terminate").state.arn);
+  });
+});
+
+describe("PersistentEniAsg adopting an existing ENI", () => {
+  before(async () => {
+    const component = new PersistentEniAsg("legacy", {
+      networkInterface: { existingNetworkInterfaceId: "eni-0existing0000000" },
+      imageId: "ami-0123456789abcdef0",
+      instanceType: "t4g.small",
+    });
+    await resolve(component.autoScalingGroupArn);
+    await recorder.settle();
+  });
+
+  it("creates no ENI", () => {
+    assert.equal(
+      recorder.ofType("aws:ec2/networkInterface:NetworkInterface").filter((r) => r.name.startsWith("legacy")).length,
+      0,
+    );
+  });
+
+  it("pins the group to the ENI's looked-up subnet, with EC2 health checks when there is no target group", () => {
+    const { inputs } = recorder.named(GROUP, "legacy-group");
+    assert.deepEqual(inputs.vpcZoneIdentifiers, ["subnet-existing"]);
+    assert.equal(inputs.healthCheckType, "EC2");
+  });
+
+  it("tags instances with the ENI's own description and waits for its own IP", () => {
+    const { tagSpecifications, userData, vpcSecurityGroupIds } = recorder.named(TEMPLATE, "legacy-template").inputs;
+    assert.equal(tagSpecifications[0].tags.Eth1, "legacy app eth1");
+    assert.match(Buffer.from(userData, "base64").toString("utf8"), /PERSISTENT_IP="10\.0\.2\.20"/);
+    assert.deepEqual(vpcSecurityGroupIds, ["sg-legacy"]);
+  });
+
+  it("scopes attach and detach to the existing ENI's ARN", () => {
+    assert.deepEqual(statement("legacy", "MovePersistentEni").Resource, [EXISTING_ENI_ARN]);
+  });
+});
+
+describe("validatePersistentEniAsgArgs", () => {
+  /** The error text for VALID with `overrides`, or "(valid)". */
+  function problem(overrides: Partial<PersistentEniAsgArgs>): string {
+    try {
+      validatePersistentEniAsgArgs("web", { ...VALID, ...overrides }).throwIfAny();
+      return "(valid)";
+    } catch (error) {
+      assert.ok(error instanceof InvalidArgumentsError);
+      return error.message;
+    }
+  }
+  const eni = (overrides: Record<string, unknown>) =>
+    ({ networkInterface: { ...VALID.networkInterface, ...overrides } }) as Partial<PersistentEniAsgArgs>;
+
+  it("accepts the defaults", () => {
+    assert.equal(problem({}), "(valid)");
+  });
+
+  it("rejects a heartbeat timeout out of Auto Scaling's range", () => {
+    assert.equal(
+      problem({ heartbeatTimeoutSeconds: 20 }),
+      'PersistentEniAsg "web": heartbeatTimeoutSeconds 20 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
+    );
+  });
+
+  it("rejects a heartbeat timeout above Auto Scaling's maximum", () => {
+    assert.equal(
+      problem({ heartbeatTimeoutSeconds: 7201 }),
+      'PersistentEniAsg "web": heartbeatTimeoutSeconds 7201 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
+    );
+  });
+
+  it("rejects a maxSize other than 1", () => {
+    assert.equal(
+      problem({ maxSize: 2 }),
+      'PersistentEniAsg "web": maxSize 2 is not allowed; one persistent ENI serves one instance, so maxSize must be 1.',
+    );
+  });
+
+  it("rejects a minSize above 1", () => {
+    assert.equal(
+      problem({ minSize: 2, desiredCapacity: 1 }),
+      'PersistentEniAsg "web": minSize 2 is out of range; one persistent ENI serves one instance, so the group allows 0..1.\n' +
+        'PersistentEniAsg "web": desiredCapacity 1 is below minSize 2; use at least 2.',
+    );
+  });
+
+  it("rejects a desiredCapacity that is not a whole number", () => {
+    assert.equal(
+      problem({ desiredCapacity: 0.5 }),
+      'PersistentEniAsg "web": desiredCapacity 0.5 is out of range; one persistent ENI serves one instance, so the group allows 0..1.',
+    );
+  });
+
+  it("rejects a desiredCapacity below minSize", () => {
+    assert.equal(
+      problem({ minSize: 1, desiredCapacity: 0 }),
+      'PersistentEniAsg "web": desiredCapacity 0 is below minSize 1; use at least 1.',
+    );
+  });
+
+  it("rejects a missing ENI spec", () => {
+    assert.equal(
+      problem({ networkInterface: undefined }),
+      'PersistentEniAsg "web": networkInterface (missing) is required; give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.',
+    );
+  });
+
+  it("rejects an ENI spec that both adopts and creates", () => {
+    assert.equal(
+      problem({ networkInterface: { existingNetworkInterfaceId: "eni-1", subnetId: "subnet-a" } as never }),
+      'PersistentEniAsg "web": networkInterface ["existingNetworkInterfaceId","subnetId"] mixes adopting an ENI with creating one (subnetId); ' +
+        "give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.",
+    );
+  });
+
+  it("rejects a new ENI without a private IP", () => {
+    assert.equal(
+      problem(eni({ privateIp: undefined })),
+      'PersistentEniAsg "web": networkInterface.privateIp (missing) is required; give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.',
+    );
+  });
+
+  it("rejects a private IP that is not an IPv4 address", () => {
+    assert.equal(
+      problem(eni({ privateIp: "10.0.1.300" })),
+      'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.300" is not an IPv4 address; give a free address of the subnet, e.g. "10.0.1.10".',
+    );
+  });
+
+  it("rejects a private IP outside the given subnet", () => {
+    assert.equal(
+      problem(eni({ privateIp: "10.0.2.10" })),
+      'PersistentEniAsg "web": networkInterface.privateIp "10.0.2.10" is outside networkInterface.subnetCidrBlock 10.0.1.0/24; give an address of the ENI\'s subnet.',
+    );
+  });
+
+  it("rejects a private IP AWS reserves in the subnet", () => {
+    assert.equal(
+      problem(eni({ privateIp: "10.0.1.3" })),
+      'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.3" is reserved by AWS in 10.0.1.0/24 (the first four addresses and the last); use one of 10.0.1.4..10.0.1.254.',
+    );
+  });
+
+  it("rejects a subnet CIDR block VPC subnets cannot have", () => {
+    assert.equal(
+      problem(eni({ subnetCidrBlock: "10.0.1.0/30" })),
+      'PersistentEniAsg "web": networkInterface.subnetCidrBlock "10.0.1.0/30" is not a subnet CIDR block; VPC subnets are /16../28, e.g. "10.0.1.0/24".',
+    );
+  });
+
+  it("rejects a new ENI without a security group", () => {
+    assert.equal(
+      problem(eni({ securityGroupIds: [] })),
+      'PersistentEniAsg "web": networkInterface.securityGroupIds [] must name at least one security group; without one the ENI gets the VPC\'s default group.',
+    );
+  });
+
+  it("rejects an ENI description longer than EC2 allows", () => {
+    assert.equal(
+      problem(eni({ description: "x".repeat(256) })),
+      `PersistentEniAsg "web": networkInterface.description "${"x".repeat(256)}" is not a usable ENI description; use 1..255 characters, unique in the account and region.`,
+    );
+  });
+
+  it("rejects a tag key in the reserved aws: namespace", () => {
+    assert.equal(
+      problem({ tagKey: "aws:eth1" }),
+      'PersistentEniAsg "web": tagKey "aws:eth1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
+    );
+  });
+
+  it("rejects a tag key with characters EC2 tags do not allow", () => {
+    assert.equal(
+      problem({ tagKey: "eth#1" }),
+      'PersistentEniAsg "web": tagKey "eth#1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
+    );
+  });
+
+  it("rejects a missing AMI", () => {
+    assert.equal(
+      problem({ imageId: "" }),
+      'PersistentEniAsg "web": imageId "" is required; give the AMI id of the instances.',
+    );
+  });
+
+  it("rejects a group name longer than Auto Scaling allows", () => {
+    assert.equal(
+      problem({ autoScalingGroupName: "g".repeat(256) }),
+      `PersistentEniAsg "web": autoScalingGroupName "${"g".repeat(256)}" is not a valid Auto Scaling group name; use 1..255 characters.`,
+    );
+  });
+
+  it("rejects an attacher timeout too short to wait for a detach", () => {
+    assert.equal(
+      problem({ attacher: { timeoutSeconds: 30 } }),
+      'PersistentEniAsg "web": attacher.timeoutSeconds 30 is too short; the attacher needs at least 60 s to wait for a detach and still complete the lifecycle action.',
+    );
+  });
+
+  it("rejects an attacher timeout above Lambda's maximum", () => {
+    assert.equal(
+      problem({ attacher: { timeoutSeconds: 901 } }),
+      'PersistentEniAsg "web": attacher.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+    );
+  });
+
+  it("rejects a force-detach grace period that leaves no time to attach", () => {
+    assert.equal(
+      problem({ forceDetachAfterSeconds: 250 }),
+      'PersistentEniAsg "web": forceDetachAfterSeconds 250 is out of range; attacher.timeoutSeconds (300) leaves time to attach after a forced detach within 0..240.',
+    );
+  });
+
+  it("reports every problem at once", () => {
+    const message = problem({ maxSize: 3, heartbeatTimeoutSeconds: 1, tagKey: "" });
+    assert.equal(message.split("\n").length, 3);
+  });
+
+  it("makes the constructor throw before creating any child", async () => {
+    assert.throws(() => new PersistentEniAsg("bad", { ...VALID, maxSize: 2 }), InvalidArgumentsError);
+    await recorder.settle();
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.name.startsWith("bad-")),
+      [],
+    );
+  });
+});

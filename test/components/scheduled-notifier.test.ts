@@ -1,0 +1,729 @@
+import * as assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { installMocks, MOCK_ACCOUNT, type RecordedResource, resolve } from "../harness/mocks";
+
+const recorder = installMocks();
+
+import * as pulumi from "@pulumi/pulumi";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import {
+  isIanaTimeZone,
+  ScheduledNotifier,
+  type ScheduledNotifierArgs,
+  scheduleExpressionProblem,
+  validateScheduledNotifierArgs,
+} from "../../components/scheduled-notifier";
+import { InvalidArgumentsError } from "../../components/validation";
+
+const QUEUE = "aws:sqs/queue:Queue";
+const FUNCTION = "aws:lambda/function:Function";
+const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
+const TOKEN = "s3cr3t-t0ken";
+
+const baseArgs: ScheduledNotifierArgs = {
+  schedule: "cron(0 9 ? * MON-FRI *)",
+  recipients: async function* () {
+    yield { id: "user-1" };
+  },
+  send: async () => {},
+  apiToken: pulumi.secret(TOKEN),
+};
+
+/** How the engine sees a secret input: the value wrapped with Pulumi's secret signature. */
+const secretValue = (value: string) => ({ [rpc.specialSigKey]: rpc.specialSecretSig, value });
+
+const arnOf = (type: string, name: string) => recorder.named(type, name).state.arn as string;
+const urlOf = (name: string) => recorder.named(QUEUE, name).state.url as string;
+
+/** The statements a function's role policy grants beyond logs and traces (which LambdaFunction adds). */
+function ownStatements(functionName: string): any[] {
+  const policy = JSON.parse(recorder.named(ROLE_POLICY, `${functionName}-policy`).inputs.policy);
+  return policy.Statement.filter((s: any) => s.Sid !== "WriteOwnLogs" && s.Sid !== "WriteTraces");
+}
+
+function childrenOf(name: string): RecordedResource[] {
+  return recorder.resources.filter((r) => r.name.startsWith(`${name}-`));
+}
+
+describe("ScheduledNotifier", () => {
+  let notifier: ScheduledNotifier;
+  before(async () => {
+    notifier = new ScheduledNotifier("reminders", {
+      ...baseArgs,
+      timezone: "Europe/Berlin",
+      settings: { MESSAGING_API_URL: "https://api.example.com/v1", SENDER_NAME: "Acme" },
+      maxConcurrency: 5,
+      consumer: { timeoutSeconds: 45 },
+      alarmActions: ["arn:aws:sns:us-east-1:123456789012:ops"],
+    });
+    await resolve(pulumi.all([notifier.scheduleArn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
+    await recorder.settle();
+  });
+
+  it("builds the whole pattern and nothing else: schedule, two functions, three queues, ledger, secret, alarms", () => {
+    const types = childrenOf("reminders")
+      .filter((r) => r.custom)
+      .map((r) => `${r.type} ${r.name}`)
+      .sort();
+    assert.deepEqual(types, [
+      "aws:cloudwatch/logGroup:LogGroup reminders-consumer-logs",
+      "aws:cloudwatch/logGroup:LogGroup reminders-producer-logs",
+      "aws:cloudwatch/metricAlarm:MetricAlarm reminders-dead-letters-alarm",
+      "aws:cloudwatch/metricAlarm:MetricAlarm reminders-failed-runs-alarm",
+      "aws:iam/role:Role reminders-consumer-role",
+      "aws:iam/role:Role reminders-producer-role",
+      "aws:iam/role:Role reminders-scheduler-role",
+      "aws:iam/rolePolicy:RolePolicy reminders-consumer-policy",
+      "aws:iam/rolePolicy:RolePolicy reminders-producer-policy",
+      "aws:iam/rolePolicy:RolePolicy reminders-scheduler-policy",
+      "aws:lambda/eventSourceMapping:EventSourceMapping reminders-jobs-mapping",
+      "aws:lambda/function:Function reminders-consumer-function",
+      "aws:lambda/function:Function reminders-producer-function",
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig reminders-producer-async",
+      "aws:s3/bucket:Bucket reminders-ledger",
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration reminders-ledger-expiry",
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls reminders-ledger-ownership",
+      "aws:s3/bucketPolicy:BucketPolicy reminders-ledger-policy",
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock reminders-ledger-public-access",
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration reminders-ledger-encryption",
+      "aws:scheduler/schedule:Schedule reminders-schedule",
+      "aws:secretsmanager/secret:Secret reminders-api-token",
+      "aws:secretsmanager/secretVersion:SecretVersion reminders-api-token-value",
+      "aws:sqs/queue:Queue reminders-dead-letters",
+      "aws:sqs/queue:Queue reminders-failed-runs",
+      "aws:sqs/queue:Queue reminders-jobs",
+      "aws:sqs/queuePolicy:QueuePolicy reminders-dead-letters-policy",
+      "aws:sqs/queuePolicy:QueuePolicy reminders-failed-runs-policy",
+      "aws:sqs/queuePolicy:QueuePolicy reminders-jobs-policy",
+      "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy reminders-dead-letters-redrive-allow",
+    ]);
+  });
+
+  it("parents every child to the component", () => {
+    const orphans = childrenOf("reminders").filter((r) => r.parent === undefined);
+    assert.deepEqual(
+      orphans.map((r) => r.name),
+      [],
+    );
+    assert.equal(recorder.named("queue-patterns:aws:ScheduledNotifier", "reminders").custom, false);
+  });
+
+  it("schedules the producer with the expression and time zone, no flexible window, and the run context as input", () => {
+    const { inputs } = recorder.named("aws:scheduler/schedule:Schedule", "reminders-schedule");
+    assert.equal(inputs.scheduleExpression, "cron(0 9 ? * MON-FRI *)");
+    assert.equal(inputs.scheduleExpressionTimezone, "Europe/Berlin");
+    assert.deepEqual(inputs.flexibleTimeWindow, { mode: "OFF" });
+    assert.equal(inputs.state, "ENABLED");
+    assert.equal(inputs.target.arn, arnOf(FUNCTION, "reminders-producer-function"));
+    assert.equal(inputs.target.roleArn, arnOf("aws:iam/role:Role", "reminders-scheduler-role"));
+    assert.deepEqual(JSON.parse(inputs.target.input), {
+      scheduledTime: "<aws.scheduler.scheduled-time>",
+      scheduleArn: "<aws.scheduler.schedule-arn>",
+      executionId: "<aws.scheduler.execution-id>",
+      attemptNumber: "<aws.scheduler.attempt-number>",
+    });
+  });
+
+  it("retries the schedule's invocation for an hour by default and dead-letters it into the failed-runs queue", () => {
+    const { target } = recorder.named("aws:scheduler/schedule:Schedule", "reminders-schedule").inputs;
+    assert.deepEqual(target.retryPolicy, { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 3600 });
+    assert.deepEqual(target.deadLetterConfig, { arn: arnOf(QUEUE, "reminders-failed-runs") });
+  });
+
+  it("lets only this account's schedules assume the scheduler role", () => {
+    const policy = JSON.parse(recorder.named("aws:iam/role:Role", "reminders-scheduler-role").inputs.assumeRolePolicy);
+    assert.deepEqual(policy.Statement, [
+      {
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT } },
+      },
+    ]);
+  });
+
+  it("lets the scheduler invoke exactly the producer and write exactly to the failed-runs queue", () => {
+    const policy = JSON.parse(recorder.named(ROLE_POLICY, "reminders-scheduler-policy").inputs.policy);
+    assert.deepEqual(policy.Statement, [
+      {
+        Sid: "InvokeProducer",
+        Effect: "Allow",
+        Action: ["lambda:InvokeFunction"],
+        Resource: [arnOf(FUNCTION, "reminders-producer-function")],
+      },
+      {
+        Sid: "ReportFailedRuns",
+        Effect: "Allow",
+        Action: ["sqs:SendMessage"],
+        Resource: [arnOf(QUEUE, "reminders-failed-runs")],
+      },
+    ]);
+  });
+
+  it("lets the producer send only to the jobs, dead-letter and failed-runs queues", () => {
+    assert.deepEqual(ownStatements("reminders-producer"), [
+      { Sid: "SendJobs", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(QUEUE, "reminders-jobs")] },
+      {
+        Sid: "DeadLetterRejectedRecipients",
+        Effect: "Allow",
+        Action: ["sqs:SendMessage"],
+        Resource: [arnOf(QUEUE, "reminders-dead-letters")],
+      },
+      {
+        Sid: "ReportFailedRuns",
+        Effect: "Allow",
+        Action: ["sqs:SendMessage"],
+        Resource: [arnOf(QUEUE, "reminders-failed-runs")],
+      },
+    ]);
+  });
+
+  it("lets the consumer consume the jobs queue, dead-letter, use the ledger's records and read exactly the token's secret", () => {
+    assert.deepEqual(ownStatements("reminders-consumer"), [
+      {
+        Sid: "ConsumeJobs",
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        Resource: [arnOf(QUEUE, "reminders-jobs")],
+      },
+      {
+        Sid: "DeadLetterJobs",
+        Effect: "Allow",
+        Action: ["sqs:SendMessage"],
+        Resource: [arnOf(QUEUE, "reminders-dead-letters")],
+      },
+      {
+        Sid: "UseDeliveryLedger",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject"],
+        Resource: [`${arnOf("aws:s3/bucket:Bucket", "reminders-ledger")}/ledger/*`],
+      },
+      {
+        Sid: "ReadApiToken",
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        Resource: [arnOf("aws:secretsmanager/secret:Secret", "reminders-api-token")],
+      },
+    ]);
+  });
+
+  it("grants no wildcard resource to any function beyond X-Ray's, which has no resource-level permissions", () => {
+    for (const fn of ["reminders-producer", "reminders-consumer"]) {
+      const policy = JSON.parse(recorder.named(ROLE_POLICY, `${fn}-policy`).inputs.policy);
+      const wildcards = policy.Statement.filter((s: any) => s.Resource.includes("*"));
+      assert.deepEqual(
+        wildcards.map((s: any) => s.Sid),
+        ["WriteTraces"],
+      );
+    }
+  });
+
+  it("stores the token in Secrets Manager and gives the functions its ARN, never the token", async () => {
+    const version = recorder.named("aws:secretsmanager/secretVersion:SecretVersion", "reminders-api-token-value");
+    assert.equal(version.inputs.secretId, recorder.named("aws:secretsmanager/secret:Secret", "reminders-api-token").id);
+    assert.deepEqual(version.inputs.secretString, secretValue(TOKEN));
+    for (const fn of ["reminders-producer-function", "reminders-consumer-function"]) {
+      const variables = recorder.named(FUNCTION, fn).inputs.environment.variables;
+      assert.ok(!JSON.stringify(variables).includes(TOKEN), `${fn} has the token in its environment`);
+    }
+    assert.equal(await resolve(notifier.secretArn), arnOf("aws:secretsmanager/secret:Secret", "reminders-api-token"));
+  });
+
+  it("gives both functions the settings and the queue URLs, and only the consumer the secret ARN and ledger bucket", () => {
+    const producer = recorder.named(FUNCTION, "reminders-producer-function").inputs.environment.variables;
+    const consumer = recorder.named(FUNCTION, "reminders-consumer-function").inputs.environment.variables;
+    const shared = {
+      MESSAGING_API_URL: "https://api.example.com/v1",
+      SENDER_NAME: "Acme",
+      NOTIFIER_JOBS_QUEUE_URL: urlOf("reminders-jobs"),
+      NOTIFIER_DEAD_LETTER_QUEUE_URL: urlOf("reminders-dead-letters"),
+    };
+    assert.deepEqual(producer, shared);
+    assert.deepEqual(consumer, {
+      ...shared,
+      NOTIFIER_SECRET_ARN: arnOf("aws:secretsmanager/secret:Secret", "reminders-api-token"),
+      NOTIFIER_LEDGER_BUCKET: recorder.named("aws:s3/bucket:Bucket", "reminders-ledger").id,
+    });
+  });
+
+  it("gives the producer five minutes and the consumer its own timeout", () => {
+    assert.equal(recorder.named(FUNCTION, "reminders-producer-function").inputs.timeout, 300);
+    assert.equal(recorder.named(FUNCTION, "reminders-consumer-function").inputs.timeout, 45);
+  });
+
+  it("encrypts the jobs queue, hides a job six times the consumer's timeout, and redrives to the dead-letter queue after 10 receives", () => {
+    const { inputs } = recorder.named(QUEUE, "reminders-jobs");
+    assert.equal(inputs.sqsManagedSseEnabled, true);
+    assert.equal(inputs.visibilityTimeoutSeconds, 270);
+    assert.equal(inputs.messageRetentionSeconds, 4 * 86_400);
+    assert.deepEqual(JSON.parse(inputs.redrivePolicy), {
+      deadLetterTargetArn: arnOf(QUEUE, "reminders-dead-letters"),
+      maxReceiveCount: 10,
+    });
+  });
+
+  it("encrypts the dead-letter and failed-runs queues and keeps their messages 14 days", () => {
+    for (const name of ["reminders-dead-letters", "reminders-failed-runs"]) {
+      const { inputs } = recorder.named(QUEUE, name);
+      assert.equal(inputs.sqsManagedSseEnabled, true);
+      assert.equal(inputs.messageRetentionSeconds, 14 * 86_400);
+    }
+  });
+
+  it("lets only the jobs queue redrive into the dead-letter queue", () => {
+    const { inputs } = recorder.named(
+      "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+      "reminders-dead-letters-redrive-allow",
+    );
+    assert.equal(inputs.queueUrl, urlOf("reminders-dead-letters"));
+    assert.deepEqual(JSON.parse(inputs.redriveAllowPolicy), {
+      redrivePermission: "byQueue",
+      sourceQueueArns: [arnOf(QUEUE, "reminders-jobs")],
+    });
+  });
+
+  it("denies every request to each queue that is not over TLS", () => {
+    for (const name of ["reminders-jobs", "reminders-dead-letters", "reminders-failed-runs"]) {
+      const { inputs } = recorder.named("aws:sqs/queuePolicy:QueuePolicy", `${name}-policy`);
+      assert.equal(inputs.queueUrl, urlOf(name));
+      assert.deepEqual(JSON.parse(inputs.policy).Statement, [
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "sqs:*",
+          Resource: [arnOf(QUEUE, name)],
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ]);
+    }
+  });
+
+  it("feeds the consumer from the jobs queue with maxConcurrency as the rate limiter and partial batch responses", () => {
+    const { inputs } = recorder.named("aws:lambda/eventSourceMapping:EventSourceMapping", "reminders-jobs-mapping");
+    assert.equal(inputs.eventSourceArn, arnOf(QUEUE, "reminders-jobs"));
+    assert.equal(inputs.functionName, arnOf(FUNCTION, "reminders-consumer-function"));
+    assert.equal(inputs.batchSize, 10);
+    assert.deepEqual(inputs.scalingConfig, { maximumConcurrency: 5 });
+    assert.deepEqual(inputs.functionResponseTypes, ["ReportBatchItemFailures"]);
+  });
+
+  it("retries a failed run twice within an hour, then reports it to the failed-runs queue", () => {
+    const { inputs } = recorder.named(
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+      "reminders-producer-async",
+    );
+    assert.equal(inputs.functionName, recorder.named(FUNCTION, "reminders-producer-function").state.name);
+    assert.equal(inputs.maximumRetryAttempts, 2);
+    assert.equal(inputs.maximumEventAgeInSeconds, 3600);
+    assert.deepEqual(inputs.destinationConfig, { onFailure: { destination: arnOf(QUEUE, "reminders-failed-runs") } });
+  });
+
+  it("keeps the ledger private, encrypted, TLS-only, and expires its records after 14 days", () => {
+    const bucketId = recorder.named("aws:s3/bucket:Bucket", "reminders-ledger").id;
+    const publicAccess = recorder.named(
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+      "reminders-ledger-public-access",
+    ).inputs;
+    assert.deepEqual(publicAccess, {
+      bucket: bucketId,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    assert.deepEqual(
+      recorder.named("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "reminders-ledger-ownership").inputs
+        .rule,
+      { objectOwnership: "BucketOwnerEnforced" },
+    );
+    assert.deepEqual(
+      recorder.named(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "reminders-ledger-encryption",
+      ).inputs.rules,
+      [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+    );
+    assert.deepEqual(
+      recorder.named("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "reminders-ledger-expiry")
+        .inputs.rules,
+      [{ id: "expire-ledger-records", status: "Enabled", filter: { prefix: "ledger/" }, expiration: { days: 14 } }],
+    );
+    const bucketArn = arnOf("aws:s3/bucket:Bucket", "reminders-ledger");
+    assert.deepEqual(
+      JSON.parse(recorder.named("aws:s3/bucketPolicy:BucketPolicy", "reminders-ledger-policy").inputs.policy).Statement,
+      [
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:*",
+          Resource: [bucketArn, `${bucketArn}/*`],
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ],
+    );
+  });
+
+  it("alarms as soon as a message is in the dead-letter or failed-runs queue, notifying the given actions", () => {
+    for (const name of ["reminders-dead-letters", "reminders-failed-runs"]) {
+      const { inputs } = recorder.named("aws:cloudwatch/metricAlarm:MetricAlarm", `${name}-alarm`);
+      assert.equal(inputs.namespace, "AWS/SQS");
+      assert.equal(inputs.metricName, "ApproximateNumberOfMessagesVisible");
+      assert.deepEqual(inputs.dimensions, { QueueName: recorder.named(QUEUE, name).state.name });
+      assert.equal(inputs.comparisonOperator, "GreaterThanThreshold");
+      assert.equal(inputs.threshold, 0);
+      assert.equal(inputs.treatMissingData, "notBreaching");
+      assert.deepEqual(inputs.alarmActions, ["arn:aws:sns:us-east-1:123456789012:ops"]);
+    }
+  });
+
+  it("exposes the schedule, queue URLs, secret ARN and ledger bucket as outputs", async () => {
+    assert.equal(await resolve(notifier.scheduleArn), arnOf("aws:scheduler/schedule:Schedule", "reminders-schedule"));
+    assert.equal(await resolve(notifier.jobsQueueUrl), urlOf("reminders-jobs"));
+    assert.equal(await resolve(notifier.deadLetterQueueUrl), urlOf("reminders-dead-letters"));
+    assert.equal(await resolve(notifier.failedRunsQueueUrl), urlOf("reminders-failed-runs"));
+    assert.equal(
+      await resolve(notifier.ledgerBucketName),
+      recorder.named("aws:s3/bucket:Bucket", "reminders-ledger").id,
+    );
+  });
+
+  it("packages each callback into its own function: recipients into the producer, send into the consumer", async () => {
+    const producer = (await resolve(notifier.producer.artifact)).files["index.js"];
+    const consumer = (await resolve(notifier.consumer.artifact)).files["index.js"];
+    assert.match(producer, /createProducer/);
+    assert.doesNotMatch(producer, /createConsumer/);
+    assert.match(consumer, /createConsumer/);
+    assert.match(consumer, /maxReceiveCount:10,secretCacheSeconds:300/);
+  });
+});
+
+describe("ScheduledNotifier with an existing secret and a customer managed key", () => {
+  const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token-AbCdEf";
+  const KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  before(async () => {
+    const notifier = new ScheduledNotifier("existing", {
+      ...baseArgs,
+      apiToken: undefined,
+      apiTokenSecretArn: SECRET,
+      secretKmsKeyArn: KEY,
+      enabled: false,
+    });
+    await resolve(pulumi.all([notifier.scheduleArn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
+    await recorder.settle();
+  });
+
+  it("creates no secret and points the consumer at the existing one", () => {
+    assert.equal(
+      recorder.ofType("aws:secretsmanager/secret:Secret").filter((r) => r.name.startsWith("existing-")).length,
+      0,
+    );
+    const variables = recorder.named(FUNCTION, "existing-consumer-function").inputs.environment.variables;
+    assert.equal(variables.NOTIFIER_SECRET_ARN, SECRET);
+  });
+
+  it("lets the consumer read exactly that secret and decrypt with the key only through Secrets Manager", () => {
+    const statements = ownStatements("existing-consumer");
+    assert.deepEqual(
+      statements.find((s) => s.Sid === "ReadApiToken"),
+      { Sid: "ReadApiToken", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [SECRET] },
+    );
+    assert.deepEqual(
+      statements.find((s) => s.Sid === "DecryptApiToken"),
+      {
+        Sid: "DecryptApiToken",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: [KEY],
+        Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com" } },
+      },
+    );
+  });
+
+  it("grants no key access when the secret uses the AWS managed key", () => {
+    assert.equal(
+      ownStatements("reminders-consumer").some((s) => s.Sid === "DecryptApiToken"),
+      false,
+    );
+  });
+
+  it("creates the schedule disabled when enabled is false", () => {
+    assert.equal(recorder.named("aws:scheduler/schedule:Schedule", "existing-schedule").inputs.state, "DISABLED");
+  });
+});
+
+describe("ScheduledNotifier given the token as a plain string", () => {
+  it("still stores it as a Pulumi secret, so it never shows in the state or the preview", async () => {
+    const notifier = new ScheduledNotifier("plain", { ...baseArgs, apiToken: "plain-t0ken" });
+    await resolve(pulumi.all([notifier.secretArn, notifier.consumer.arn]));
+    await recorder.settle();
+    const version = recorder.named("aws:secretsmanager/secretVersion:SecretVersion", "plain-api-token-value");
+    assert.deepEqual(version.inputs.secretString, secretValue("plain-t0ken"));
+  });
+});
+
+describe("ScheduledNotifier escape hatches", () => {
+  it("passes the jobs queue's args through its transform", async () => {
+    const notifier = new ScheduledNotifier("tagged", {
+      ...baseArgs,
+      transform: { jobsQueue: (args) => ({ ...args, tags: { team: "growth" } }) },
+    });
+    await resolve(pulumi.all([notifier.jobsQueueUrl, notifier.consumer.arn]));
+    await recorder.settle();
+    const { inputs } = recorder.named(QUEUE, "tagged-jobs");
+    assert.deepEqual(inputs.tags, { team: "growth" });
+    assert.equal(inputs.sqsManagedSseEnabled, true);
+  });
+});
+
+describe("ScheduledNotifier argument validation", () => {
+  /** The error message for `args` merged over valid ones. */
+  function problems(args: Partial<ScheduledNotifierArgs>): string {
+    try {
+      validateScheduledNotifierArgs("daily", { ...baseArgs, ...args } as ScheduledNotifierArgs);
+    } catch (error) {
+      assert.ok(error instanceof InvalidArgumentsError);
+      return error.message;
+    }
+    return "(no problem)";
+  }
+
+  it("accepts valid cron and rate expressions", () => {
+    for (const expression of [
+      "cron(0 9 * * ? *)",
+      "cron(0/15 8-17 ? * MON-FRI *)",
+      "cron(30 6 L * ? 2025-2030)",
+      "cron(0 12 ? * 6#3 *)",
+      "cron(0 0 1,15 JAN,JUL ? *)",
+      "cron(0 10 ? * 2L *)",
+      "cron(0 8 15W * ? *)",
+      "rate(1 minute)",
+      "rate(15 minutes)",
+      "rate(2 days)",
+    ]) {
+      assert.equal(scheduleExpressionProblem(expression), undefined, expression);
+    }
+  });
+
+  it("rejects a cron expression with five fields, as Unix cron has", () => {
+    assert.equal(
+      problems({ schedule: "cron(0 9 * * *)" }),
+      'ScheduledNotifier "daily": schedule "cron(0 9 * * *)" is not a valid EventBridge Scheduler expression: ' +
+        "a cron has 6 fields (minutes hours day-of-month month day-of-week year), got 5; " +
+        'e.g. "cron(0 9 ? * MON-FRI *)" is 09:00 on weekdays.',
+    );
+  });
+
+  it("rejects a cron expression that gives both day-of-month and day-of-week", () => {
+    assert.equal(
+      problems({ schedule: "cron(0 9 * * * *)" }),
+      'ScheduledNotifier "daily": schedule "cron(0 9 * * * *)" is not a valid EventBridge Scheduler expression: ' +
+        'exactly one of day-of-month and day-of-week must be "?", e.g. "cron(0 9 * * ? *)" for every day.',
+    );
+  });
+
+  it("rejects a cron field out of range", () => {
+    assert.equal(
+      problems({ schedule: "cron(61 9 * * ? *)" }),
+      'ScheduledNotifier "daily": schedule "cron(61 9 * * ? *)" is not a valid EventBridge Scheduler expression: ' +
+        'minutes "61" has 61, outside 0..59.',
+    );
+  });
+
+  it("rejects a misspelled month name", () => {
+    assert.equal(
+      problems({ schedule: "cron(0 9 1 JNU ? *)" }),
+      'ScheduledNotifier "daily": schedule "cron(0 9 1 JNU ? *)" is not a valid EventBridge Scheduler expression: ' +
+        'month "JNU" has JNU, outside 1..12 or JAN..DEC.',
+    );
+  });
+
+  it("rejects a rate with a unit Scheduler does not know", () => {
+    assert.equal(
+      problems({ schedule: "rate(1 week)" }),
+      'ScheduledNotifier "daily": schedule "rate(1 week)" is not a valid EventBridge Scheduler expression: ' +
+        'a rate is "rate(<positive whole number> <minute(s)|hour(s)|day(s)>)", e.g. "rate(6 hours)".',
+    );
+  });
+
+  it("rejects a rate of zero", () => {
+    assert.match(
+      problems({ schedule: "rate(0 minutes)" }),
+      /schedule "rate\(0 minutes\)" is not a valid .*positive whole number/,
+    );
+  });
+
+  it("rejects a one-time at() expression: a notifier recurs", () => {
+    assert.equal(
+      problems({ schedule: "at(2025-03-25T09:00:00)" }),
+      'ScheduledNotifier "daily": schedule "at(2025-03-25T09:00:00)" is not a valid EventBridge Scheduler expression: ' +
+        'use "cron(<6 fields>)" or "rate(<value> <unit>)".',
+    );
+  });
+
+  it("rejects a time zone that is not an IANA name", () => {
+    assert.equal(
+      problems({ timezone: "Europe/Paaris" }),
+      'ScheduledNotifier "daily": timezone "Europe/Paaris" is not an IANA time zone name; ' +
+        'use one such as "UTC", "Europe/Berlin" or "America/New_York".',
+    );
+  });
+
+  it("rejects a UTC offset in place of a time zone name", () => {
+    assert.equal(isIanaTimeZone("+01:00"), false);
+    assert.match(problems({ timezone: "+01:00" }), /timezone "\+01:00" is not an IANA time zone name/);
+  });
+
+  it("rejects a maxConcurrency below Lambda's minimum of 2", () => {
+    assert.equal(
+      problems({ maxConcurrency: 1 }),
+      'ScheduledNotifier "daily": maxConcurrency 1 is out of range; Lambda\'s SQS maximum concurrency allows 2..1000.',
+    );
+  });
+
+  it("rejects a maxConcurrency above 1000", () => {
+    assert.match(problems({ maxConcurrency: 1001 }), /maxConcurrency 1001 is out of range; .*2\.\.1000\./);
+  });
+
+  it("rejects reserved concurrency below maxConcurrency", () => {
+    assert.equal(
+      problems({ maxConcurrency: 10, consumer: { reservedConcurrency: 5 } as never }),
+      'ScheduledNotifier "daily": consumer.reservedConcurrency 5 is below maxConcurrency 10; ' +
+        "Lambda would throttle the event source and jobs could be dead-lettered. Reserve at least maxConcurrency, or leave it unset.",
+    );
+  });
+
+  it("rejects a consumer timeout beyond Lambda's 900 s", () => {
+    assert.equal(
+      problems({ consumer: { timeoutSeconds: 901 } }),
+      'ScheduledNotifier "daily": consumer.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+    );
+  });
+
+  it("rejects a producer timeout of zero", () => {
+    assert.equal(
+      problems({ producer: { timeoutSeconds: 0 } }),
+      'ScheduledNotifier "daily": producer.timeoutSeconds 0 is out of range; Lambda allows 1..900.',
+    );
+  });
+
+  it("rejects a batch size above ten", () => {
+    assert.equal(
+      problems({ batchSize: 11 }),
+      'ScheduledNotifier "daily": batchSize 11 is out of range; the notifier sends a batch\'s jobs one by one and allows 1..10.',
+    );
+  });
+
+  it("rejects a maxReceiveCount of zero", () => {
+    assert.equal(
+      problems({ maxReceiveCount: 0 }),
+      'ScheduledNotifier "daily": maxReceiveCount 0 is out of range; an SQS redrive policy allows 1..1000.',
+    );
+  });
+
+  it("rejects more schedule retries than Scheduler allows", () => {
+    assert.equal(
+      problems({ scheduleRetry: { maximumRetryAttempts: 186 } }),
+      'ScheduledNotifier "daily": scheduleRetry.maximumRetryAttempts 186 is out of range; EventBridge Scheduler allows 0..185.',
+    );
+  });
+
+  it("rejects a schedule event age below Scheduler's minute", () => {
+    assert.equal(
+      problems({ scheduleRetry: { maximumEventAgeSeconds: 59 } }),
+      'ScheduledNotifier "daily": scheduleRetry.maximumEventAgeSeconds 59 is out of range; EventBridge Scheduler allows 60..86400.',
+    );
+  });
+
+  it("rejects more producer retries than Lambda's asynchronous invocation allows", () => {
+    assert.equal(
+      problems({ producer: { retryAttempts: 3 } }),
+      'ScheduledNotifier "daily": producer.retryAttempts 3 is out of range; Lambda asynchronous invocation allows 0..2.',
+    );
+  });
+
+  it("rejects a ledger that forgets sends before their jobs can stop arriving", () => {
+    assert.equal(
+      problems({ messageRetentionDays: 7, ledgerRetentionDays: 8 }),
+      'ScheduledNotifier "daily": ledgerRetentionDays 8 is too short: the ledger must outlive every job that can still arrive ' +
+        "(messageRetentionDays 7, plus up to a day of run retries and a day of margin); use at least 9.",
+    );
+  });
+
+  it("rejects a notifier without a token or a secret", () => {
+    assert.equal(
+      problems({ apiToken: undefined }),
+      'ScheduledNotifier "daily": apiToken (missing) is required unless apiTokenSecretArn names an existing secret; ' +
+        "pass it as a Pulumi secret (config.requireSecret).",
+    );
+  });
+
+  it("rejects both a token and an existing secret", () => {
+    assert.equal(
+      problems({ apiTokenSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf" }),
+      'ScheduledNotifier "daily": apiTokenSecretArn "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf" ' +
+        "cannot be combined with apiToken; give one of them.",
+    );
+  });
+
+  it("rejects a secret ARN that is not one", () => {
+    assert.equal(
+      problems({ apiToken: undefined, apiTokenSecretArn: "messaging-token" }),
+      'ScheduledNotifier "daily": apiTokenSecretArn "messaging-token" is not a Secrets Manager secret ARN ' +
+        '("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
+    );
+  });
+
+  it("rejects a setting named with a prefix Lambda reserves", () => {
+    assert.equal(
+      problems({ settings: { AWS_REGION: "eu-west-1" } }),
+      'ScheduledNotifier "daily": settings.AWS_REGION "eu-west-1" uses the reserved prefix AWS_; choose another name.',
+    );
+  });
+
+  it("rejects a setting named with the notifier's own prefix", () => {
+    assert.match(problems({ settings: { NOTIFIER_JOBS_QUEUE_URL: "x" } }), /uses the reserved prefix NOTIFIER_;/);
+  });
+
+  it("rejects a setting whose name is not an environment variable name", () => {
+    assert.equal(
+      problems({ settings: { "api-url": "https://x" } }),
+      'ScheduledNotifier "daily": settings.api-url "https://x" has a name that is not an environment variable name; ' +
+        "use letters, digits and _, starting with a letter.",
+    );
+  });
+
+  it("rejects settings too large for Lambda's 4 KB environment", () => {
+    assert.equal(
+      problems({ settings: { BIG: "x".repeat(4000) } }),
+      'ScheduledNotifier "daily": settings 4003 bytes in total exceed 3072: Lambda allows 4 KB of environment and the ' +
+        "notifier needs about 1 KB; put large values in the secret or fetch them at run time.",
+    );
+  });
+
+  it("rejects a missing send callback", () => {
+    assert.equal(
+      problems({ send: undefined }),
+      'ScheduledNotifier "daily": send (missing) must be an inline async function.',
+    );
+  });
+
+  it("reports every problem at once", () => {
+    assert.deepEqual(
+      problems({ schedule: "rate(5 weeks)", timezone: "Nowhere", maxConcurrency: 0 })
+        .split("\n")
+        .map((line) => line.split(" ").slice(2, 3)[0]),
+      ["schedule", "timezone", "maxConcurrency"],
+    );
+  });
+
+  it("fails at construction, before creating anything", () => {
+    const before = recorder.resources.length;
+    assert.throws(
+      () => new ScheduledNotifier("broken", { ...baseArgs, schedule: "daily at 9" }),
+      /^InvalidArgumentsError: ScheduledNotifier "broken": schedule "daily at 9" is not a valid EventBridge Scheduler expression/,
+    );
+    assert.equal(recorder.resources.filter((r, i) => i >= before && r.name.startsWith("broken-")).length, 0);
+  });
+});

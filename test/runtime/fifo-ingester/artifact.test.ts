@@ -1,0 +1,67 @@
+import * as assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { unzipSync } from "fflate";
+import { installMocks, resolve } from "../../harness/mocks";
+
+installMocks();
+
+import { zipBytes } from "../../../components/artifact";
+import { FifoIngester } from "../../../components/fifo-ingester";
+import { ArtifactProcess } from "../../harness/artifact-runner";
+import { fifoRecord } from "../../scenarios/fifo-ingester";
+
+interface Listing {
+  id: string;
+  fail?: boolean;
+}
+
+const record = (n: number, groupId: string, body: Listing) => fifoRecord(n, groupId, body);
+
+describe("the FifoIngester artifact built by the component", () => {
+  let zip: Buffer;
+  let runner: ArtifactProcess;
+  before(async () => {
+    const ingester = new FifoIngester<Listing>("artifact", {
+      handler: async (listing) => {
+        if (listing.fail) throw new Error(`cannot ingest ${listing.id}`);
+        console.log("ingested", listing.id);
+      },
+    });
+    zip = zipBytes(await resolve(ingester.function.artifact));
+    runner = await ArtifactProcess.start(zip, "aws-lambda");
+  });
+  after(async () => runner?.stop());
+
+  it("is one bundle, index.js, small enough to keep cold starts short", () => {
+    assert.deepEqual(Object.keys(unzipSync(zip)), ["index.js"]);
+    assert.ok(zip.byteLength < 250_000, `zip is ${zip.byteLength} bytes`);
+  });
+
+  it("fails the rest of a group after its first failure within one batch, and processes the other groups", async () => {
+    const invocation = await runner.invoke({
+      Records: [
+        record(1, "a", { id: "a1" }),
+        record(2, "b", { id: "b1" }),
+        record(3, "a", { id: "a2", fail: true }),
+        record(4, "b", { id: "b2" }),
+        record(5, "a", { id: "a3" }),
+      ],
+    });
+    assert.equal(invocation.error, undefined);
+    assert.deepEqual(invocation.result, {
+      batchItemFailures: [{ itemIdentifier: "message-3" }, { itemIdentifier: "message-5" }],
+    });
+    const ingested = invocation.logs.filter((line) => line.includes("ingested")).map((line) => line.split(" ").pop());
+    assert.deepEqual(ingested.sort(), ["a1", "b1", "b2"]);
+  });
+
+  it("logs the failure with the record's ids", async () => {
+    const invocation = await runner.invoke({ Records: [record(6, "c", { id: "c1", fail: true })] });
+    const line = invocation.logs.find((entry) => entry.includes("record failed")) ?? "";
+    const logged = JSON.parse(line.slice(line.indexOf("{")));
+    assert.equal(logged.messageId, "message-6");
+    assert.equal(logged.groupId, "c");
+    assert.equal(logged.deduplicationId, "dedup-6");
+    assert.equal(logged.error, "cannot ingest c1");
+  });
+});

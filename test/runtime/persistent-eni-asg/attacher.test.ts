@@ -1,0 +1,291 @@
+/**
+ * The attacher's runtime module in-process: its SDK clients are replaced by `aws-sdk-client-mock`
+ * bound to the stateful fake, so timing-sensitive behaviours (deadline, heartbeats, concurrent
+ * deliveries, a failed completion) run fast and exactly. The SDK's retry middleware does not run
+ * under the mock: throttling is tested through the built artifact (artifact.test.ts).
+ */
+import * as assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it, mock } from "node:test";
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  AttachNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  DetachNetworkInterfaceCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import { mockClient } from "aws-sdk-client-mock";
+import {
+  type AfterAttach,
+  type AttacherOptions,
+  type AttacherOutcome,
+  createAttacher,
+  MalformedEventError,
+  parseLifecycleEvent,
+} from "../../../runtime/persistent-eni-asg/attacher";
+import { describeHolder, type EniContext } from "../../../runtime/persistent-eni-asg/eni";
+import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../scenarios/persistent-eni-asg";
+
+const GROUP = "web-group";
+const HOOK = "web-attach-eni";
+const ZONE = "us-east-1a";
+const DESCRIPTION = "web persistent ENI";
+
+/** Routes every EC2 and Auto Scaling call made in this process to `world`, answering asynchronously as the SDK does. */
+function bindToFake(world: FakeAws): () => void {
+  const ec2 = mockClient(EC2Client);
+  const autoScaling = mockClient(AutoScalingClient);
+  ec2.on(DescribeInstancesCommand).callsFake(async (input) => world.describeInstances(input));
+  ec2.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => world.describeNetworkInterfaces(input));
+  ec2.on(AttachNetworkInterfaceCommand).callsFake(async (input) => world.attachNetworkInterface(input));
+  ec2.on(DetachNetworkInterfaceCommand).callsFake(async (input) => world.detachNetworkInterface(input));
+  autoScaling
+    .on(DescribeAutoScalingInstancesCommand)
+    .callsFake(async (input) => world.describeAutoScalingInstances(input));
+  autoScaling.on(CompleteLifecycleActionCommand).callsFake(async (input) => world.completeLifecycleAction(input));
+  autoScaling
+    .on(RecordLifecycleActionHeartbeatCommand)
+    .callsFake(async (input) => world.recordLifecycleActionHeartbeat(input));
+  return () => {
+    ec2.restore();
+    autoScaling.restore();
+  };
+}
+
+function lambdaContext(remainingMs = 30_000) {
+  const deadline = Date.now() + remainingMs;
+  return { getRemainingTimeInMillis: () => deadline - Date.now() };
+}
+
+function attacher(options: Partial<AttacherOptions> = {}, afterAttach?: AfterAttach) {
+  return createAttacher({ afterAttach }, fakeAttacherOptions(GROUP, options));
+}
+
+/** A launching instance and the ENI it should get; `held` puts the ENI on a group instance first. */
+function scene(world: FakeAws, held?: { lifecycleState: string; holdsUntilForced?: boolean }) {
+  const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+  let holder: string | undefined;
+  if (held) {
+    holder = world.addInstance({
+      availabilityZone: ZONE,
+      group: GROUP,
+      lifecycleState: held.lifecycleState,
+      tags: { Eth1: DESCRIPTION },
+    });
+    world.attachNow(eni, holder, { holdsUntilForced: held.holdsUntilForced });
+  }
+  const launched = world.launch({ group: GROUP, hookName: HOOK, availabilityZone: ZONE, tags: { Eth1: DESCRIPTION } });
+  return { eni, holder, ...launched };
+}
+
+function acceptedCompletions(world: FakeAws, token: string) {
+  return world.completions.filter((completion) => completion.token === token && completion.accepted);
+}
+
+describe("parseLifecycleEvent", () => {
+  const sample = lifecycleEvent("launch", GROUP, HOOK, "i-1234567890abcdef0", "87654321-4321-4321-4321-210987654321");
+
+  it("reads the group, hook, token and instance of the documented launch event", () => {
+    assert.deepEqual(parseLifecycleEvent(sample, GROUP), {
+      kind: "launch",
+      groupName: GROUP,
+      hookName: HOOK,
+      token: "87654321-4321-4321-4321-210987654321",
+      instanceId: "i-1234567890abcdef0",
+    });
+  });
+
+  it("rejects an event that is not a lifecycle action", () => {
+    assert.throws(() => parseLifecycleEvent({ ...sample, "detail-type": "EC2 Instance Launch Successful" }, GROUP), {
+      name: "MalformedEventError",
+      message:
+        'detail-type "EC2 Instance Launch Successful" is not a lifecycle action; expected "EC2 Instance-launch Lifecycle Action" or "EC2 Instance-terminate Lifecycle Action".',
+    });
+  });
+
+  it("rejects an event without a lifecycle action token", () => {
+    const { LifecycleActionToken: _, ...detail } = sample.detail;
+    assert.throws(() => parseLifecycleEvent({ ...sample, detail }, GROUP), {
+      message: "detail.LifecycleActionToken is missing; a lifecycle action event carries it.",
+    });
+  });
+
+  it("rejects an event of another group", () => {
+    assert.throws(() => parseLifecycleEvent(sample, "other-group"), {
+      message: `the event is for group "${GROUP}"; this function serves "other-group".`,
+    });
+  });
+});
+
+describe("the attacher in-process, on the fake through aws-sdk-client-mock", () => {
+  let world: FakeAws;
+  let unbind: () => void;
+  beforeEach(() => {
+    world = new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 40, shutdownMs: 60_000 });
+    unbind = bindToFake(world);
+    // The attacher's JSON log lines; the outcomes and the fake's records are what the tests check.
+    for (const level of ["info", "warn", "error"] as const) mock.method(console, level, () => {});
+  });
+  afterEach(() => {
+    unbind();
+    mock.restoreAll();
+  });
+
+  it("fails a malformed event without completing anything, so Lambda retries it and then reports it", async () => {
+    const event = { ...lifecycleEvent("launch", GROUP, HOOK, "i-1", "t"), detail: {} };
+    await assert.rejects(attacher().handler(event, lambdaContext()), MalformedEventError);
+    assert.equal(world.callsOf("CompleteLifecycleAction").length, 0);
+  });
+
+  it("records heartbeats with the event's token while it waits for a holder to let go", async () => {
+    const { eni, token, instanceId, event } = scene(world, { lifecycleState: "Terminating", holdsUntilForced: true });
+    const outcome = await attacher({ heartbeatIntervalMs: 50, forceDetachAfterMs: 300 }).handler(
+      event,
+      lambdaContext(),
+    );
+    assert.equal(outcome.result, "CONTINUE");
+    assert.ok(world.heartbeats.length >= 3, `${world.heartbeats.length} heartbeats`);
+    assert.ok(world.heartbeats.every((beat) => beat.token === token && beat.instanceId === instanceId));
+    assert.equal(world.eni(eni).attachment?.instanceId, instanceId);
+  });
+
+  it("forces the detach from a leaving holder only after the grace period", async () => {
+    const { event } = scene(world, { lifecycleState: "Terminating", holdsUntilForced: true });
+    const started = Date.now();
+    await attacher({ forceDetachAfterMs: 300 }).handler(event, lambdaContext());
+    const detaches = world.callsOf("DetachNetworkInterface").map((call) => call.input.Force);
+    assert.deepEqual(detaches, [false, true]);
+    assert.ok(Date.now() - started >= 300);
+  });
+
+  it("abandons when its deadline comes first, keeping the reserve to complete, and says what it waited for", async () => {
+    world = new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 60_000, shutdownMs: 60_000 });
+    unbind();
+    unbind = bindToFake(world);
+    const { token, holder, event } = scene(world, { lifecycleState: "Terminating:Wait" });
+    const started = Date.now();
+    const outcome = await attacher({ completionReserveMs: 500 }).handler(event, lambdaContext(1_500));
+    assert.ok(Date.now() - started < 1_500, "completed before the function's time ran out");
+    assert.equal(outcome.result, "ABANDON");
+    assert.match(
+      outcome.reason ?? "",
+      new RegExp(`^gave up after \\d+ ms while waiting for ${holder} to release the network interface`),
+    );
+    assert.deepEqual(
+      acceptedCompletions(world, token).map((c) => c.result),
+      ["ABANDON"],
+    );
+  });
+
+  it("abandons when the afterAttach callback does not finish before the deadline", async () => {
+    const { token, event } = scene(world);
+    const never: AfterAttach = () => new Promise(() => {});
+    const outcome = await attacher({ completionReserveMs: 500 }, never).handler(event, lambdaContext(1_500));
+    assert.equal(outcome.result, "ABANDON");
+    assert.match(outcome.reason ?? "", /^gave up after \d+ ms while running the afterAttach callback$/);
+    assert.deepEqual(
+      acceptedCompletions(world, token).map((c) => c.result),
+      ["ABANDON"],
+    );
+  });
+
+  it("handles two simultaneous deliveries of one event with one attach and one accepted completion", async () => {
+    const { eni, token, instanceId, event } = scene(world);
+    const handler = attacher().handler;
+    const outcomes = await Promise.all([handler(event, lambdaContext()), handler(event, lambdaContext())]);
+    assert.deepEqual(
+      outcomes.map((o) => o.result),
+      ["CONTINUE", "CONTINUE"],
+    );
+    assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
+    assert.equal(world.callsOf("AttachNetworkInterface").filter((call) => call.error === undefined).length, 1);
+    assert.deepEqual(
+      acceptedCompletions(world, token).map((c) => c.result),
+      ["CONTINUE"],
+    );
+  });
+
+  it("fails the invocation when the completion itself fails, and the retried invocation completes", async () => {
+    const { token, event } = scene(world);
+    world.failNext("CompleteLifecycleAction", "ServiceUnavailable", "try later", 1, 503);
+    const handler = attacher().handler;
+    await assert.rejects(handler(event, lambdaContext()), { name: "ServiceUnavailable" });
+    const retried = await handler(event, lambdaContext());
+    assert.equal(retried.result, "CONTINUE");
+    assert.deepEqual(
+      acceptedCompletions(world, token).map((c) => c.result),
+      ["CONTINUE"],
+    );
+  });
+
+  it("detaches the ENI from an instance in its terminate hook and lets the termination continue", async () => {
+    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const leaving = world.addInstance({ availabilityZone: ZONE, group: GROUP, tags: { Eth1: DESCRIPTION } });
+    world.attachNow(eni, leaving);
+    const event = world.terminate(leaving, "web-release-eni") as LifecycleEvent;
+    const outcome: AttacherOutcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE");
+    assert.equal(world.eni(eni).status, "available");
+    assert.deepEqual(
+      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
+      ["CONTINUE"],
+    );
+  });
+});
+
+describe("describeHolder", () => {
+  let world: FakeAws;
+  let unbind: () => void;
+  beforeEach(() => {
+    world = new FakeAws();
+    unbind = bindToFake(world);
+  });
+  afterEach(() => unbind());
+
+  const context = (): EniContext => ({
+    ec2: new EC2Client({ region: "us-east-1" }),
+    autoScaling: new AutoScalingClient({ region: "us-east-1" }),
+    signal: new AbortController().signal,
+    pollIntervalMs: 10,
+    forceDetachAfterMs: 100,
+    step() {},
+  });
+
+  it("counts an instance as leaving when it terminates, is detaching or leaves from a warm pool", async () => {
+    for (const lifecycleState of [
+      "Terminating",
+      "Terminating:Wait",
+      "Terminating:Proceed",
+      "Terminated",
+      "Detaching",
+      "Detached",
+      "Warmed:Terminating:Wait",
+    ]) {
+      const instanceId = world.addInstance({ availabilityZone: ZONE, group: GROUP, lifecycleState });
+      assert.equal((await describeHolder(context(), instanceId)).leaving, true, lifecycleState);
+    }
+  });
+
+  it("counts an instance as leaving when EC2 shuts it down, even outside any group", async () => {
+    const instanceId = world.addInstance({ availabilityZone: ZONE, state: "shutting-down" });
+    assert.deepEqual(await describeHolder(context(), instanceId), {
+      instanceId,
+      leaving: true,
+      summary: "in no Auto Scaling group (EC2 shutting-down)",
+    });
+  });
+
+  it("never counts an instance in service, in standby, launching, or outside any group as leaving", async () => {
+    for (const lifecycleState of ["InService", "Standby", "Pending", "Pending:Wait", "EnteringStandby"]) {
+      const instanceId = world.addInstance({ availabilityZone: ZONE, group: GROUP, lifecycleState });
+      assert.equal((await describeHolder(context(), instanceId)).leaving, false, lifecycleState);
+    }
+    const loner = world.addInstance({ availabilityZone: ZONE });
+    assert.equal((await describeHolder(context(), loner)).leaving, false);
+  });
+});

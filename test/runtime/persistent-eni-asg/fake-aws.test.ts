@@ -1,0 +1,128 @@
+/**
+ * The fake the attacher is tested on must refuse what EC2 and Auto Scaling refuse, or the attacher
+ * tests would prove nothing. These talk to it with the real SDK clients over its HTTP endpoint, so
+ * they also check the Query protocol layer.
+ */
+import * as assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  AttachNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
+  DetachNetworkInterfaceCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import { FakeAws, FakeAwsEndpoint } from "../../scenarios/persistent-eni-asg";
+
+const ZONE = "us-east-1a";
+
+describe("the fake EC2 and Auto Scaling, through the SDK", () => {
+  let endpoint: FakeAwsEndpoint;
+  let world: FakeAws;
+  let ec2: EC2Client;
+  let autoScaling: AutoScalingClient;
+  before(async () => {
+    endpoint = await FakeAwsEndpoint.start(new FakeAws());
+    const config = {
+      endpoint: endpoint.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    };
+    ec2 = new EC2Client(config);
+    autoScaling = new AutoScalingClient(config);
+  });
+  after(() => endpoint.close());
+  beforeEach(() => {
+    world = new FakeAws({ bootMs: 50, attachMs: 30, detachMs: 30, shutdownMs: 60_000 });
+    endpoint.world = world;
+  });
+
+  const attach = (NetworkInterfaceId: string, InstanceId: string) =>
+    ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId, InstanceId, DeviceIndex: 1 }));
+  const attachment = async (NetworkInterfaceId: string) =>
+    (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [NetworkInterfaceId] })))
+      .NetworkInterfaces?.[0]?.Attachment;
+
+  it("refuses to attach an ENI that is in use", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    world.attachNow(eni, world.addInstance({ availabilityZone: ZONE }));
+    await assert.rejects(attach(eni, world.addInstance({ availabilityZone: ZONE })), {
+      name: "InvalidNetworkInterface.InUse",
+      message: `Interface: [${eni}] in use.`,
+    });
+  });
+
+  it("refuses to attach an ENI to an instance of another Availability Zone", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: "us-east-1b", privateIp: "10.0.1.10" });
+    await assert.rejects(attach(eni, world.addInstance({ availabilityZone: ZONE })), { name: "InvalidParameterValue" });
+  });
+
+  it("refuses to attach to an instance that is still pending", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const { instanceId } = world.launch({ group: "g", hookName: "h", availabilityZone: ZONE, tags: {} });
+    await assert.rejects(attach(eni, instanceId), { name: "IncorrectInstanceState" });
+  });
+
+  it("moves an attachment through attaching to attached, and a detach through detaching to available", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const instance = world.addInstance({ availabilityZone: ZONE });
+    const { AttachmentId } = await attach(eni, instance);
+    assert.equal((await attachment(eni))?.Status, "attaching");
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal((await attachment(eni))?.Status, "attached");
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
+    assert.equal((await attachment(eni))?.Status, "detaching");
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(await attachment(eni), undefined);
+    assert.equal(world.eni(eni).status, "available");
+  });
+
+  it("keeps an instance that holds on detaching until the detach is forced", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    world.attachNow(eni, world.addInstance({ availabilityZone: ZONE }), { holdsUntilForced: true });
+    const AttachmentId = (await attachment(eni))?.AttachmentId;
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal((await attachment(eni))?.Status, "detaching");
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId, Force: true }));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(await attachment(eni), undefined);
+  });
+
+  it("accepts one completion of a lifecycle action, with its token only", async () => {
+    const { instanceId, token } = world.launch({ group: "g", hookName: "h", availabilityZone: ZONE, tags: {} });
+    const complete = (LifecycleActionToken: string) =>
+      autoScaling.send(
+        new CompleteLifecycleActionCommand({
+          AutoScalingGroupName: "g",
+          LifecycleHookName: "h",
+          InstanceId: instanceId,
+          LifecycleActionToken,
+          LifecycleActionResult: "CONTINUE",
+        }),
+      );
+    const refused = {
+      name: "ValidationError",
+      message: `No active Lifecycle Action found with instance ID ${instanceId}`,
+    };
+    await assert.rejects(complete("another-token"), refused);
+    await complete(token);
+    await assert.rejects(complete(token), refused);
+    const { AutoScalingInstances } = await autoScaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
+    );
+    assert.equal(AutoScalingInstances?.[0]?.LifecycleState, "InService");
+  });
+
+  it("throttles with each service's own code", async () => {
+    world.throttle("DescribeNetworkInterfaces", 1);
+    world.throttle("DescribeAutoScalingInstances", 1);
+    await assert.rejects(ec2.send(new DescribeNetworkInterfacesCommand({})), { name: "RequestLimitExceeded" });
+    await assert.rejects(autoScaling.send(new DescribeAutoScalingInstancesCommand({})), { name: "Throttling" });
+  });
+});
