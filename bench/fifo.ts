@@ -20,7 +20,8 @@ import {
   runIngestion,
   type WorkRecord,
   workload,
-} from "../test/scenarios/fifo-ingester";
+} from "../test/harness/fifo-rig";
+import { printTable } from "./table";
 
 const RECORDS = 10_000;
 const GROUPS = 100;
@@ -69,15 +70,6 @@ async function rawLoop(rig: FifoRig, expected: number): Promise<number> {
   return finished - started;
 }
 
-function table(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`);
-  for (const row of rows) console.log(line(row));
-}
-
 export async function run(): Promise<void> {
   const fauxqs: Fauxqs = await startFauxqs();
   try {
@@ -115,7 +107,7 @@ export async function run(): Promise<void> {
     console.log(
       `${RECORDS} records over ${GROUPS} groups, ${POLLERS} pollers, fauxqs; best of ${ROUNDS} rounds (ms: raw ${rawMs.join(", ")}; artifact ${artifactMs.join(", ")})`,
     );
-    table(
+    printTable(
       ["measure", "value", "target", "met"],
       [
         ["raw Receive/DeleteMessageBatch loop (records/s)", String(perSecond(rawBest)), "baseline", ""],

@@ -10,8 +10,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -19,8 +17,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { zipBytes, zipDeterministic } from "../components/artifact";
 import { sqsSender } from "../test/fixtures/callbacks";
 import { assertNoNodeModulesAbove, unpack } from "../test/harness/artifact-runner";
+import { listenOnLoopback } from "../test/harness/loopback-server";
 import { installMocks, type ResourceRecorder, resolve } from "../test/harness/mocks";
 import { type ColdStartReport, RESULT_MARKER } from "./packaging-coldstart";
+import { printTable } from "./table";
 
 const FUNCTION_TYPE = "aws:lambda/function:Function";
 const GREETING = "hello";
@@ -229,42 +229,28 @@ interface SqsStub {
  */
 async function startSqsStub(): Promise<SqsStub> {
   const requests = new Map<string, string>();
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const target = request.headers["x-amz-target"];
-      const respond = (status: number, body: unknown) => {
-        response.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
-        response.end(JSON.stringify(body));
-      };
-      if (target !== "AmazonSQS.SendMessage") {
-        respond(400, {
-          __type: "com.amazonaws.sqs#UnsupportedOperation",
-          message: `the bench stub answers SendMessage only, got ${target}`,
-        });
-        return;
-      }
-      const { MessageBody } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { MessageBody: string };
-      const messageId = randomUUID();
-      requests.set(messageId, MessageBody);
-      respond(200, {
-        MessageId: messageId,
-        MD5OfMessageBody: createHash("md5").update(MessageBody, "utf8").digest("hex"),
+  const server = await listenOnLoopback((request, body, response) => {
+    const target = request.headers["x-amz-target"];
+    const respond = (status: number, payload: unknown) => {
+      response.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
+      response.end(JSON.stringify(payload));
+    };
+    if (target !== "AmazonSQS.SendMessage") {
+      respond(400, {
+        __type: "com.amazonaws.sqs#UnsupportedOperation",
+        message: `the bench stub answers SendMessage only, got ${target}`,
       });
+      return;
+    }
+    const { MessageBody } = JSON.parse(body) as { MessageBody: string };
+    const messageId = randomUUID();
+    requests.set(messageId, MessageBody);
+    respond(200, {
+      MessageId: messageId,
+      MD5OfMessageBody: createHash("md5").update(MessageBody, "utf8").digest("hex"),
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { endpoint: server.url, requests, close: server.stop };
 }
 
 /**
@@ -439,15 +425,6 @@ function row(metric: string, ours: number, baseline: number, format: (n: number)
   const targetText = target === undefined ? "-" : `<= ${formatPercent(target)}`;
   const met = target === undefined ? "-" : ratio <= target ? "yes" : "NO";
   return [metric, format(ours), format(baseline), formatPercent(ratio), targetText, met];
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`);
-  for (const r of rows) console.log(line(r));
 }
 
 function medianOf(values: number[]): number {

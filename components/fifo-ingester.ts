@@ -13,6 +13,12 @@ import {
 } from "../runtime/fifo-ingester/handler";
 import type { RuntimeEntry } from "./artifact";
 import {
+  deadLetterDepthAlarmArgs,
+  denyInsecureTransport,
+  MAX_MESSAGE_RETENTION_SECONDS,
+  SQS_MANAGED_ENCRYPTION,
+} from "./aws-secure-defaults";
+import {
   type AwsSdkSource,
   LambdaFunction,
   type LambdaFunctionArgs,
@@ -120,7 +126,7 @@ function withDefaults<T>(args: FifoIngesterArgs<T>) {
     timeoutSeconds,
     visibilityTimeoutSeconds: args.visibilityTimeoutSeconds ?? VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds,
     messageRetentionSeconds: args.messageRetentionSeconds ?? 345_600,
-    deadLetterRetentionSeconds: args.deadLetterRetentionSeconds ?? 1_209_600,
+    deadLetterRetentionSeconds: args.deadLetterRetentionSeconds ?? MAX_MESSAGE_RETENTION_SECONDS,
   };
 }
 
@@ -159,8 +165,20 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
     .integerInRange("batchSize", args.batchSize, 1, 10, "SQS FIFO allows")
     .integerInRange("maxConcurrency", args.maxConcurrency, 2, 1000, "Lambda's SQS maximum concurrency allows")
     .integerInRange("maxReceiveCount", args.maxReceiveCount, 1, 1000, "an SQS redrive policy allows")
-    .integerInRange("messageRetentionSeconds", args.messageRetentionSeconds, 60, 1_209_600, "SQS allows")
-    .integerInRange("deadLetterRetentionSeconds", args.deadLetterRetentionSeconds, 60, 1_209_600, "SQS allows");
+    .integerInRange(
+      "messageRetentionSeconds",
+      args.messageRetentionSeconds,
+      60,
+      MAX_MESSAGE_RETENTION_SECONDS,
+      "SQS allows",
+    )
+    .integerInRange(
+      "deadLetterRetentionSeconds",
+      args.deadLetterRetentionSeconds,
+      60,
+      MAX_MESSAGE_RETENTION_SECONDS,
+      "SQS allows",
+    );
   if (args.maxConcurrency !== undefined && args.reservedConcurrency !== undefined) {
     checker.check(
       args.maxConcurrency <= args.reservedConcurrency,
@@ -203,10 +221,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
       "is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<topic>.",
     );
   }
-  for (const problem of validateLambdaFunctionArgs(owner, args).list()) {
-    checker.check(false, problem.argument, problem.value, problem.fix);
-  }
-  return checker;
+  return checker.include(validateLambdaFunctionArgs(owner, args));
 }
 
 /** Problems with an existing topic's ARN: not an SNS ARN, or a standard topic. */
@@ -238,8 +253,7 @@ export function fifoQueueSettings(highThroughput: boolean) {
     fifoQueue: true,
     deduplicationScope: highThroughput ? "messageGroup" : "queue",
     fifoThroughputLimit: highThroughput ? "perMessageGroupId" : "perQueue",
-    // SSE-SQS: SNS cannot deliver to a queue under the AWS-managed alias/aws/sqs key.
-    sqsManagedSseEnabled: true,
+    ...SQS_MANAGED_ENCRYPTION,
   };
 }
 
@@ -406,19 +420,14 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
 
     this.deadLetterAlarm = new aws.cloudwatch.MetricAlarm(
       `${name}-dlq-alarm`,
-      applyTransform(transform.alarm, {
-        alarmDescription: `${owner}: messages in the dead-letter queue (failed ${settings.maxReceiveCount} times, malformed, or undeliverable).`,
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: this.deadLetterQueue.name },
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: "GreaterThanThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: args.alarmActionArn === undefined ? [] : [args.alarmActionArn],
-      }),
+      applyTransform(
+        transform.alarm,
+        deadLetterDepthAlarmArgs({
+          queueName: this.deadLetterQueue.name,
+          alarmDescription: `${owner}: messages in the dead-letter queue (failed ${settings.maxReceiveCount} times, malformed, or undeliverable).`,
+          alarmActions: args.alarmActionArn === undefined ? [] : [args.alarmActionArn],
+        }),
+      ),
       parent,
     );
 
@@ -448,7 +457,7 @@ export function consumerStatements(
     {
       Sid: "ConsumeQueue",
       Effect: "Allow",
-      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
       Resource: [queueArn],
     },
   ];
@@ -476,7 +485,7 @@ export function queuePolicyDocument(queueArn: string, topicArn: string, sid: str
         Resource: queueArn,
         Condition: { ArnEquals: { "aws:SourceArn": topicArn } },
       },
-      denyInsecureTransport("sqs:*", queueArn),
+      denyInsecureTransport(queueArn, "sqs:*"),
     ],
   };
 }
@@ -496,16 +505,5 @@ const TOPIC_ACTIONS = [
 
 /** The created topic refuses requests without TLS; same-account principals publish through their IAM policies. */
 export function topicPolicy(topicArn: string): aws.iam.PolicyDocument {
-  return { Version: "2012-10-17", Statement: [denyInsecureTransport(TOPIC_ACTIONS, topicArn)] };
-}
-
-function denyInsecureTransport(action: string | string[], resource: string): aws.iam.PolicyStatement {
-  return {
-    Sid: "DenyInsecureTransport",
-    Effect: "Deny",
-    Principal: "*",
-    Action: action,
-    Resource: resource,
-    Condition: { Bool: { "aws:SecureTransport": "false" } },
-  };
+  return { Version: "2012-10-17", Statement: [denyInsecureTransport(topicArn, TOPIC_ACTIONS)] };
 }

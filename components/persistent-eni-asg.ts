@@ -14,6 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AfterAttach, AttacherOptions } from "../runtime/persistent-eni-asg/attacher";
 import type { RuntimeEntry } from "./artifact";
+import { deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
 import {
   type AwsSdkSource,
   LambdaFunction,
@@ -152,8 +153,6 @@ const POLL_INTERVAL_MS = 2_000;
 const SDK_MAX_ATTEMPTS = 8;
 /** Lambda's async invocation retries; each retry finds the action done (skipped) or redoes it idempotently. */
 const ATTACHER_RETRY_ATTEMPTS = 2;
-/** Up to 14 days to read a failed event. */
-const FAILURE_RETENTION_SECONDS = 1_209_600;
 
 const LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING";
 const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
@@ -504,10 +503,7 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
     // 2. Where failed events end up, and the attacher.
     this.failureQueue = new aws.sqs.Queue(
       `${name}-failures`,
-      applyTransform(transform.failureQueue, {
-        sqsManagedSseEnabled: true,
-        messageRetentionSeconds: FAILURE_RETENTION_SECONDS,
-      }),
+      applyTransform(transform.failureQueue, deadLetterQueueArgs()),
       { parent: this },
     );
     const attacherTimeoutSeconds = args.attacher?.timeoutSeconds ?? DEFAULT_ATTACHER_TIMEOUT_SECONDS;
@@ -755,14 +751,7 @@ function failureQueuePolicy(queueArn: string, ruleArns: string[]): aws.iam.Polic
   return {
     Version: "2012-10-17",
     Statement: [
-      {
-        Sid: "DenyInsecureTransport",
-        Effect: "Deny",
-        Principal: "*",
-        Action: "sqs:*",
-        Resource: queueArn,
-        Condition: { Bool: { "aws:SecureTransport": "false" } },
-      },
+      denyInsecureTransport(queueArn, "sqs:*"),
       {
         Sid: "EventBridgeDeadLetters",
         Effect: "Allow",

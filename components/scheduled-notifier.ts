@@ -20,6 +20,12 @@ import {
 } from "../runtime/scheduled-notifier/contract";
 import type { ConsumerOptions } from "../runtime/scheduled-notifier/consumer";
 import type { RuntimeEntry } from "./artifact";
+import {
+  deadLetterDepthAlarmArgs,
+  deadLetterQueueArgs,
+  denyInsecureTransport,
+  SQS_MANAGED_ENCRYPTION,
+} from "./aws-secure-defaults";
 import { LambdaFunction, type LambdaFunctionArgs, validateLambdaFunctionArgs } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
@@ -180,8 +186,6 @@ export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxReceiveCou
 const DAY_SECONDS = 86_400;
 /** Lambda's 4 KB environment, less what the notifier's own variables (queue URLs, ARNs) need. */
 const MAX_SETTINGS_BYTES = 3072;
-/** The dead-letter and failed-runs queues keep messages as long as SQS allows, for a human to look at. */
-const DEAD_LETTER_RETENTION_SECONDS = 14 * DAY_SECONDS;
 
 interface CronField {
   name: string;
@@ -363,9 +367,7 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
     ["producer.", args.producer],
     ["consumer.", args.consumer],
   ] as const) {
-    for (const problem of validateLambdaFunctionArgs(owner, fn ?? {}, prefix).list()) {
-      checker.check(false, problem.argument, problem.value, problem.fix);
-    }
+    checker.include(validateLambdaFunctionArgs(owner, fn ?? {}, prefix));
   }
   const reserved = args.consumer?.reservedConcurrency;
   checker.check(
@@ -429,18 +431,6 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
   checker.throwIfAny();
 }
 
-/** A statement that denies every request to `resources` not made over TLS. */
-function denyInsecureTransport(actions: string, resources: pulumi.Input<string>[]): aws.iam.PolicyStatement {
-  return {
-    Sid: "DenyInsecureTransport",
-    Effect: "Deny",
-    Principal: "*",
-    Action: actions,
-    Resource: resources as string[],
-    Condition: { Bool: { "aws:SecureTransport": "false" } },
-  };
-}
-
 /** The Lambda settings of a function's args, without the notifier's own fields. */
 function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctionArgs {
   return {
@@ -496,10 +486,6 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
     const parent = { parent: this };
 
     // Queues: the failed-runs queue, the jobs dead-letter queue, the jobs queue.
-    const deadLetterQueueArgs = (): aws.sqs.QueueArgs => ({
-      sqsManagedSseEnabled: true,
-      messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
-    });
     this.failedRunsQueue = new aws.sqs.Queue(
       `${name}-failed-runs`,
       applyTransform(transform.failedRunsQueue, deadLetterQueueArgs()),
@@ -513,7 +499,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
     this.jobsQueue = new aws.sqs.Queue(
       `${name}-jobs`,
       applyTransform(transform.jobsQueue, {
-        sqsManagedSseEnabled: true,
+        ...SQS_MANAGED_ENCRYPTION,
         visibilityTimeoutSeconds: n.consumerTimeoutSeconds * 6,
         messageRetentionSeconds: n.messageRetentionDays * DAY_SECONDS,
         redrivePolicy: pulumi.jsonStringify({
@@ -545,7 +531,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           queueUrl: queue.url,
           policy: pulumi.jsonStringify({
             Version: "2012-10-17",
-            Statement: [denyInsecureTransport("sqs:*", [queue.arn])],
+            Statement: [denyInsecureTransport([queue.arn], "sqs:*")],
           }),
         },
         parent,
@@ -726,25 +712,21 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
       ["dead-letters", this.deadLetterQueue, "jobs could not be delivered"],
       ["failed-runs", this.failedRunsQueue, "runs failed to start or to enqueue their recipients"],
     ];
-    this.alarms = watched.map(([suffix, queue, what]) => {
-      return new aws.cloudwatch.MetricAlarm(
-        `${name}-${suffix}-alarm`,
-        applyTransform(transform.alarm, {
-          alarmDescription: `${owner}: ${what}; see the messages' reasons in the queue.`,
-          namespace: "AWS/SQS",
-          metricName: "ApproximateNumberOfMessagesVisible",
-          dimensions: { QueueName: queue.name },
-          statistic: "Maximum",
-          period: 60,
-          evaluationPeriods: 1,
-          threshold: 0,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: args.alarmActions,
-        }),
-        parent,
-      );
-    });
+    this.alarms = watched.map(
+      ([suffix, queue, what]) =>
+        new aws.cloudwatch.MetricAlarm(
+          `${name}-${suffix}-alarm`,
+          applyTransform(
+            transform.alarm,
+            deadLetterDepthAlarmArgs({
+              queueName: queue.name,
+              alarmDescription: `${owner}: ${what}; see the messages' reasons in the queue.`,
+              alarmActions: args.alarmActions,
+            }),
+          ),
+          parent,
+        ),
+    );
 
     this.scheduleArn = this.schedule.arn;
     this.jobsQueueUrl = this.jobsQueue.url;
@@ -810,7 +792,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
         bucket: bucket.id,
         policy: pulumi.jsonStringify({
           Version: "2012-10-17",
-          Statement: [denyInsecureTransport("s3:*", [bucket.arn, pulumi.interpolate`${bucket.arn}/*`])],
+          Statement: [denyInsecureTransport([bucket.arn, pulumi.interpolate`${bucket.arn}/*`], "s3:*")],
         }),
       },
       parent,

@@ -61,6 +61,12 @@ export class ArgumentChecker {
     return this.check(ok, argument, value, `is out of range; ${rule} ${min}..${max}.`);
   }
 
+  /** Adds another checker's problems (a building block's checks of the args it was given). */
+  include(other: ArgumentChecker): this {
+    this.problems.push(...other.list());
+    return this;
+  }
+
   /** Problems found so far, for pure validators that return instead of throwing. */
   list(): readonly ArgumentProblem[] {
     return this.problems;

@@ -217,7 +217,7 @@ describe("a FifoIngester with default arguments", () => {
       {
         Sid: "ConsumeQueue",
         Effect: "Allow",
-        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
         Resource: [queueArn()],
       },
       { Sid: "DeadLetterMalformedRecords", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterArn()] },

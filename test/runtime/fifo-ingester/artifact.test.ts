@@ -8,7 +8,7 @@ installMocks();
 import { zipBytes } from "../../../components/artifact";
 import { FifoIngester } from "../../../components/fifo-ingester";
 import { ArtifactProcess } from "../../harness/artifact-runner";
-import { fifoRecord } from "../../scenarios/fifo-ingester";
+import { fifoRecord } from "../../harness/fifo-rig";
 
 interface Listing {
   id: string;

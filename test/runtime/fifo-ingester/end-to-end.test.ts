@@ -15,7 +15,7 @@ import {
   recordingHandler,
   runIngestion,
   workload,
-} from "../../scenarios/fifo-ingester";
+} from "../../harness/fifo-rig";
 
 describe("the built FifoIngester artifact on fauxqs, 10,000 records over 100 groups with 5% injected failures", () => {
   const work = workload({ records: 10_000, groups: 100 });

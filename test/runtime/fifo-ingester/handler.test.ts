@@ -9,7 +9,7 @@ import {
   type FifoRecordMetadata,
   type SqsRecord,
 } from "../../../runtime/fifo-ingester/handler";
-import { fifoRecord } from "../../scenarios/fifo-ingester";
+import { fifoRecord } from "../../harness/fifo-rig";
 
 const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/listings-dlq.fifo";
 

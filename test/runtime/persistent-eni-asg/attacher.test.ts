@@ -29,7 +29,7 @@ import {
   parseLifecycleEvent,
 } from "../../../runtime/persistent-eni-asg/attacher";
 import { describeHolder, type EniContext } from "../../../runtime/persistent-eni-asg/eni";
-import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../scenarios/persistent-eni-asg";
+import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../harness/fake-ec2-autoscaling";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";

@@ -16,7 +16,7 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
-import { FakeAws, FakeAwsEndpoint } from "../../scenarios/persistent-eni-asg";
+import { FakeAws, FakeAwsEndpoint } from "../../harness/fake-ec2-autoscaling";
 
 const ZONE = "us-east-1a";
 

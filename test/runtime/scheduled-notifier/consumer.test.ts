@@ -19,7 +19,7 @@ import {
   RateLimitedError,
 } from "../../../runtime/scheduled-notifier/errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../scenarios/scheduled-notifier";
+import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
 
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-token-AbCdEf";
 const JOBS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs";

@@ -18,12 +18,11 @@ import {
   directoryRecipients,
   type MessagingApi,
   type MessagingApiOptions,
-  type NotifierRig,
   recipientAt,
   sendThroughMessagingApi,
   startMessagingApi,
-  startNotifierRig,
-} from "../../scenarios/scheduled-notifier";
+} from "../../harness/fake-messaging-api";
+import { type NotifierRig, startNotifierRig } from "../../harness/notifier-rig";
 
 const TOKEN = "e2e-token";
 const MAX_RECEIVE_COUNT = 4;

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { S3Client } from "@aws-sdk/client-s3";
 import { LedgerConflictError, ledgerObjectKey, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../scenarios/scheduled-notifier";
+import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
 
 describe("the S3 delivery ledger (against S3's conditional-write rules)", () => {
   let s3: FakeAwsServices;

@@ -1,0 +1,928 @@
+/**
+ * The fake EC2 and Auto Scaling that PersistentEniAsg's attacher tests and `npm start` scenario run on.
+ *
+ * No EC2 or Auto Scaling emulator exists, so `FakeAws` keeps the state the attacher reads and
+ * changes, and follows the services' documented rules:
+ * - instances go pending -> running, and shutting-down -> terminated; at termination a secondary
+ *   ENI attached through the API (DeleteOnTermination false) is detached and becomes available;
+ * - an ENI attaches only while it has no attachment (`InvalidNetworkInterface.InUse` otherwise), to
+ *   a running or stopped instance of its own Availability Zone, at a device index that is free;
+ *   the attachment goes attaching -> attached; a detach goes detaching -> gone; an instance can be
+ *   made to hold on until the detach is forced; the primary interface (index 0) cannot be detached;
+ * - a launching instance waits in `Pending:Wait` with a lifecycle action token; the action accepts
+ *   heartbeats and exactly one completion with its token (`ValidationError: No active Lifecycle
+ *   Action found...` otherwise); CONTINUE puts it InService, ABANDON terminates it;
+ * - any call can be made to fail or be throttled (`RequestLimitExceeded` / `Throttling`) N times.
+ *
+ * The attacher runs in a child process with its own bundled SDK, which in-process mocks cannot
+ * reach, so `FakeAwsEndpoint` serves the fake on 127.0.0.1 in the EC2 Query and Auto Scaling
+ * (awsQuery) protocols, for the calls the attacher makes; the artifact finds it through
+ * AWS_ENDPOINT_URL. In-process tests bind the same fake to `aws-sdk-client-mock` instead.
+ */
+import { randomUUID } from "node:crypto";
+import type * as http from "node:http";
+import type {
+  AutoScalingInstanceDetails,
+  AutoScalingInstancesType,
+  CompleteLifecycleActionType,
+  DescribeAutoScalingInstancesType,
+  RecordLifecycleActionHeartbeatType,
+} from "@aws-sdk/client-auto-scaling";
+import type {
+  AttachNetworkInterfaceRequest,
+  AttachNetworkInterfaceResult,
+  DescribeInstancesRequest,
+  DescribeInstancesResult,
+  DescribeNetworkInterfacesRequest,
+  DescribeNetworkInterfacesResult,
+  DetachNetworkInterfaceRequest,
+  Instance,
+  NetworkInterface,
+} from "@aws-sdk/client-ec2";
+import type { AfterAttachInput, AttacherOptions } from "../../runtime/persistent-eni-asg/attacher";
+import { type LoopbackServer, listenOnLoopback } from "./loopback-server";
+
+export const FAKE_ACCOUNT = "123456789012";
+export const FAKE_REGION = "us-east-1";
+
+/** How long the fake's state changes take. */
+export interface FakeTimings {
+  /** pending -> running */
+  bootMs: number;
+  /** attaching -> attached */
+  attachMs: number;
+  /** detaching -> detached (once the holder lets go) */
+  detachMs: number;
+  /** shutting-down -> terminated */
+  shutdownMs: number;
+}
+
+export const FAST_TIMINGS: FakeTimings = { bootMs: 60, attachMs: 40, detachMs: 80, shutdownMs: 60_000 };
+
+export type Operation =
+  | "DescribeInstances"
+  | "DescribeNetworkInterfaces"
+  | "AttachNetworkInterface"
+  | "DetachNetworkInterface"
+  | "DescribeAutoScalingInstances"
+  | "CompleteLifecycleAction"
+  | "RecordLifecycleActionHeartbeat";
+
+const AUTO_SCALING_OPERATIONS = new Set<Operation>([
+  "DescribeAutoScalingInstances",
+  "CompleteLifecycleAction",
+  "RecordLifecycleActionHeartbeat",
+]);
+
+/** A service error as the SDK sees it: `name` is the error code. */
+export class FakeAwsError extends Error {
+  readonly $fault: "client" | "server";
+  readonly $metadata: { httpStatusCode: number };
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = code;
+    this.$fault = status >= 500 ? "server" : "client";
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+interface FakeInstance {
+  instanceId: string;
+  availabilityZone: string;
+  state: string;
+  /** When the current pending / shutting-down state ends. */
+  stateEndsAt?: number;
+  tags: Record<string, string>;
+  group?: { name: string; lifecycleState: string; healthy: boolean };
+}
+
+interface FakeAttachment {
+  attachmentId: string;
+  instanceId: string;
+  deviceIndex: number;
+  status: "attaching" | "attached" | "detaching";
+  /** When attaching/detaching finishes; undefined while the holder does not let go. */
+  settlesAt?: number;
+  /** The holder only lets go of a forced detach. */
+  holdsUntilForced: boolean;
+}
+
+interface FakeEni {
+  networkInterfaceId: string;
+  description: string;
+  availabilityZone: string;
+  subnetId: string;
+  privateIp: string;
+  attachment?: FakeAttachment;
+}
+
+interface LifecycleAction {
+  token: string;
+  groupName: string;
+  hookName: string;
+  instanceId: string;
+  kind: "launch" | "terminate";
+}
+
+export interface CompletionRecord {
+  token: string;
+  instanceId: string;
+  hookName: string;
+  result: string;
+  accepted: boolean;
+}
+
+export interface CallRecord {
+  operation: Operation;
+  input: Record<string, unknown>;
+  /** The error code the call failed with. */
+  error?: string;
+}
+
+/** An EC2 Auto Scaling lifecycle action event, in the shape of the AWS documentation's sample. */
+export interface LifecycleEvent {
+  version: "0";
+  id: string;
+  "detail-type": string;
+  source: "aws.autoscaling";
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, string>;
+}
+
+export class FakeAws {
+  readonly calls: CallRecord[] = [];
+  readonly completions: CompletionRecord[] = [];
+  readonly heartbeats: { token: string; instanceId: string }[] = [];
+  /** What `afterAttach` callbacks reported to the endpoint. */
+  readonly afterAttachCalls: AfterAttachInput[] = [];
+  /** The endpoint answers `afterAttach` reports with 500 while this is set. */
+  afterAttachFails = false;
+  /** Receives a line for every change of state. */
+  onStep?: (line: string) => void;
+
+  private readonly instances = new Map<string, FakeInstance>();
+  private readonly enis = new Map<string, FakeEni>();
+  /** Open lifecycle actions by instance id. */
+  private readonly actions = new Map<string, LifecycleAction>();
+  private readonly injected: { operation: Operation; remaining: number; error: () => FakeAwsError }[] = [];
+  private sequence = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(readonly timings: FakeTimings = FAST_TIMINGS) {}
+
+  // --- setting the scene ---
+
+  addEni(spec: { description: string; availabilityZone: string; privateIp: string; subnetId?: string }): string {
+    const networkInterfaceId = this.id("eni");
+    this.enis.set(networkInterfaceId, { networkInterfaceId, subnetId: spec.subnetId ?? "subnet-fake", ...spec });
+    return networkInterfaceId;
+  }
+
+  /** A running instance, in a group when `group` is given (InService unless `lifecycleState` says otherwise). */
+  addInstance(spec: {
+    availabilityZone: string;
+    tags?: Record<string, string>;
+    state?: string;
+    group?: string;
+    lifecycleState?: string;
+  }): string {
+    const instanceId = this.id("i");
+    this.instances.set(instanceId, {
+      instanceId,
+      availabilityZone: spec.availabilityZone,
+      state: spec.state ?? "running",
+      tags: spec.tags ?? {},
+      group: spec.group
+        ? { name: spec.group, lifecycleState: spec.lifecycleState ?? "InService", healthy: true }
+        : undefined,
+    });
+    return instanceId;
+  }
+
+  /** The ENI as already attached (settled) to an instance. */
+  attachNow(networkInterfaceId: string, instanceId: string, options: { holdsUntilForced?: boolean } = {}): void {
+    this.eniOf(networkInterfaceId).attachment = {
+      attachmentId: this.id("eni-attach"),
+      instanceId,
+      deviceIndex: 1,
+      status: "attached",
+      holdsUntilForced: options.holdsUntilForced ?? false,
+    };
+  }
+
+  /**
+   * Auto Scaling launches an instance into `group`: EC2 pending, the group's instance in
+   * `Pending:Wait` with a lifecycle action; returns the event EventBridge would deliver.
+   */
+  launch(spec: { group: string; hookName: string; availabilityZone: string; tags: Record<string, string> }): {
+    instanceId: string;
+    token: string;
+    event: LifecycleEvent;
+  } {
+    const instanceId = this.id("i");
+    this.instances.set(instanceId, {
+      instanceId,
+      availabilityZone: spec.availabilityZone,
+      state: "pending",
+      stateEndsAt: Date.now() + this.timings.bootMs,
+      tags: spec.tags,
+      group: { name: spec.group, lifecycleState: "Pending:Wait", healthy: true },
+    });
+    const token = randomUUID();
+    this.actions.set(instanceId, { token, groupName: spec.group, hookName: spec.hookName, instanceId, kind: "launch" });
+    this.step(
+      `Auto Scaling launches ${instanceId} in ${spec.availabilityZone}: EC2 pending, ${spec.group} Pending:Wait`,
+    );
+    return { instanceId, token, event: lifecycleEvent("launch", spec.group, spec.hookName, instanceId, token) };
+  }
+
+  /**
+   * Auto Scaling starts terminating an instance (e.g. it failed its health check). With a terminate
+   * hook it waits in `Terminating:Wait` (EC2 still running) and an event is returned; without one
+   * EC2 shuts it down, which takes `shutdownMs`.
+   */
+  terminate(instanceId: string, terminateHookName?: string): LifecycleEvent | undefined {
+    const instance = this.instanceOf(instanceId);
+    if (!instance.group) throw new Error(`${instanceId} is in no group`);
+    instance.group.healthy = false;
+    if (terminateHookName) {
+      instance.group.lifecycleState = "Terminating:Wait";
+      const token = randomUUID();
+      this.actions.set(instanceId, {
+        token,
+        groupName: instance.group.name,
+        hookName: terminateHookName,
+        instanceId,
+        kind: "terminate",
+      });
+      this.step(`${instanceId} is unhealthy: ${instance.group.name} Terminating:Wait`);
+      return lifecycleEvent("terminate", instance.group.name, terminateHookName, instanceId, token);
+    }
+    instance.group.lifecycleState = "Terminating";
+    this.shutDown(instance);
+    this.step(`${instanceId} is unhealthy: ${instance.group.name} Terminating, EC2 shutting-down`);
+    return undefined;
+  }
+
+  /** The next `times` calls of `operation` fail with this error. */
+  failNext(operation: Operation, code: string, message: string, times = 1, status = 400): void {
+    this.injected.push({ operation, remaining: times, error: () => new FakeAwsError(code, message, status) });
+  }
+
+  /** The next `times` calls of `operation` are throttled, with the service's own throttling code. */
+  throttle(operation: Operation, times: number): void {
+    if (AUTO_SCALING_OPERATIONS.has(operation)) this.failNext(operation, "Throttling", "Rate exceeded", times, 400);
+    else this.failNext(operation, "RequestLimitExceeded", "Request limit exceeded.", times, 503);
+  }
+
+  // --- looking at the state ---
+
+  eni(networkInterfaceId: string): {
+    status: string;
+    attachment?: { instanceId: string; status: string; deviceIndex: number };
+  } {
+    this.advance();
+    const { attachment } = this.eniOf(networkInterfaceId);
+    return {
+      status: attachment ? "in-use" : "available",
+      attachment: attachment && {
+        instanceId: attachment.instanceId,
+        status: attachment.status,
+        deviceIndex: attachment.deviceIndex,
+      },
+    };
+  }
+
+  instance(instanceId: string): { state: string; lifecycleState?: string } {
+    this.advance();
+    const instance = this.instanceOf(instanceId);
+    return { state: instance.state, lifecycleState: instance.group?.lifecycleState };
+  }
+
+  /** The calls made of one operation. */
+  callsOf(operation: Operation): CallRecord[] {
+    return this.calls.filter((call) => call.operation === operation);
+  }
+
+  // --- EC2 ---
+
+  describeInstances(input: DescribeInstancesRequest): DescribeInstancesResult {
+    this.begin("DescribeInstances", input);
+    const ids = input.InstanceIds ?? [...this.instances.keys()];
+    const found = ids.map((id) => {
+      const instance = this.instances.get(id);
+      if (!instance) throw new FakeAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+      return instance;
+    });
+    return {
+      Reservations: found.map((instance) => ({
+        ReservationId: `r-${instance.instanceId.slice(2)}`,
+        OwnerId: FAKE_ACCOUNT,
+        Instances: [this.instanceShape(instance)],
+      })),
+    };
+  }
+
+  describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest): DescribeNetworkInterfacesResult {
+    this.begin("DescribeNetworkInterfaces", input);
+    let found = [...this.enis.values()];
+    if (input.NetworkInterfaceIds?.length) {
+      found = input.NetworkInterfaceIds.map((id) => {
+        const eni = this.enis.get(id);
+        if (!eni)
+          throw new FakeAwsError(
+            "InvalidNetworkInterfaceID.NotFound",
+            `The networkInterface ID '${id}' does not exist`,
+          );
+        return eni;
+      });
+    }
+    for (const filter of input.Filters ?? []) {
+      const read: Record<string, (eni: FakeEni) => string | undefined> = {
+        description: (eni) => eni.description,
+        "availability-zone": (eni) => eni.availabilityZone,
+        "attachment.instance-id": (eni) => eni.attachment?.instanceId,
+      };
+      const field = read[filter.Name ?? ""];
+      if (!field) throw new FakeAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+      found = found.filter((eni) => (filter.Values ?? []).includes(field(eni) ?? ""));
+    }
+    return { NetworkInterfaces: found.map((eni) => this.eniShape(eni)) };
+  }
+
+  attachNetworkInterface(input: AttachNetworkInterfaceRequest): AttachNetworkInterfaceResult {
+    this.begin("AttachNetworkInterface", input);
+    const eni = this.existingEni(input.NetworkInterfaceId);
+    const instance = this.existingInstance(input.InstanceId);
+    if (eni.attachment)
+      throw new FakeAwsError("InvalidNetworkInterface.InUse", `Interface: [${eni.networkInterfaceId}] in use.`);
+    if (instance.state !== "running" && instance.state !== "stopped") {
+      throw new FakeAwsError(
+        "IncorrectInstanceState",
+        `The instance '${instance.instanceId}' is not in a valid state for this operation.`,
+      );
+    }
+    if (instance.availabilityZone !== eni.availabilityZone) {
+      throw new FakeAwsError(
+        "InvalidParameterValue",
+        "The network interface and the instance must be in the same Availability Zone.",
+      );
+    }
+    const deviceIndex = input.DeviceIndex ?? -1;
+    const taken =
+      deviceIndex === 0 ||
+      [...this.enis.values()].some(
+        (other) => other.attachment?.instanceId === instance.instanceId && other.attachment.deviceIndex === deviceIndex,
+      );
+    if (taken) {
+      throw new FakeAwsError(
+        "InvalidParameterValue",
+        `Instance '${instance.instanceId}' already has an interface attached at device index '${deviceIndex}'.`,
+      );
+    }
+    const attachmentId = this.id("eni-attach");
+    eni.attachment = {
+      attachmentId,
+      instanceId: instance.instanceId,
+      deviceIndex,
+      status: "attaching",
+      settlesAt: Date.now() + this.timings.attachMs,
+      holdsUntilForced: false,
+    };
+    this.step(
+      `EC2 attaches ${eni.networkInterfaceId} (${eni.privateIp}) to ${instance.instanceId} at device index ${deviceIndex}: attaching`,
+    );
+    return { AttachmentId: attachmentId, NetworkCardIndex: 0 };
+  }
+
+  detachNetworkInterface(input: DetachNetworkInterfaceRequest): void {
+    this.begin("DetachNetworkInterface", input);
+    const eni = [...this.enis.values()].find((candidate) => candidate.attachment?.attachmentId === input.AttachmentId);
+    const attachment = eni?.attachment;
+    if (!eni || !attachment)
+      throw new FakeAwsError(
+        "InvalidAttachmentID.NotFound",
+        `The attachment ID '${input.AttachmentId}' does not exist`,
+      );
+    if (attachment.deviceIndex === 0)
+      throw new FakeAwsError("OperationNotPermitted", "The network interface at device index 0 cannot be detached.");
+    const letsGo = input.Force === true || !attachment.holdsUntilForced;
+    if (attachment.status !== "detaching" || (letsGo && attachment.settlesAt === undefined)) {
+      attachment.status = "detaching";
+      attachment.settlesAt = letsGo ? Date.now() + this.timings.detachMs : undefined;
+    }
+    this.step(
+      `EC2 ${input.Force ? "force-" : ""}detaches ${eni.networkInterfaceId} from ${attachment.instanceId}: detaching` +
+        (letsGo ? "" : " (the instance does not let go until the detach is forced)"),
+    );
+  }
+
+  // --- Auto Scaling ---
+
+  describeAutoScalingInstances(input: DescribeAutoScalingInstancesType): AutoScalingInstancesType {
+    this.begin("DescribeAutoScalingInstances", input);
+    const members = (input.InstanceIds ?? [])
+      .map((id) => this.instances.get(id))
+      .filter(
+        (instance): instance is FakeInstance & { group: NonNullable<FakeInstance["group"]> } =>
+          instance?.group !== undefined,
+      )
+      .map(
+        (instance): AutoScalingInstanceDetails => ({
+          InstanceId: instance.instanceId,
+          InstanceType: "t4g.small",
+          AutoScalingGroupName: instance.group.name,
+          AvailabilityZone: instance.availabilityZone,
+          LifecycleState: instance.group.lifecycleState,
+          HealthStatus: instance.group.healthy ? "HEALTHY" : "UNHEALTHY",
+          ProtectedFromScaleIn: false,
+        }),
+      );
+    return { AutoScalingInstances: members };
+  }
+
+  completeLifecycleAction(input: CompleteLifecycleActionType): void {
+    this.begin("CompleteLifecycleAction", input);
+    const record: CompletionRecord = {
+      token: input.LifecycleActionToken ?? "",
+      instanceId: input.InstanceId ?? "",
+      hookName: input.LifecycleHookName ?? "",
+      result: input.LifecycleActionResult ?? "",
+      accepted: false,
+    };
+    this.completions.push(record);
+    const action = this.openAction(input);
+    if (record.result !== "CONTINUE" && record.result !== "ABANDON") {
+      throw new FakeAwsError("ValidationError", `LifecycleActionResult ${record.result} is not CONTINUE or ABANDON.`);
+    }
+    record.accepted = true;
+    this.actions.delete(action.instanceId);
+    const instance = this.instanceOf(action.instanceId);
+    const group = instance.group;
+    if (!group) return;
+    if (action.kind === "launch" && record.result === "CONTINUE") {
+      group.lifecycleState = "InService";
+      this.step(`${action.instanceId}: lifecycle action CONTINUE -> InService`);
+    } else {
+      group.lifecycleState = "Terminating:Proceed";
+      this.shutDown(instance);
+      this.step(`${action.instanceId}: lifecycle action ${record.result} -> terminating, EC2 shutting-down`);
+    }
+  }
+
+  recordLifecycleActionHeartbeat(input: RecordLifecycleActionHeartbeatType): void {
+    this.begin("RecordLifecycleActionHeartbeat", input);
+    const action = this.openAction(input);
+    this.heartbeats.push({ token: action.token, instanceId: action.instanceId });
+  }
+
+  // --- rules ---
+
+  /** Records the call, applies what time has changed, then throws an injected failure if one is due. */
+  private begin(operation: Operation, input: object): void {
+    this.advance();
+    const record: CallRecord = { operation, input: { ...input } };
+    this.calls.push(record);
+    const due = this.injected.find((failure) => failure.operation === operation && failure.remaining > 0);
+    if (due) {
+      due.remaining -= 1;
+      const error = due.error();
+      record.error = error.code;
+      throw error;
+    }
+  }
+
+  /** Applies the state changes whose time has come. */
+  private advance(): void {
+    const now = Date.now();
+    for (const instance of this.instances.values()) {
+      if (instance.stateEndsAt === undefined || now < instance.stateEndsAt) continue;
+      instance.stateEndsAt = undefined;
+      if (instance.state === "pending") {
+        instance.state = "running";
+        this.step(`${instance.instanceId} is running`);
+      } else if (instance.state === "shutting-down") {
+        instance.state = "terminated";
+        if (instance.group) instance.group.lifecycleState = "Terminated";
+        for (const eni of this.enis.values()) {
+          if (eni.attachment?.instanceId === instance.instanceId) {
+            eni.attachment = undefined;
+            this.step(
+              `${instance.instanceId} terminated: ${eni.networkInterfaceId} (DeleteOnTermination false) is available`,
+            );
+          }
+        }
+      }
+    }
+    for (const eni of this.enis.values()) {
+      const attachment = eni.attachment;
+      if (!attachment || attachment.settlesAt === undefined || now < attachment.settlesAt) continue;
+      if (attachment.status === "attaching") {
+        attachment.status = "attached";
+        attachment.settlesAt = undefined;
+        this.step(`${eni.networkInterfaceId} is attached to ${attachment.instanceId}`);
+      } else if (attachment.status === "detaching") {
+        eni.attachment = undefined;
+        this.step(`${eni.networkInterfaceId} is detached from ${attachment.instanceId}: available`);
+      }
+    }
+  }
+
+  private shutDown(instance: FakeInstance): void {
+    instance.state = "shutting-down";
+    instance.stateEndsAt = Date.now() + this.timings.shutdownMs;
+  }
+
+  private openAction(input: {
+    InstanceId?: string;
+    LifecycleActionToken?: string;
+    AutoScalingGroupName?: string;
+    LifecycleHookName?: string;
+  }): LifecycleAction {
+    const action = input.InstanceId ? this.actions.get(input.InstanceId) : undefined;
+    const matches =
+      action !== undefined &&
+      action.token === input.LifecycleActionToken &&
+      action.groupName === input.AutoScalingGroupName &&
+      action.hookName === input.LifecycleHookName;
+    if (!matches)
+      throw new FakeAwsError(
+        "ValidationError",
+        `No active Lifecycle Action found with instance ID ${input.InstanceId}`,
+      );
+    return action;
+  }
+
+  private instanceShape(instance: FakeInstance): Instance {
+    const codes: Record<string, number> = {
+      pending: 0,
+      running: 16,
+      "shutting-down": 32,
+      terminated: 48,
+      stopping: 64,
+      stopped: 80,
+    };
+    return {
+      InstanceId: instance.instanceId,
+      State: { Code: codes[instance.state], Name: instance.state as never },
+      Placement: { AvailabilityZone: instance.availabilityZone },
+      Tags: Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value })),
+    };
+  }
+
+  private eniShape(eni: FakeEni): NetworkInterface {
+    const { attachment } = eni;
+    return {
+      NetworkInterfaceId: eni.networkInterfaceId,
+      Description: eni.description,
+      AvailabilityZone: eni.availabilityZone,
+      SubnetId: eni.subnetId,
+      PrivateIpAddress: eni.privateIp,
+      // The attacher reads the attachment; the interface status only says whether one exists.
+      Status: attachment ? "in-use" : "available",
+      Attachment: attachment && {
+        AttachmentId: attachment.attachmentId,
+        InstanceId: attachment.instanceId,
+        DeviceIndex: attachment.deviceIndex,
+        Status: attachment.status,
+        DeleteOnTermination: false,
+      },
+    };
+  }
+
+  private existingEni(id: string | undefined): FakeEni {
+    const eni = this.enis.get(id ?? "");
+    if (!eni)
+      throw new FakeAwsError("InvalidNetworkInterfaceID.NotFound", `The networkInterface ID '${id}' does not exist`);
+    return eni;
+  }
+
+  private existingInstance(id: string | undefined): FakeInstance {
+    const instance = this.instances.get(id ?? "");
+    if (!instance) throw new FakeAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+    return instance;
+  }
+
+  private eniOf(id: string): FakeEni {
+    const eni = this.enis.get(id);
+    if (!eni) throw new Error(`no ENI ${id} in the fake`);
+    return eni;
+  }
+
+  private instanceOf(id: string): FakeInstance {
+    const instance = this.instances.get(id);
+    if (!instance) throw new Error(`no instance ${id} in the fake`);
+    return instance;
+  }
+
+  private id(prefix: string): string {
+    this.sequence += 1;
+    return `${prefix}-${this.sequence.toString(16).padStart(17, "0")}`;
+  }
+
+  private step(line: string): void {
+    this.onStep?.(`+${String(Date.now() - this.startedAt).padStart(5)} ms  ${line}`);
+  }
+}
+
+/** The event EventBridge delivers for a lifecycle action (AWS documentation sample, these ids). */
+export function lifecycleEvent(
+  kind: "launch" | "terminate",
+  group: string,
+  hookName: string,
+  instanceId: string,
+  token: string,
+): LifecycleEvent {
+  const launch = kind === "launch";
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": launch ? "EC2 Instance-launch Lifecycle Action" : "EC2 Instance-terminate Lifecycle Action",
+    source: "aws.autoscaling",
+    account: FAKE_ACCOUNT,
+    time: new Date().toISOString(),
+    region: FAKE_REGION,
+    resources: [
+      `arn:aws:autoscaling:${FAKE_REGION}:${FAKE_ACCOUNT}:autoScalingGroup:${randomUUID()}:autoScalingGroupName/${group}`,
+    ],
+    detail: {
+      LifecycleActionToken: token,
+      AutoScalingGroupName: group,
+      LifecycleHookName: hookName,
+      EC2InstanceId: instanceId,
+      LifecycleTransition: launch ? "autoscaling:EC2_INSTANCE_LAUNCHING" : "autoscaling:EC2_INSTANCE_TERMINATING",
+      NotificationMetadata: "additional-info",
+      Origin: launch ? "EC2" : "AutoScalingGroup",
+      Destination: launch ? "AutoScalingGroup" : "EC2",
+    },
+  };
+}
+
+// --- the fake over HTTP: EC2 Query and Auto Scaling awsQuery, as much as the attacher uses ---
+
+type XmlValue = string | number | boolean | undefined | null | XmlValue[] | { [name: string]: XmlValue };
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** `<name>value</name>`; a list wraps each element in `<item>` (EC2) or `<member>` (Auto Scaling). */
+function xml(name: string, value: XmlValue, listElement: string): string {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value)) return `<${name}>${value.map((v) => xml(listElement, v, listElement)).join("")}</${name}>`;
+  if (typeof value === "object") return `<${name}>${fields(value, listElement)}</${name}>`;
+  return `<${name}>${escapeXml(String(value))}</${name}>`;
+}
+
+function fields(value: { [name: string]: XmlValue }, listElement: string): string {
+  return Object.entries(value)
+    .map(([name, v]) => xml(name, v, listElement))
+    .join("");
+}
+
+/** `Name.1`, `Name.2`, ... (EC2) or `Name.member.1`, ... (Auto Scaling) */
+function queryList(params: URLSearchParams, prefix: string): string[] {
+  const values: string[] = [];
+  for (let i = 1; params.has(`${prefix}.${i}`); i++) values.push(params.get(`${prefix}.${i}`) ?? "");
+  return values;
+}
+
+function queryFilters(params: URLSearchParams): { Name: string; Values: string[] }[] {
+  const filters: { Name: string; Values: string[] }[] = [];
+  for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
+    filters.push({ Name: params.get(`Filter.${i}.Name`) ?? "", Values: queryList(params, `Filter.${i}.Value`) });
+  }
+  return filters;
+}
+
+function ec2Instance(instance: Instance): XmlValue {
+  return {
+    instanceId: instance.InstanceId,
+    instanceState: { code: instance.State?.Code, name: instance.State?.Name },
+    placement: { availabilityZone: instance.Placement?.AvailabilityZone },
+    tagSet: (instance.Tags ?? []).map((tag) => ({ key: tag.Key, value: tag.Value })),
+  };
+}
+
+function ec2NetworkInterface(eni: NetworkInterface): XmlValue {
+  const attachment = eni.Attachment;
+  return {
+    networkInterfaceId: eni.NetworkInterfaceId,
+    subnetId: eni.SubnetId,
+    availabilityZone: eni.AvailabilityZone,
+    description: eni.Description,
+    status: eni.Status,
+    privateIpAddress: eni.PrivateIpAddress,
+    attachment: attachment && {
+      attachmentId: attachment.AttachmentId,
+      instanceId: attachment.InstanceId,
+      deviceIndex: attachment.DeviceIndex,
+      status: attachment.Status,
+      deleteOnTermination: attachment.DeleteOnTermination,
+    },
+  };
+}
+
+/** Where `reportAfterAttach` posts; the endpoint records the call (and fails it while `afterAttachFails`). */
+export const AFTER_ATTACH_PATH = "/after-attach";
+
+type QueryHandler = (world: FakeAws, params: URLSearchParams) => { [name: string]: XmlValue };
+
+const EC2_VERSION = "2016-11-15";
+const AUTO_SCALING_VERSION = "2011-01-01";
+
+const EC2_HANDLERS: Record<string, QueryHandler> = {
+  DescribeInstances: (world, params) => ({
+    reservationSet: (world.describeInstances({ InstanceIds: queryList(params, "InstanceId") }).Reservations ?? []).map(
+      (reservation) => ({
+        reservationId: reservation.ReservationId,
+        ownerId: reservation.OwnerId,
+        instancesSet: (reservation.Instances ?? []).map(ec2Instance),
+      }),
+    ),
+  }),
+  DescribeNetworkInterfaces: (world, params) => ({
+    networkInterfaceSet: (
+      world.describeNetworkInterfaces({
+        NetworkInterfaceIds: queryList(params, "NetworkInterfaceId"),
+        Filters: queryFilters(params),
+      }).NetworkInterfaces ?? []
+    ).map(ec2NetworkInterface),
+  }),
+  AttachNetworkInterface: (world, params) => {
+    const result = world.attachNetworkInterface({
+      NetworkInterfaceId: params.get("NetworkInterfaceId") ?? undefined,
+      InstanceId: params.get("InstanceId") ?? undefined,
+      DeviceIndex: params.has("DeviceIndex") ? Number(params.get("DeviceIndex")) : undefined,
+    });
+    return { attachmentId: result.AttachmentId, networkCardIndex: result.NetworkCardIndex };
+  },
+  DetachNetworkInterface: (world, params) => {
+    world.detachNetworkInterface({
+      AttachmentId: params.get("AttachmentId") ?? undefined,
+      Force: params.get("Force") === "true",
+    });
+    return { return: true };
+  },
+};
+
+const AUTO_SCALING_HANDLERS: Record<string, QueryHandler> = {
+  DescribeAutoScalingInstances: (world, params) => ({
+    AutoScalingInstances: (
+      world.describeAutoScalingInstances({ InstanceIds: queryList(params, "InstanceIds.member") })
+        .AutoScalingInstances ?? []
+    ).map((member) => ({
+      InstanceId: member.InstanceId,
+      InstanceType: member.InstanceType,
+      AutoScalingGroupName: member.AutoScalingGroupName,
+      AvailabilityZone: member.AvailabilityZone,
+      LifecycleState: member.LifecycleState,
+      HealthStatus: member.HealthStatus,
+      ProtectedFromScaleIn: member.ProtectedFromScaleIn,
+    })),
+  }),
+  CompleteLifecycleAction: (world, params) => {
+    world.completeLifecycleAction({
+      ...lifecycleParams(params),
+      LifecycleActionResult: params.get("LifecycleActionResult") ?? undefined,
+    });
+    return {};
+  },
+  RecordLifecycleActionHeartbeat: (world, params) => {
+    world.recordLifecycleActionHeartbeat(lifecycleParams(params));
+    return {};
+  },
+};
+
+function lifecycleParams(params: URLSearchParams): RecordLifecycleActionHeartbeatType {
+  return {
+    AutoScalingGroupName: params.get("AutoScalingGroupName") ?? "",
+    LifecycleHookName: params.get("LifecycleHookName") ?? "",
+    LifecycleActionToken: params.get("LifecycleActionToken") ?? undefined,
+    InstanceId: params.get("InstanceId") ?? undefined,
+  };
+}
+
+/** Serves a `FakeAws` on 127.0.0.1 for SDK clients pointed at it with AWS_ENDPOINT_URL. */
+export class FakeAwsEndpoint {
+  private constructor(
+    private readonly server: LoopbackServer,
+    public world: FakeAws,
+  ) {}
+
+  static async start(world: FakeAws): Promise<FakeAwsEndpoint> {
+    let endpoint: FakeAwsEndpoint | undefined;
+    const server = await listenOnLoopback((request, body, response) =>
+      endpoint?.answer(request.url ?? "/", body, response),
+    );
+    endpoint = new FakeAwsEndpoint(server, world);
+    return endpoint;
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  /** Environment for a function process whose SDK clients should talk to this endpoint. */
+  env(): Record<string, string> {
+    return {
+      AWS_REGION: FAKE_REGION,
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_ENDPOINT_URL: this.url,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.server.stop();
+  }
+
+  private answer(path: string, body: string, response: http.ServerResponse): void {
+    if (path === AFTER_ATTACH_PATH) {
+      this.world.afterAttachCalls.push(JSON.parse(body) as AfterAttachInput);
+      response.writeHead(this.world.afterAttachFails ? 500 : 204).end();
+      return;
+    }
+    const params = new URLSearchParams(body);
+    const action = params.get("Action") ?? "";
+    const isEc2 = params.get("Version") === EC2_VERSION;
+    const handler = (
+      isEc2 ? EC2_HANDLERS : params.get("Version") === AUTO_SCALING_VERSION ? AUTO_SCALING_HANDLERS : {}
+    )[action];
+    const requestId = randomUUID();
+    const send = (status: number, xmlBody: string) =>
+      response
+        .writeHead(status, { "content-type": "text/xml" })
+        .end(`<?xml version="1.0" encoding="UTF-8"?>\n${xmlBody}`);
+    try {
+      if (!handler)
+        throw new FakeAwsError(
+          "InvalidAction",
+          `The fake does not serve ${action} (version ${params.get("Version")}).`,
+        );
+      const result = handler(this.world, params);
+      if (isEc2) {
+        send(
+          200,
+          `<${action}Response xmlns="http://ec2.amazonaws.com/doc/${EC2_VERSION}/"><requestId>${requestId}</requestId>${fields(result, "item")}</${action}Response>`,
+        );
+      } else {
+        send(
+          200,
+          `<${action}Response xmlns="http://autoscaling.amazonaws.com/doc/${AUTO_SCALING_VERSION}/"><${action}Result>${fields(result, "member")}</${action}Result>` +
+            `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
+        );
+      }
+    } catch (error) {
+      const failure = error instanceof FakeAwsError ? error : new FakeAwsError("InternalError", String(error), 500);
+      const detail = `<Code>${escapeXml(failure.code)}</Code><Message>${escapeXml(failure.message)}</Message>`;
+      if (isEc2) {
+        send(
+          failure.status,
+          `<Response><Errors><Error>${detail}</Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+        );
+      } else {
+        const type = failure.status >= 500 ? "Receiver" : "Sender";
+        send(
+          failure.status,
+          `<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/${AUTO_SCALING_VERSION}/"><Error><Type>${type}</Type>${detail}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * An `afterAttach` callback as a user would write one to update DNS: it reports the attach to the
+ * fake endpoint (AWS_ENDPOINT_URL), and throws when the endpoint fails.
+ */
+export async function reportAfterAttach(input: AfterAttachInput): Promise<void> {
+  // AFTER_ATTACH_PATH written out: a packaged callback takes along only what it closes over, not its module.
+  const response = await fetch(`${process.env.AWS_ENDPOINT_URL}/after-attach`, {
+    method: "POST",
+    body: JSON.stringify(input),
+  });
+  if (!response.ok) throw new Error(`the DNS update answered ${response.status}`);
+}
+
+/** Attacher options for runs on the fake: the component's, with waits in milliseconds instead of seconds. */
+export function fakeAttacherOptions(group: string, overrides: Partial<AttacherOptions> = {}): AttacherOptions {
+  return {
+    autoScalingGroupName: group,
+    tagKey: "Eth1",
+    pollIntervalMs: 25,
+    forceDetachAfterMs: 400,
+    heartbeatIntervalMs: 150,
+    completionReserveMs: 2_000,
+    maxAttempts: 5,
+    ...overrides,
+  };
+}
