@@ -199,7 +199,11 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       metafile: true,
       write: false,
       logLevel: "silent",
-      plugins: [callbackModules(serialized), deepPackagePaths(nodePaths, external), awsSdkModuleBuilds(nodePaths, external)],
+      plugins: [
+        callbackModules(serialized),
+        deepPackagePaths(nodePaths, external),
+        awsSdkModuleBuilds(nodePaths, external),
+      ],
     });
   } catch (error) {
     throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);

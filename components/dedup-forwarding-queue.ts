@@ -36,8 +36,7 @@ export type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue
 
 /** An identity allowed to schedule observations: an object id, or one with its principal type. */
 export type ProducerPrincipal =
-  | pulumi.Input<string>
-  | { principalId: pulumi.Input<string>; principalType: NonNullable<RoleGrant["principalType"]> };
+  pulumi.Input<string> | { principalId: pulumi.Input<string>; principalType: NonNullable<RoleGrant["principalType"]> };
 
 export interface DedupForwardingQueueArgs {
   resourceGroupName: pulumi.Input<string>;

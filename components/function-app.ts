@@ -213,14 +213,12 @@ export class FunctionApp extends pulumi.ComponentResource {
         siteConfig: {
           minTlsVersion: "1.2",
           ftpsState: "Disabled",
-          appSettings: pulumi
-            .output(args.appSettings ?? {})
-            .apply((settings) =>
-              Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
-                name: settingName,
-                value,
-              })),
-            ),
+          appSettings: pulumi.output(args.appSettings ?? {}).apply((settings) =>
+            Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
+              name: settingName,
+              value,
+            })),
+          ),
         },
       }),
       { parent: this },

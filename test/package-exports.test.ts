@@ -16,7 +16,10 @@ describe("the package as another stack imports it", () => {
   const resolveFromConsumer = (request: string) => require.resolve(request, { paths: [consumer] });
 
   it("resolves `queue-patterns` to the compiled public API through package.json exports", () => {
-    assert.equal(fs.realpathSync(resolveFromConsumer("queue-patterns")), path.join(repoRoot, "dist", "components", "index.js"));
+    assert.equal(
+      fs.realpathSync(resolveFromConsumer("queue-patterns")),
+      path.join(repoRoot, "dist", "components", "index.js"),
+    );
   });
 
   it("exports the building blocks by name", () => {

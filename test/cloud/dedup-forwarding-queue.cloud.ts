@@ -116,25 +116,31 @@ describe("DedupForwardingQueue on Azure Service Bus", { skip, timeout: 10 * 60_0
     }
   });
 
-  it("matches the deployed stack's queues to its producer configuration", {
-    skip: process.env.DEDUP_PRODUCER_CONFIG ? false : "set DEDUP_PRODUCER_CONFIG to the stack's producerConfig output",
-  }, async () => {
-    const deployed = JSON.parse(process.env.DEDUP_PRODUCER_CONFIG ?? "{}") as ProcessingScheduleConfig;
-    const forwardTargets = new Set<string | undefined>();
-    for (const [window, { queueName, periodSeconds }] of Object.entries(deployed.windows)) {
-      const { requiresDuplicateDetection, requiresSession, duplicateDetectionHistoryTimeWindow, forwardTo } =
-        await admin.getQueue(queueName);
-      assert.equal(requiresDuplicateDetection, true, window);
-      assert.equal(requiresSession, false, window);
-      const windowSeconds = parseDuration(duplicateDetectionHistoryTimeWindow) ?? 0;
-      assert.ok(
-        windowSeconds >= periodSeconds + deployed.scheduleDelaySeconds,
-        `${window}: ${duplicateDetectionHistoryTimeWindow} covers the period and delay`,
-      );
-      forwardTargets.add(queueNameOf(forwardTo));
-    }
-    assert.equal(forwardTargets.size, 1, "every processing queue forwards to the one work queue");
-    const [workQueueName] = [...forwardTargets];
-    assert.equal((await admin.getQueue(workQueueName ?? "")).requiresSession, true);
-  });
+  it(
+    "matches the deployed stack's queues to its producer configuration",
+    {
+      skip: process.env.DEDUP_PRODUCER_CONFIG
+        ? false
+        : "set DEDUP_PRODUCER_CONFIG to the stack's producerConfig output",
+    },
+    async () => {
+      const deployed = JSON.parse(process.env.DEDUP_PRODUCER_CONFIG ?? "{}") as ProcessingScheduleConfig;
+      const forwardTargets = new Set<string | undefined>();
+      for (const [window, { queueName, periodSeconds }] of Object.entries(deployed.windows)) {
+        const { requiresDuplicateDetection, requiresSession, duplicateDetectionHistoryTimeWindow, forwardTo } =
+          await admin.getQueue(queueName);
+        assert.equal(requiresDuplicateDetection, true, window);
+        assert.equal(requiresSession, false, window);
+        const windowSeconds = parseDuration(duplicateDetectionHistoryTimeWindow) ?? 0;
+        assert.ok(
+          windowSeconds >= periodSeconds + deployed.scheduleDelaySeconds,
+          `${window}: ${duplicateDetectionHistoryTimeWindow} covers the period and delay`,
+        );
+        forwardTargets.add(queueNameOf(forwardTo));
+      }
+      assert.equal(forwardTargets.size, 1, "every processing queue forwards to the one work queue");
+      const [workQueueName] = [...forwardTargets];
+      assert.equal((await admin.getQueue(workQueueName ?? "")).requiresSession, true);
+    },
+  );
 });

@@ -435,17 +435,15 @@ export class FakeAws {
         (instance): instance is FakeInstance & { group: NonNullable<FakeInstance["group"]> } =>
           instance?.group !== undefined,
       )
-      .map(
-        (instance): AutoScalingInstanceDetails => ({
-          InstanceId: instance.instanceId,
-          InstanceType: "t4g.small",
-          AutoScalingGroupName: instance.group.name,
-          AvailabilityZone: instance.availabilityZone,
-          LifecycleState: instance.group.lifecycleState,
-          HealthStatus: instance.group.healthy ? "HEALTHY" : "UNHEALTHY",
-          ProtectedFromScaleIn: false,
-        }),
-      );
+      .map((instance): AutoScalingInstanceDetails => ({
+        InstanceId: instance.instanceId,
+        InstanceType: "t4g.small",
+        AutoScalingGroupName: instance.group.name,
+        AvailabilityZone: instance.availabilityZone,
+        LifecycleState: instance.group.lifecycleState,
+        HealthStatus: instance.group.healthy ? "HEALTHY" : "UNHEALTHY",
+        ProtectedFromScaleIn: false,
+      }));
     return { AutoScalingInstances: members };
   }
 
@@ -819,11 +817,11 @@ export class FakeAwsEndpoint {
   ) {}
 
   static async start(world: FakeAws): Promise<FakeAwsEndpoint> {
-    let endpoint: FakeAwsEndpoint | undefined;
+    // Requests arrive only after start() returns, when `endpoint` exists.
     const server = await listenOnLoopback((request, body, response) =>
-      endpoint?.answer(request.url ?? "/", body, response),
+      endpoint.answer(request.url ?? "/", body, response),
     );
-    endpoint = new FakeAwsEndpoint(server, world);
+    const endpoint = new FakeAwsEndpoint(server, world);
     return endpoint;
   }
 

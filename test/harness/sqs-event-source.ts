@@ -120,8 +120,7 @@ export async function drainQueue(options: EventSourceOptions): Promise<EventSour
       let failedIds = new Set<string>();
       try {
         const result = (await options.invoke({ Records: records })) as
-          | { batchItemFailures?: { itemIdentifier: string }[] }
-          | undefined;
+          { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
         if (reportFailures && result?.batchItemFailures) {
           failedIds = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
         }
