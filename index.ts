@@ -8,6 +8,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DedupForwardingQueue,
+  FanOutIngest,
   FifoIngester,
   PersistentEniAsg,
   type ProducerPrincipal,
@@ -33,6 +34,40 @@ function resourceGroupOf(name: string, section: ComponentSection): pulumi.Input<
 
 /** The components the stack knows, by config section, with the dev stack's demonstration callbacks. */
 const builders: Record<string, ComponentBuilder> = {
+  fanOutIngest(name, section) {
+    const setting = <T>(key: string) => section[key] as T | undefined;
+    const ingest = new FanOutIngest<string>(name, {
+      resourceGroupName: setting<string>("resourceGroupName"),
+      // A paginated id API named in appSettings, answering { ids: string[], next: string | null } per page.
+      source: async function* ({ parameters }) {
+        const since = parameters.since ? `&since=${encodeURIComponent(parameters.since)}` : "";
+        let page: string | null = `${process.env.API_URL}/ids?limit=1000${since}`;
+        while (page) {
+          const response: Response = await fetch(page);
+          if (!response.ok) throw new Error(`GET ${page}: ${response.status}`);
+          const body = (await response.json()) as { ids: string[]; next: string | null };
+          yield* body.ids;
+          page = body.next;
+        }
+      },
+      toMessage: (id) => JSON.stringify({ id }),
+      appSettings: { API_URL: setting<string>("apiUrl") ?? "https://api.example.com" },
+      chunkSize: setting<number>("chunkSize"),
+      queueCount: setting<number>("queueCount"),
+      messageEncoding: setting<"base64" | "none">("messageEncoding"),
+      schedule: setting<string>("schedule"),
+      maximumInstanceCount: setting<number>("maximumInstanceCount"),
+    });
+    return {
+      runUrl: ingest.runUrl,
+      queueServiceUri: ingest.queueServiceUri,
+      queueNames: ingest.queueNames,
+      poisonQueueNames: ingest.poisonQueueNames,
+      storageAccountName: ingest.storageAccountName,
+      functionAppName: ingest.functionAppName,
+    };
+  },
+
   fifoIngester(name, section) {
     const ingester = new FifoIngester<{ id: string }>(name, {
       handler: async (listing, meta) => {

@@ -6,6 +6,7 @@
 const benchmarks: Record<string, () => { run(): Promise<void> }> = {
   packaging: () => require("./packaging"),
   fifo: () => require("./fifo"),
+  fanout: () => require("./fanout"),
 };
 
 async function main(): Promise<void> {

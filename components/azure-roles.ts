@@ -10,6 +10,7 @@ export const BUILT_IN_ROLES = {
   "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
   "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
   "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
   "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
   "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",

@@ -23,6 +23,15 @@ export type {
   SendContext,
 } from "../runtime/scheduled-notifier/contract";
 export {
+  chunkCreatedFilter,
+  FanOutIngest,
+  type FanOutIngestArgs,
+  fanOutFunctions,
+  type MessageEncoding,
+  type RunContext,
+  validateFanOutIngestArgs,
+} from "./fan-out-ingest";
+export {
   FifoIngester,
   type FifoIngesterArgs,
   type FifoRecordHandler,

@@ -8,8 +8,7 @@ import * as path from "node:path";
 
 export const AZURITE_ACCOUNT = "devstoreaccount1";
 /** Azurite's published development key (not a secret: it is the same in every Azurite). */
-export const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXTqSDYGMUYhqfiheSwNBs7EnI7q0cN8UyxvJhAzuqB1FhnqvGy4gg3Nc1l8w==";
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface Emulator {
   /** Stops the process if this fixture started it. */
@@ -89,12 +88,17 @@ function startAndWait(
   });
 }
 
+/** How long an emulator gets to stop on SIGTERM before it is killed (Azurite can hang in cleanup). */
+const STOP_GRACE_MS = 5_000;
+
 function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
     await exited;
+    clearTimeout(timer);
   };
 }
 

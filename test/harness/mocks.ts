@@ -95,13 +95,24 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
     return state;
   }
   if (pkg === "azure-native") {
-    const physical = inputs.name ?? inputs.accountName ?? name;
+    const physical = inputs[AZURE_NAME_INPUTS[type] ?? "name"] ?? name;
+    const resourceId = (armType: string, resourceName: string) =>
+      `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/${armType}/${resourceName}`;
+    const storageAccountId = resourceId(STORAGE_ACCOUNT_ARM_TYPE, inputs.accountName);
     const state: Record<string, any> = {
       name: physical,
-      id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/${module}/${physical}`,
+      id: resourceId(type === "azure-native:storage:StorageAccount" ? STORAGE_ACCOUNT_ARM_TYPE : module, physical),
     };
-    if (type === "azure-native:web:WebApp") {
+    // Azure nests queues and containers under their account's services; role scopes use these ids.
+    if (type === "azure-native:storage:Queue")
+      state.id = `${storageAccountId}/queueServices/default/queues/${physical}`;
+    if (type === "azure-native:storage:BlobContainer") {
+      state.id = `${storageAccountId}/blobServices/default/containers/${physical}`;
+    }
+    if (type === "azure-native:web:WebApp" || inputs.identity?.type === "SystemAssigned") {
       state.identity = { type: "SystemAssigned", principalId: `${physical}-principal`, tenantId: "tenant" };
+    }
+    if (type === "azure-native:web:WebApp") {
       state.defaultHostName = `${physical}.azurewebsites.net`;
       state.hostNameSslStates = [
         { name: `${physical}.azurewebsites.net`, hostType: "Standard" },
@@ -115,8 +126,7 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
       };
     }
     if (type === "azure-native:servicebus:Namespace") {
-      state.name = inputs.namespaceName ?? physical;
-      state.serviceBusEndpoint = `https://${state.name}.servicebus.windows.net:443/`;
+      state.serviceBusEndpoint = `https://${physical}.servicebus.windows.net:443/`;
     }
     if (type === "azure-native:applicationinsights:Component") {
       state.connectionString = `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://example.in.applicationinsights.azure.com/`;
@@ -125,6 +135,19 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
   }
   return {};
 }
+
+const STORAGE_ACCOUNT_ARM_TYPE = "Microsoft.Storage/storageAccounts";
+
+/** The input that carries an azure-native resource's own name, where it is not `name`. */
+const AZURE_NAME_INPUTS: Record<string, string> = {
+  "azure-native:storage:StorageAccount": "accountName",
+  "azure-native:storage:BlobContainer": "containerName",
+  "azure-native:storage:Queue": "queueName",
+  "azure-native:servicebus:Namespace": "namespaceName",
+  "azure-native:servicebus:Queue": "queueName",
+  "azure-native:eventgrid:SystemTopic": "systemTopicName",
+  "azure-native:resources:ResourceGroup": "resourceGroupName",
+};
 
 function shortHash(text: string): string {
   let hash = 0;

@@ -1,0 +1,625 @@
+/**
+ * FanOutIngest (Azure): millions of items from an external API into Storage Queues, fanned out over
+ * parallel function invocations instead of one bottleneck function.
+ *
+ * A chunking function streams the user's `source` into chunk blobs; every new chunk blob raises a
+ * BlobCreated event that an Event Grid system topic delivers, through a Storage Queue, to an
+ * ingestion function, which enqueues that chunk's messages. Event Grid replaces the polling blob
+ * trigger, which can lag minutes and miss blobs (and is not offered on Flex Consumption). Every hop
+ * authenticates with a managed identity; the data account accepts no keys at all.
+ */
+import * as eventgrid from "@pulumi/azure-native/eventgrid";
+import * as resources from "@pulumi/azure-native/resources";
+import * as storage from "@pulumi/azure-native/storage";
+import * as pulumi from "@pulumi/pulumi";
+import type { RunContext } from "../runtime/fan-out-ingest/chunking";
+import type { FanOutOptions } from "../runtime/fan-out-ingest/functions";
+import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
+import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
+import { type BuiltInRole, grantRole } from "./azure-roles";
+import { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
+import { storageAccountName } from "./naming";
+import { applyTransform, type Transform } from "./transform";
+import { ArgumentChecker, ownerLabel } from "./validation";
+
+export type { RunContext } from "../runtime/fan-out-ingest/chunking";
+export type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
+
+export interface FanOutIngestArgs<TItem = unknown> {
+  /** An existing resource group. @default a new resource group `<name>-rg` */
+  resourceGroupName?: pulumi.Input<string>;
+  /** @default the resource group's location */
+  location?: pulumi.Input<string>;
+  /**
+   * The items of one run, streamed: an async generator that walks a paginated API page by page.
+   * Nothing requires the whole list in memory; chunks are uploaded while the source is read.
+   * Runs in the chunking function; read non-secret settings such as the API's URL from
+   * `process.env` (see `appSettings`).
+   * @example
+   * async function* ({ runId }) {
+   *   for (let url = `${process.env.API_URL}/ids?limit=1000`; url; ) {
+   *     const page = await (await fetch(url)).json();
+   *     yield* page.ids;
+   *     url = page.next;
+   *   }
+   * }
+   */
+  source: (run: RunContext) => AsyncIterable<TItem> | Iterable<TItem>;
+  /**
+   * Item -> queue message: a string is sent as is, anything else as its JSON. Runs in the ingestion
+   * function, in parallel over chunks. If it throws for an item, that item goes to the poison queue
+   * with the error.
+   * @default strings as they are, other items as JSON
+   * @example (id) => ({ id, kind: "refresh" })
+   */
+  toMessage?: (item: TItem) => unknown;
+  /** Items per chunk blob, i.e. messages per ingestion invocation. @default 5000 */
+  chunkSize?: number;
+  /**
+   * Target queues the messages are spread over by a stable hash of the message text. One Storage
+   * Queue takes about 2,000 messages/s; N queues take about N x 2,000, up to the account's ~20,000
+   * requests/s.
+   * @default 1
+   */
+  queueCount?: number;
+  /**
+   * The target queue's name; with `queueCount` > 1 the queues are `<queueName>-1` .. `<queueName>-N`.
+   * Each has a poison queue `<queue>-poison`, where the Functions queue trigger of a consumer also
+   * moves messages it failed five times.
+   * @default "messages"
+   */
+  queueName?: string;
+  /** The container of chunk blobs (`<runId>/000001.chunk.json`) and run manifests (`<runId>/manifest.json`). @default "chunks" */
+  chunkContainerName?: string;
+  /**
+   * How message text is stored in the target queues. `base64` is what a Functions queue trigger
+   * reads by default; use `none` for consumers that read raw text. Storage Queue's 64 KiB limit
+   * applies to the encoded message, so base64 leaves 48 KiB of text.
+   * @default "base64"
+   */
+  messageEncoding?: MessageEncoding;
+  /** Sends in flight per ingestion invocation (one chunk). @default 16 */
+  concurrency?: number;
+  /**
+   * Messages between two checkpoints of an ingestion: the most messages a crashed or duplicated
+   * invocation can send twice.
+   * @default 500
+   */
+  checkpointEvery?: number;
+  /**
+   * NCRONTAB schedule (`second minute hour day month day-of-week`, UTC) of a timer-started run, in
+   * addition to `POST /api/runs`.
+   * @example "0 0 2 * * *"
+   */
+  schedule?: string;
+  /** Chunk blobs and manifests are deleted this many days after they were last modified. @default 7 */
+  chunkRetentionDays?: number;
+  /** Event Grid's delivery of BlobCreated events to the events queue. */
+  eventDelivery?: {
+    /** @default 30 (the Event Grid maximum) */
+    maxDeliveryAttempts?: number;
+    /** @default 1440 (the Event Grid maximum, 24 h) */
+    eventTimeToLiveMinutes?: number;
+  };
+  /**
+   * An existing Event Grid system topic on this component's storage account, to subscribe through
+   * instead of creating one. Azure allows one system topic per account, and some services (Defender
+   * for Storage) create theirs on every new account. It must have a system-assigned identity.
+   */
+  existingSystemTopicName?: pulumi.Input<string>;
+  /** Non-secret settings the callbacks read from `process.env`, e.g. `{ API_URL: "https://..." }`. */
+  appSettings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** The Function App's scale-out ceiling; each instance ingests one chunk at a time. @default 100 */
+  maximumInstanceCount?: number;
+  /** Escape hatches: change what this component did not foresee. */
+  transform?: {
+    storageAccount?: Transform<storage.StorageAccountArgs>;
+    systemTopic?: Transform<eventgrid.SystemTopicArgs>;
+    eventSubscription?: Transform<eventgrid.SystemTopicEventSubscriptionArgs>;
+    functionApp?: FunctionAppArgs["transform"];
+  };
+}
+
+/** The app setting prefix of the data account connection, read by the runtime and the queue trigger. */
+export const DATA_CONNECTION = "FanOutStorage";
+/** Queue Event Grid writes BlobCreated events into, and its poison queue. */
+export const EVENTS_QUEUE = "chunk-events";
+/** Container Event Grid writes events it could not deliver into. */
+export const DEAD_LETTER_CONTAINER = "event-dead-letters";
+/** Storage queue and container names: 3..63 characters. */
+const MAX_STORAGE_NAME = 63;
+const POISON_SUFFIX = "-poison";
+
+/** Storage's rule for queue and container names: lowercase letters, digits and single inner hyphens. */
+const STORAGE_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const STORAGE_NAME_FIX =
+  "use 3..63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.";
+
+/**
+ * Host settings for the ingestion trigger. Event Grid writes plain JSON, not base64. One chunk per
+ * instance at a time keeps the in-flight sends at `instances x concurrency`; five failed attempts
+ * move an event to `<events queue>-poison`; 30 s between attempts lets a throttled account recover.
+ */
+export const INGESTION_HOST_QUEUES = {
+  messageEncoding: "none",
+  maxDequeueCount: 5,
+  visibilityTimeout: "00:00:30",
+  batchSize: 1,
+  newBatchThreshold: 0,
+} as const;
+
+const DEFAULTS = {
+  chunkSize: 5000,
+  queueCount: 1,
+  queueName: "messages",
+  chunkContainerName: "chunks",
+  messageEncoding: "base64" as MessageEncoding,
+  concurrency: 16,
+  checkpointEvery: 500,
+  chunkRetentionDays: 7,
+  maxDeliveryAttempts: 30,
+  eventTimeToLiveMinutes: 1440,
+  uploadConcurrency: 4,
+};
+
+/** The target queue names for a base name and count. */
+export function targetQueueNames(queueName: string, queueCount: number): string[] {
+  if (queueCount === 1) return [queueName];
+  return Array.from({ length: queueCount }, (_, i) => `${queueName}-${i + 1}`);
+}
+
+export function poisonQueueName(queue: string): string {
+  return `${queue}${POISON_SUFFIX}`;
+}
+
+/** Checks every argument and throws one error listing each problem with its fix. */
+export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): void {
+  const owner = ownerLabel("FanOutIngest", name);
+  const checker = new ArgumentChecker(owner);
+  checker.check(
+    typeof args.source === "function",
+    "source",
+    args.source,
+    "must be a function returning an async iterable, e.g. an async generator that walks the API's pages.",
+  );
+  if (args.toMessage !== undefined) {
+    checker.check(
+      typeof args.toMessage === "function",
+      "toMessage",
+      args.toMessage,
+      "must be a function from an item to a message (string or JSON value).",
+    );
+  }
+  const chunkSize = args.chunkSize ?? DEFAULTS.chunkSize;
+  checkInteger(
+    checker,
+    "chunkSize",
+    args.chunkSize,
+    1,
+    100_000,
+    "one ingestion invocation enqueues a whole chunk within the Functions time limit",
+  );
+  checkInteger(
+    checker,
+    "queueCount",
+    args.queueCount,
+    1,
+    10,
+    "ten queues at ~2,000 msg/s reach the storage account's ~20,000 requests/s, so more add nothing",
+  );
+  checkInteger(checker, "concurrency", args.concurrency, 1, 256, "sends in flight per invocation");
+  checkInteger(
+    checker,
+    "checkpointEvery",
+    args.checkpointEvery,
+    1,
+    Number.isInteger(chunkSize) && chunkSize >= 1 ? chunkSize : DEFAULTS.chunkSize,
+    "at most the chunk size",
+  );
+  checkInteger(
+    checker,
+    "chunkRetentionDays",
+    args.chunkRetentionDays,
+    1,
+    3650,
+    "days after which lifecycle management deletes chunks",
+  );
+  checkInteger(
+    checker,
+    "eventDelivery.maxDeliveryAttempts",
+    args.eventDelivery?.maxDeliveryAttempts,
+    1,
+    30,
+    "Event Grid allows",
+  );
+  checkInteger(
+    checker,
+    "eventDelivery.eventTimeToLiveMinutes",
+    args.eventDelivery?.eventTimeToLiveMinutes,
+    1,
+    1440,
+    "Event Grid allows",
+  );
+  if (args.messageEncoding !== undefined) {
+    checker.check(
+      args.messageEncoding === "base64" || args.messageEncoding === "none",
+      "messageEncoding",
+      args.messageEncoding,
+      'is not a Storage Queue message encoding; use "base64" (what a Functions queue trigger reads by default) or "none".',
+    );
+  }
+  if (args.schedule !== undefined) {
+    const fields = args.schedule.trim().split(/\s+/);
+    checker.check(
+      fields.length === 6 && fields.every((field) => /^[0-9A-Za-z*,/-]+$/.test(field)),
+      "schedule",
+      args.schedule,
+      'is not a 6-field NCRONTAB expression (second minute hour day month day-of-week); e.g. "0 0 2 * * *" runs daily at 02:00 UTC.',
+    );
+  }
+
+  const chunkContainer = args.chunkContainerName ?? DEFAULTS.chunkContainerName;
+  if (checkStorageName(checker, "chunkContainerName", args.chunkContainerName, "blob container")) {
+    checker.check(
+      chunkContainer !== DEAD_LETTER_CONTAINER,
+      "chunkContainerName",
+      chunkContainer,
+      `is the Event Grid dead-letter container of this component; choose another name.`,
+    );
+  }
+  const queueName = args.queueName ?? DEFAULTS.queueName;
+  if (checkStorageName(checker, "queueName", args.queueName, "Storage queue")) {
+    const queueCount =
+      Number.isInteger(args.queueCount) && (args.queueCount ?? 0) >= 1
+        ? (args.queueCount as number)
+        : DEFAULTS.queueCount;
+    const longest = poisonQueueName(targetQueueNames(queueName, queueCount).at(-1) as string);
+    checker.check(
+      longest.length <= MAX_STORAGE_NAME,
+      "queueName",
+      queueName,
+      `is too long: its poison queue "${longest}" would have ${longest.length} characters and Storage allows ${MAX_STORAGE_NAME}; use at most ${queueName.length - (longest.length - MAX_STORAGE_NAME)} characters.`,
+    );
+    const reserved = [EVENTS_QUEUE, poisonQueueName(EVENTS_QUEUE)];
+    checker.check(
+      !targetQueueNames(queueName, queueCount).some(
+        (queue) => reserved.includes(queue) || reserved.includes(poisonQueueName(queue)),
+      ),
+      "queueName",
+      queueName,
+      `collides with this component's events queues (${reserved.join(", ")}); choose another name.`,
+    );
+  }
+  for (const problem of validateFunctionAppArgs(owner, { maximumInstanceCount: args.maximumInstanceCount }).list()) {
+    checker.check(false, problem.argument, problem.value, problem.fix);
+  }
+  checker.throwIfAny();
+}
+
+function checkInteger(
+  checker: ArgumentChecker,
+  argument: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+  why: string,
+): void {
+  if (value === undefined) return;
+  checker.check(
+    Number.isInteger(value) && value >= min && value <= max,
+    argument,
+    value,
+    `is out of range; use ${min}..${max} (${why}).`,
+  );
+}
+
+/** Records a problem unless `value` is a valid Storage queue/container name; true when it is (or unset). */
+function checkStorageName(
+  checker: ArgumentChecker,
+  argument: string,
+  value: string | undefined,
+  kind: string,
+): boolean {
+  if (value === undefined) return true;
+  const ok =
+    typeof value === "string" && value.length >= 3 && value.length <= MAX_STORAGE_NAME && STORAGE_NAME.test(value);
+  checker.check(ok, argument, value, `is not a valid ${kind} name; ${STORAGE_NAME_FIX}`);
+  return ok;
+}
+
+/** The Event Grid filter that selects new chunk blobs of a container, and nothing else. */
+export function chunkCreatedFilter(chunkContainerName: string) {
+  return {
+    includedEventTypes: ["Microsoft.Storage.BlobCreated"],
+    subjectBeginsWith: blobSubjectPrefix(chunkContainerName),
+    // Only chunk blobs: writing the run manifest (`<runId>/manifest.json`) must not start an ingestion.
+    subjectEndsWith: CHUNK_SUFFIX,
+    isSubjectCaseSensitive: true,
+  };
+}
+
+/**
+ * What the Function App runs: the runtime entry with its settings, the callbacks and the host
+ * settings. The component deploys exactly this; local scenarios build their artifact from it too.
+ */
+export function fanOutFunctions<TItem>(
+  args: FanOutIngestArgs<TItem>,
+): Pick<FunctionAppArgs, "entry" | "callbacks" | "hostExtensions"> {
+  const settings = withDefaults(args);
+  const queueNames = targetQueueNames(settings.queueName, settings.queueCount);
+  const options: FanOutOptions = {
+    connection: DATA_CONNECTION,
+    chunkContainer: settings.chunkContainerName,
+    eventsQueue: EVENTS_QUEUE,
+    eventsPoisonQueue: poisonQueueName(EVENTS_QUEUE),
+    targetQueues: queueNames,
+    poisonQueues: queueNames.map(poisonQueueName),
+    chunkSize: settings.chunkSize,
+    uploadConcurrency: settings.uploadConcurrency,
+    concurrency: settings.concurrency,
+    checkpointEvery: settings.checkpointEvery,
+    messageEncoding: settings.messageEncoding,
+    ...(args.schedule ? { schedule: args.schedule } : {}),
+  };
+  return {
+    entry: { module: require.resolve("../runtime/fan-out-ingest/functions"), factory: "register", options },
+    callbacks: { source: args.source, toMessage: args.toMessage },
+    hostExtensions: { queues: INGESTION_HOST_QUEUES },
+  };
+}
+
+/** Fan-out ingestion of a paginated source into Storage Queues through chunk blobs and Event Grid. */
+export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
+  readonly resourceGroupName: pulumi.Output<string>;
+  /** The data account: chunks, events, target and poison queues. */
+  readonly storageAccount: storage.StorageAccount;
+  readonly storageAccountName: pulumi.Output<string>;
+  /** Endpoints for consumers of the target queues (with a managed identity and a queue data role). */
+  readonly queueServiceUri: pulumi.Output<string>;
+  readonly blobServiceUri: pulumi.Output<string>;
+  readonly chunkContainerName: string;
+  /** Target queues, in hash order. */
+  readonly queueNames: string[];
+  /** The poison queue of each target queue, same order. */
+  readonly poisonQueueNames: string[];
+  /** Created unless `existingSystemTopicName` was given. */
+  readonly systemTopic?: eventgrid.SystemTopic;
+  readonly eventSubscription: eventgrid.SystemTopicEventSubscription;
+  /** The system topic's identity, which Event Grid delivers and dead-letters with. */
+  readonly eventGridPrincipalId: pulumi.Output<string>;
+  readonly functionApp: FunctionApp;
+  readonly functionAppName: pulumi.Output<string>;
+  /** `POST` here (with a function key, `x-functions-key`) starts a run; `?runId=` resumes one. */
+  readonly runUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: FanOutIngestArgs<TItem>, opts?: pulumi.ComponentResourceOptions) {
+    validateFanOutIngestArgs(name, args);
+    super("queue-patterns:azure:FanOutIngest", name, {}, opts);
+    const owner = ownerLabel("FanOutIngest", name);
+    const settings = withDefaults(args);
+    const transform = args.transform ?? {};
+
+    const resourceGroupName = args.resourceGroupName
+      ? pulumi.output(args.resourceGroupName)
+      : new resources.ResourceGroup(`${name}-rg`, { location: args.location }, { parent: this }).name;
+    this.resourceGroupName = resourceGroupName;
+
+    // Storage.
+    this.storageAccount = new storage.StorageAccount(
+      `${name}-data`,
+      applyTransform(transform.storageAccount, {
+        accountName: storageAccountName(`${name}-data`),
+        resourceGroupName,
+        location: args.location,
+        kind: "StorageV2",
+        sku: { name: "Standard_LRS" },
+        minimumTlsVersion: "TLS1_2",
+        enableHttpsTrafficOnly: true,
+        allowBlobPublicAccess: false,
+        // Functions, Event Grid and Pulumi all use identities; an account key would only be a liability.
+        allowSharedKeyAccess: false,
+        defaultToOAuthAuthentication: true,
+        allowCrossTenantReplication: false,
+      }),
+      { parent: this },
+    );
+    const account = this.storageAccount;
+    const accountName = account.name;
+    const child = { parent: this };
+    const container = (logical: string, containerName: string) =>
+      new storage.BlobContainer(
+        logical,
+        { accountName, resourceGroupName, containerName, publicAccess: "None" },
+        child,
+      );
+    const queue = (queueName: string) =>
+      new storage.Queue(`${name}-queue-${queueName}`, { accountName, resourceGroupName, queueName }, child);
+
+    this.chunkContainerName = settings.chunkContainerName;
+    const chunks = container(`${name}-chunks`, this.chunkContainerName);
+    const deadLetters = container(`${name}-dead-letters`, DEAD_LETTER_CONTAINER);
+    const eventsQueue = queue(EVENTS_QUEUE);
+    const eventsPoisonQueue = queue(poisonQueueName(EVENTS_QUEUE));
+    this.queueNames = targetQueueNames(settings.queueName, settings.queueCount);
+    this.poisonQueueNames = this.queueNames.map(poisonQueueName);
+    const targetQueues = this.queueNames.map(queue);
+    const poisonQueues = this.poisonQueueNames.map(queue);
+
+    new storage.ManagementPolicy(
+      `${name}-chunk-retention`,
+      {
+        accountName,
+        resourceGroupName,
+        // Azure allows one policy per account, and it must be called "default".
+        managementPolicyName: "default",
+        policy: {
+          rules: [
+            {
+              name: "delete-old-chunks",
+              enabled: true,
+              type: "Lifecycle",
+              definition: {
+                filters: { blobTypes: ["blockBlob"], prefixMatch: [`${this.chunkContainerName}/`] },
+                actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: settings.chunkRetentionDays } } },
+              },
+            },
+          ],
+        },
+      },
+      child,
+    );
+
+    // Event Grid: BlobCreated of chunk blobs -> the events queue, with the topic's own identity.
+    let topicName: pulumi.Output<string>;
+    let topicPrincipalId: pulumi.Output<string>;
+    if (args.existingSystemTopicName) {
+      const existing = eventgrid.getSystemTopicOutput(
+        { resourceGroupName, systemTopicName: args.existingSystemTopicName },
+        child,
+      );
+      topicName = existing.name;
+      topicPrincipalId = existing.apply((topic) =>
+        requirePrincipal(owner, `system topic ${topic.name}`, topic.identity?.principalId),
+      );
+    } else {
+      this.systemTopic = new eventgrid.SystemTopic(
+        `${name}-events`,
+        applyTransform(transform.systemTopic, {
+          resourceGroupName,
+          location: account.location,
+          source: account.id,
+          topicType: "Microsoft.Storage.StorageAccounts",
+          identity: { type: "SystemAssigned" },
+        }),
+        child,
+      );
+      topicName = this.systemTopic.name;
+      topicPrincipalId = this.systemTopic.identity.apply((identity) =>
+        requirePrincipal(owner, "the system topic", identity?.principalId),
+      );
+    }
+    this.eventGridPrincipalId = topicPrincipalId;
+    const topicGrants = [
+      grantRole(
+        `${name}-topic-events-sender`,
+        { principalId: topicPrincipalId, role: "Storage Queue Data Message Sender", scope: eventsQueue.id },
+        child,
+      ),
+      grantRole(
+        `${name}-topic-dead-letter-writer`,
+        { principalId: topicPrincipalId, role: "Storage Blob Data Contributor", scope: deadLetters.id },
+        child,
+      ),
+    ];
+    const withTopicIdentity = { type: "SystemAssigned" };
+    this.eventSubscription = new eventgrid.SystemTopicEventSubscription(
+      `${name}-chunk-created`,
+      applyTransform(transform.eventSubscription, {
+        resourceGroupName,
+        systemTopicName: topicName,
+        eventDeliverySchema: "EventGridSchema",
+        filter: chunkCreatedFilter(this.chunkContainerName),
+        retryPolicy: {
+          maxDeliveryAttempts: settings.maxDeliveryAttempts,
+          eventTimeToLiveInMinutes: settings.eventTimeToLiveMinutes,
+        },
+        deliveryWithResourceIdentity: {
+          identity: withTopicIdentity,
+          destination: {
+            endpointType: "StorageQueue",
+            resourceId: account.id,
+            queueName: eventsQueue.name,
+            // Never expire: an event waiting for a broken ingestion to be fixed must not vanish.
+            queueMessageTimeToLiveInSeconds: -1,
+          },
+        },
+        deadLetterWithResourceIdentity: {
+          identity: withTopicIdentity,
+          deadLetterDestination: {
+            endpointType: "StorageBlob",
+            resourceId: account.id,
+            blobContainerName: deadLetters.name,
+          },
+        },
+      }),
+      // Event Grid checks it can write to the destination when the subscription is created.
+      { parent: this, dependsOn: topicGrants },
+    );
+
+    // The Function App: chunking (HTTP, timer) and ingestion (queue trigger on the events queue).
+    this.blobServiceUri = account.primaryEndpoints.blob;
+    this.queueServiceUri = account.primaryEndpoints.queue;
+    this.functionApp = new FunctionApp(
+      `${name}-functions`,
+      {
+        owner,
+        resourceGroupName,
+        location: args.location,
+        ...fanOutFunctions(args),
+        appSettings: pulumi
+          .all([args.appSettings ?? {}, this.blobServiceUri, this.queueServiceUri])
+          .apply(([userSettings, blobServiceUri, queueServiceUri]) => ({
+            ...userSettings,
+            [`${DATA_CONNECTION}__blobServiceUri`]: blobServiceUri,
+            [`${DATA_CONNECTION}__queueServiceUri`]: queueServiceUri,
+          })),
+        maximumInstanceCount: args.maximumInstanceCount,
+        transform: transform.functionApp,
+      },
+      child,
+    );
+    const appPrincipal = this.functionApp.principalId;
+    const grantApp = (grantName: string, role: BuiltInRole, scope: pulumi.Input<string>) =>
+      grantRole(`${name}-app-${grantName}`, { principalId: appPrincipal, role, scope }, child);
+    grantApp("chunks", "Storage Blob Data Contributor", chunks.id);
+    grantApp("events-reader", "Storage Queue Data Reader", eventsQueue.id);
+    grantApp("events-processor", "Storage Queue Data Message Processor", eventsQueue.id);
+    grantApp("events-poison-sender", "Storage Queue Data Message Sender", eventsPoisonQueue.id);
+    targetQueues.forEach((target, i) =>
+      grantApp(`${this.queueNames[i]}-sender`, "Storage Queue Data Message Sender", target.id),
+    );
+    poisonQueues.forEach((poison, i) =>
+      grantApp(`${this.poisonQueueNames[i]}-sender`, "Storage Queue Data Message Sender", poison.id),
+    );
+
+    this.storageAccountName = accountName;
+    this.functionAppName = this.functionApp.name;
+    this.runUrl = pulumi.interpolate`https://${this.functionApp.webApp.defaultHostName}/api/${RUN_ROUTE}`;
+    this.registerOutputs({
+      resourceGroupName: this.resourceGroupName,
+      storageAccountName: this.storageAccountName,
+      queueServiceUri: this.queueServiceUri,
+      queueNames: this.queueNames,
+      poisonQueueNames: this.poisonQueueNames,
+      functionAppName: this.functionAppName,
+      runUrl: this.runUrl,
+    });
+  }
+}
+
+/** The principal Event Grid delivers with; a topic without a system-assigned identity cannot deliver without keys. */
+export function requirePrincipal(owner: string, what: string, principalId: string | undefined): string {
+  if (!principalId) {
+    throw new Error(
+      `${owner}: ${what} has no system-assigned identity; Event Grid needs one to deliver without keys. Enable it on the topic.`,
+    );
+  }
+  return principalId;
+}
+
+/** Every setting with its default applied, in one place. */
+function withDefaults<TItem>(args: FanOutIngestArgs<TItem>) {
+  return {
+    chunkSize: args.chunkSize ?? DEFAULTS.chunkSize,
+    queueCount: args.queueCount ?? DEFAULTS.queueCount,
+    queueName: args.queueName ?? DEFAULTS.queueName,
+    chunkContainerName: args.chunkContainerName ?? DEFAULTS.chunkContainerName,
+    messageEncoding: args.messageEncoding ?? DEFAULTS.messageEncoding,
+    concurrency: args.concurrency ?? DEFAULTS.concurrency,
+    checkpointEvery: args.checkpointEvery ?? DEFAULTS.checkpointEvery,
+    chunkRetentionDays: args.chunkRetentionDays ?? DEFAULTS.chunkRetentionDays,
+    maxDeliveryAttempts: args.eventDelivery?.maxDeliveryAttempts ?? DEFAULTS.maxDeliveryAttempts,
+    eventTimeToLiveMinutes: args.eventDelivery?.eventTimeToLiveMinutes ?? DEFAULTS.eventTimeToLiveMinutes,
+    uploadConcurrency: DEFAULTS.uploadConcurrency,
+  };
+}

@@ -1,0 +1,600 @@
+import * as assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as vm from "node:vm";
+import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
+
+/** The id Azure gives a queue or blob container: under its account's queue or blob service. */
+function storageChildId(accountName: string, service: "queue" | "blob", name: string): string {
+  const account = `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${accountName}`;
+  return service === "queue"
+    ? `${account}/queueServices/default/queues/${name}`
+    : `${account}/blobServices/default/containers/${name}`;
+}
+
+const EXISTING_TOPIC_PRINCIPAL = "defender-topic-principal";
+const recorder = installMocks({
+  "azure-native:eventgrid:getSystemTopic": (inputs) => ({
+    name: inputs.systemTopicName,
+    id: "topic-id",
+    identity: { type: "SystemAssigned", principalId: EXISTING_TOPIC_PRINCIPAL },
+  }),
+});
+
+import { unzipSync } from "fflate";
+import { zipBytes } from "../../components/artifact";
+import { BUILT_IN_ROLES } from "../../components/azure-roles";
+import {
+  FanOutIngest,
+  type FanOutIngestArgs,
+  requirePrincipal,
+  validateFanOutIngestArgs,
+} from "../../components/fan-out-ingest";
+import { InvalidArgumentsError } from "../../components/validation";
+
+const ACCOUNT = "azure-native:storage:StorageAccount";
+const CONTAINER = "azure-native:storage:BlobContainer";
+const QUEUE = "azure-native:storage:Queue";
+const POLICY = "azure-native:storage:ManagementPolicy";
+const TOPIC = "azure-native:eventgrid:SystemTopic";
+const SUBSCRIPTION = "azure-native:eventgrid:SystemTopicEventSubscription";
+const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
+const WEB_APP = "azure-native:web:WebApp";
+const PLAN = "azure-native:web:AppServicePlan";
+const RESOURCE_GROUP = "azure-native:resources:ResourceGroup";
+
+const roleId = (guid: string) =>
+  `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
+const QUEUE_DATA_READER = "19e7f393-937e-4f77-808e-94535e297925";
+
+const source = async function* () {
+  yield "id-1";
+};
+
+async function fanOut(name: string, args: Partial<FanOutIngestArgs<string>> = {}) {
+  const component = new FanOutIngest<string>(name, { source, ...args });
+  await Promise.all([
+    resolve(component.eventSubscription.id),
+    resolve(component.functionApp.deployment.id),
+    resolve(component.runUrl),
+  ]);
+  await recorder.settle();
+  return component;
+}
+
+const named = (type: string, name: string): RecordedResource => recorder.named(type, name);
+/** The component's own children of a type (not those of its Function App). */
+const ofComponent = (type: string, name: string) =>
+  recorder.ofType(type).filter((r) => r.name.startsWith(`${name}-`) && !r.name.startsWith(`${name}-functions-`));
+const dataAccount = (component: string) => named(ACCOUNT, `${component}-data`).inputs.accountName;
+const queueId = (component: string, queue: string) => storageChildId(dataAccount(component), "queue", queue);
+const containerId = (component: string, container: string) => storageChildId(dataAccount(component), "blob", container);
+
+/** The plain options the deployed bundle hands to the runtime's `register`, read back from the bundle. */
+async function bundledOptions(component: FanOutIngest<string>): Promise<Record<string, unknown>> {
+  const bundle = (await resolve(component.functionApp.artifact)).files["index.js"];
+  const literal = bundle.match(/\.register\(\w+,(\{[^()]*\})\)\);\s*$/)?.[1];
+  assert.ok(literal, "the bundle ends by calling register(callbacks, options)");
+  // Evaluated in its own realm; JSON brings it back as plain objects of this one.
+  return JSON.parse(JSON.stringify(vm.runInNewContext(`(${literal})`)));
+}
+
+describe("a FanOutIngest with default arguments", () => {
+  let component: FanOutIngest<string>;
+  before(async () => {
+    component = await fanOut("ids");
+  });
+
+  it("creates a resource group when none is given", () => {
+    assert.equal(named(RESOURCE_GROUP, "ids-rg").parent, "ids");
+  });
+
+  it("hardens the data storage account: TLS 1.2, HTTPS only, no public blobs, no shared keys", () => {
+    const { inputs } = named(ACCOUNT, "ids-data");
+    assert.equal(inputs.minimumTlsVersion, "TLS1_2");
+    assert.equal(inputs.enableHttpsTrafficOnly, true);
+    assert.equal(inputs.allowBlobPublicAccess, false);
+    assert.equal(inputs.allowSharedKeyAccess, false);
+    assert.equal(inputs.defaultToOAuthAuthentication, true);
+    assert.equal(inputs.allowCrossTenantReplication, false);
+    assert.match(inputs.accountName, /^idsdata[0-9a-f]{8}$/);
+  });
+
+  it("creates the chunk and dead-letter containers with no public access", () => {
+    assert.deepEqual(
+      ofComponent(CONTAINER, "ids").map((r) => [r.name, r.inputs.containerName, r.inputs.publicAccess]),
+      [
+        ["ids-chunks", "chunks", "None"],
+        ["ids-dead-letters", "event-dead-letters", "None"],
+      ],
+    );
+  });
+
+  it("creates the events queue, the target queue and a poison queue for each", () => {
+    assert.deepEqual(
+      ofComponent(QUEUE, "ids")
+        .map((r) => r.inputs.queueName)
+        .sort(),
+      ["chunk-events", "chunk-events-poison", "messages", "messages-poison"],
+    );
+    assert.deepEqual(component.queueNames, ["messages"]);
+    assert.deepEqual(component.poisonQueueNames, ["messages-poison"]);
+  });
+
+  it("deletes chunk blobs 7 days after they were written with a lifecycle rule on the chunk container only", () => {
+    const { inputs } = named(POLICY, "ids-chunk-retention");
+    assert.equal(inputs.managementPolicyName, "default");
+    assert.deepEqual(inputs.policy.rules, [
+      {
+        name: "delete-old-chunks",
+        enabled: true,
+        type: "Lifecycle",
+        definition: {
+          filters: { blobTypes: ["blockBlob"], prefixMatch: ["chunks/"] },
+          actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: 7 } } },
+        },
+      },
+    ]);
+  });
+
+  it("creates an Event Grid system topic on the data account with a system-assigned identity", () => {
+    const { inputs } = named(TOPIC, "ids-events");
+    assert.equal(inputs.source, named(ACCOUNT, "ids-data").state.id);
+    assert.equal(inputs.topicType, "Microsoft.Storage.StorageAccounts");
+    assert.deepEqual(inputs.identity, { type: "SystemAssigned" });
+  });
+
+  it("subscribes to BlobCreated of chunk blobs only: the container prefix and the .chunk.json suffix that the manifest lacks", () => {
+    assert.deepEqual(named(SUBSCRIPTION, "ids-chunk-created").inputs.filter, {
+      includedEventTypes: ["Microsoft.Storage.BlobCreated"],
+      subjectBeginsWith: "/blobServices/default/containers/chunks/blobs/",
+      subjectEndsWith: ".chunk.json",
+      isSubjectCaseSensitive: true,
+    });
+  });
+
+  it("delivers in the Event Grid schema with the maximum retries and event lifetime", () => {
+    const { inputs } = named(SUBSCRIPTION, "ids-chunk-created");
+    assert.equal(inputs.systemTopicName, named(TOPIC, "ids-events").state.name);
+    assert.equal(inputs.eventDeliverySchema, "EventGridSchema");
+    assert.deepEqual(inputs.retryPolicy, { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 });
+  });
+
+  it("delivers to the events queue with the topic's identity, never expiring the queued events", () => {
+    const { inputs } = named(SUBSCRIPTION, "ids-chunk-created");
+    assert.deepEqual(inputs.deliveryWithResourceIdentity, {
+      identity: { type: "SystemAssigned" },
+      destination: {
+        endpointType: "StorageQueue",
+        resourceId: named(ACCOUNT, "ids-data").state.id,
+        queueName: "chunk-events",
+        queueMessageTimeToLiveInSeconds: -1,
+      },
+    });
+    assert.equal(inputs.destination, undefined, "no key-based destination");
+  });
+
+  it("dead-letters undeliverable events into the dead-letter container with the topic's identity", () => {
+    const { inputs } = named(SUBSCRIPTION, "ids-chunk-created");
+    assert.deepEqual(inputs.deadLetterWithResourceIdentity, {
+      identity: { type: "SystemAssigned" },
+      deadLetterDestination: {
+        endpointType: "StorageBlob",
+        resourceId: named(ACCOUNT, "ids-data").state.id,
+        blobContainerName: "event-dead-letters",
+      },
+    });
+    assert.equal(inputs.deadLetterDestination, undefined, "no key-based dead-letter destination");
+  });
+
+  it("grants the system topic exactly: send to the events queue and write dead letters", () => {
+    const grants = recorder.ofType(ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "ids-events-principal");
+    assert.deepEqual(
+      grants.map((r) => [r.inputs.roleDefinitionId, r.inputs.scope, r.inputs.principalType]),
+      [
+        [
+          roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]),
+          queueId("ids", "chunk-events"),
+          "ServicePrincipal",
+        ],
+        [
+          roleId(BUILT_IN_ROLES["Storage Blob Data Contributor"]),
+          containerId("ids", "event-dead-letters"),
+          "ServicePrincipal",
+        ],
+      ],
+    );
+  });
+
+  it("grants the Function App exactly what it uses on the data account, each role on one container or queue", () => {
+    const appPrincipal = named(WEB_APP, "ids-functions-app").state.identity.principalId;
+    const dataGrants = recorder
+      .ofType(ROLE_ASSIGNMENT)
+      .filter(
+        (r) =>
+          r.inputs.principalId === appPrincipal &&
+          r.inputs.scope.includes(named(ACCOUNT, "ids-data").inputs.accountName),
+      );
+    assert.deepEqual(
+      dataGrants.map((r) => [r.inputs.roleDefinitionId, r.inputs.scope]),
+      [
+        [roleId(BUILT_IN_ROLES["Storage Blob Data Contributor"]), containerId("ids", "chunks")],
+        [roleId(QUEUE_DATA_READER), queueId("ids", "chunk-events")],
+        [roleId(BUILT_IN_ROLES["Storage Queue Data Message Processor"]), queueId("ids", "chunk-events")],
+        [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "chunk-events-poison")],
+        [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "messages")],
+        [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "messages-poison")],
+      ],
+    );
+  });
+
+  it("never grants an account-wide or owner role on the data account", () => {
+    const accountId = named(ACCOUNT, "ids-data").state.id;
+    const dataScoped = recorder
+      .ofType(ROLE_ASSIGNMENT)
+      .filter((r) => r.name.startsWith("ids-") && r.inputs.scope.includes("idsdata"));
+    assert.ok(dataScoped.every((r) => r.inputs.scope !== accountId));
+    assert.ok(dataScoped.every((r) => !r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Blob Data Owner"])));
+    assert.ok(
+      dataScoped.every((r) => !r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Queue Data Contributor"])),
+    );
+  });
+
+  it("connects the app to the data account by identity: service URIs only, no keys or connection strings", () => {
+    const settings = Object.fromEntries(
+      named(WEB_APP, "ids-functions-app").inputs.siteConfig.appSettings.map((s: { name: string; value: string }) => [
+        s.name,
+        s.value,
+      ]),
+    );
+    const accountName = named(ACCOUNT, "ids-data").inputs.accountName;
+    assert.equal(settings.FanOutStorage__blobServiceUri, `https://${accountName}.blob.core.windows.net/`);
+    assert.equal(settings.FanOutStorage__queueServiceUri, `https://${accountName}.queue.core.windows.net/`);
+    assert.equal(settings.FanOutStorage, undefined);
+    for (const [settingName, value] of Object.entries(settings)) {
+      assert.doesNotMatch(String(value), /AccountKey=|SharedAccessSignature=|sig=/, `${settingName} holds a secret`);
+    }
+  });
+
+  it("runs on Flex Consumption (FC1) with Node.js 22 and the default scale-out ceiling", () => {
+    assert.deepEqual(named(PLAN, "ids-functions-plan").inputs.sku, { tier: "FlexConsumption", name: "FC1" });
+    const { functionAppConfig } = named(WEB_APP, "ids-functions-app").inputs;
+    assert.deepEqual(functionAppConfig.runtime, { name: "node", version: "22" });
+    assert.equal(functionAppConfig.scaleAndConcurrency.maximumInstanceCount, 100);
+  });
+
+  it("reads Event Grid's plain-JSON events, one chunk per instance, poisoning an event after 5 attempts 30 s apart", async () => {
+    const files = unzipSync(zipBytes(await resolve(component.functionApp.artifact)));
+    const host = JSON.parse(Buffer.from(files["host.json"]).toString());
+    assert.deepEqual(host.extensions.queues, {
+      messageEncoding: "none",
+      maxDequeueCount: 5,
+      visibilityTimeout: "00:00:30",
+      batchSize: 1,
+      newBatchThreshold: 0,
+    });
+  });
+
+  it("exposes the run URL of the chunking function", async () => {
+    assert.equal(
+      await resolve(component.runUrl),
+      `https://${named(WEB_APP, "ids-functions-app").state.defaultHostName}/api/runs`,
+    );
+  });
+});
+
+describe("a FanOutIngest with arguments", () => {
+  it("uses an existing resource group instead of creating one", async () => {
+    await fanOut("existing-rg", { resourceGroupName: "shared-rg" });
+    assert.equal(recorder.ofType(RESOURCE_GROUP).filter((r) => r.name === "existing-rg-rg").length, 0);
+    assert.equal(named(ACCOUNT, "existing-rg-data").inputs.resourceGroupName, "shared-rg");
+  });
+
+  it("creates queueCount numbered target queues, each with its poison queue and its own send grant", async () => {
+    const component = await fanOut("spread", { queueCount: 3, queueName: "jobs" });
+    assert.deepEqual(component.queueNames, ["jobs-1", "jobs-2", "jobs-3"]);
+    assert.deepEqual(
+      ofComponent(QUEUE, "spread")
+        .map((r) => r.inputs.queueName)
+        .sort(),
+      [
+        "chunk-events",
+        "chunk-events-poison",
+        "jobs-1",
+        "jobs-1-poison",
+        "jobs-2",
+        "jobs-2-poison",
+        "jobs-3",
+        "jobs-3-poison",
+      ],
+    );
+    const senderScopes = recorder
+      .ofType(ROLE_ASSIGNMENT)
+      .filter(
+        (r) =>
+          r.name.startsWith("spread-app-jobs-") &&
+          r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Queue Data Message Sender"]),
+      )
+      .map((r) => r.inputs.scope);
+    assert.deepEqual(
+      senderScopes,
+      ["jobs-1", "jobs-2", "jobs-3", "jobs-1-poison", "jobs-2-poison", "jobs-3-poison"].map((queue) =>
+        queueId("spread", queue),
+      ),
+    );
+  });
+
+  it("passes chunk size, concurrency, checkpoint interval, encoding and queues to the functions", async () => {
+    const component = await fanOut("tuned", {
+      chunkSize: 2000,
+      concurrency: 8,
+      checkpointEvery: 250,
+      messageEncoding: "none",
+      queueCount: 2,
+      chunkContainerName: "pages",
+    });
+    assert.deepEqual(await bundledOptions(component), {
+      connection: "FanOutStorage",
+      chunkContainer: "pages",
+      eventsQueue: "chunk-events",
+      eventsPoisonQueue: "chunk-events-poison",
+      targetQueues: ["messages-1", "messages-2"],
+      poisonQueues: ["messages-1-poison", "messages-2-poison"],
+      chunkSize: 2000,
+      uploadConcurrency: 4,
+      concurrency: 8,
+      checkpointEvery: 250,
+      messageEncoding: "none",
+    });
+    assert.equal(
+      named(SUBSCRIPTION, "tuned-chunk-created").inputs.filter.subjectBeginsWith,
+      "/blobServices/default/containers/pages/blobs/",
+    );
+  });
+
+  it("subscribes through an existing system topic and grants its identity instead of creating a topic", async () => {
+    await fanOut("reuse", { existingSystemTopicName: "defender-topic" });
+    assert.equal(recorder.ofType(TOPIC).filter((r) => r.name.startsWith("reuse-")).length, 0);
+    assert.equal(named(SUBSCRIPTION, "reuse-chunk-created").inputs.systemTopicName, "defender-topic");
+    assert.deepEqual(
+      recorder
+        .ofType(ROLE_ASSIGNMENT)
+        .filter((r) => r.name.startsWith("reuse-topic-"))
+        .map((r) => r.inputs.principalId),
+      [EXISTING_TOPIC_PRINCIPAL, EXISTING_TOPIC_PRINCIPAL],
+    );
+  });
+
+  it("fails the deployment when the existing system topic has no identity to deliver with", () => {
+    assert.throws(() => requirePrincipal('FanOutIngest "ids"', "system topic legacy-topic", undefined), {
+      message:
+        'FanOutIngest "ids": system topic legacy-topic has no system-assigned identity; Event Grid needs one to deliver without keys. Enable it on the topic.',
+    });
+  });
+
+  it("adds the user's non-secret app settings beside the identity connection", async () => {
+    await fanOut("settings", { appSettings: { API_URL: "https://api.example.com" } });
+    const names = named(WEB_APP, "settings-functions-app").inputs.siteConfig.appSettings.map(
+      (s: { name: string; value: string }) => `${s.name}=${s.value}`,
+    );
+    assert.ok(names.includes("API_URL=https://api.example.com"));
+    assert.ok(names.some((setting: string) => setting.startsWith("FanOutStorage__queueServiceUri=")));
+  });
+
+  it("hands a schedule to the functions only when one is given", async () => {
+    const scheduled = await fanOut("nightly", { schedule: "0 0 2 * * *" });
+    const unscheduled = await fanOut("on-demand");
+    assert.equal((await bundledOptions(scheduled)).schedule, "0 0 2 * * *");
+    assert.equal("schedule" in (await bundledOptions(unscheduled)), false);
+  });
+
+  it("lets transforms change the storage account, topic and subscription", async () => {
+    await fanOut("custom", {
+      transform: {
+        storageAccount: (args) => ({ ...args, sku: { name: "Standard_ZRS" } }),
+        systemTopic: (args) => ({ ...args, tags: { team: "data" } }),
+        eventSubscription: (args) => ({ ...args, labels: ["fan-out"] }),
+      },
+    });
+    assert.deepEqual(named(ACCOUNT, "custom-data").inputs.sku, { name: "Standard_ZRS" });
+    assert.deepEqual(named(TOPIC, "custom-events").inputs.tags, { team: "data" });
+    assert.deepEqual(named(SUBSCRIPTION, "custom-chunk-created").inputs.labels, ["fan-out"]);
+  });
+
+  it("parents every child to the component", async () => {
+    await fanOut("family");
+    const children = recorder.resources.filter(
+      (r) => r.name.startsWith("family-") && !r.name.startsWith("family-functions-"),
+    );
+    assert.ok(children.length > 10);
+    assert.deepEqual(
+      children.filter((r) => r.parent !== "family").map((r) => r.name),
+      [],
+    );
+  });
+});
+
+describe("invalid arguments fail at construction, naming the argument, the value and the fix", () => {
+  const invalid = (args: Partial<FanOutIngestArgs<string>>, message: string) => () =>
+    assert.throws(
+      () => validateFanOutIngestArgs("ids", { source, ...args }),
+      (error: Error) => {
+        assert.ok(error instanceof InvalidArgumentsError);
+        assert.equal(error.message, message);
+        return true;
+      },
+    );
+
+  it("rejects a missing source", () =>
+    assert.throws(() => validateFanOutIngestArgs("ids", {} as FanOutIngestArgs<string>), {
+      message:
+        'FanOutIngest "ids": source (missing) must be a function returning an async iterable, e.g. an async generator that walks the API\'s pages.',
+    }));
+
+  it(
+    "rejects a toMessage that is not a function",
+    invalid(
+      { toMessage: "id" as never },
+      'FanOutIngest "ids": toMessage "id" must be a function from an item to a message (string or JSON value).',
+    ),
+  );
+
+  it(
+    "rejects a chunk size of 0",
+    invalid(
+      { chunkSize: 0 },
+      'FanOutIngest "ids": chunkSize 0 is out of range; use 1..100000 (one ingestion invocation enqueues a whole chunk within the Functions time limit).',
+    ),
+  );
+
+  it(
+    "rejects a fractional chunk size",
+    invalid(
+      { chunkSize: 2500.5 },
+      'FanOutIngest "ids": chunkSize 2500.5 is out of range; use 1..100000 (one ingestion invocation enqueues a whole chunk within the Functions time limit).',
+    ),
+  );
+
+  it(
+    "rejects more than 10 queues",
+    invalid(
+      { queueCount: 11 },
+      'FanOutIngest "ids": queueCount 11 is out of range; use 1..10 (ten queues at ~2,000 msg/s reach the storage account\'s ~20,000 requests/s, so more add nothing).',
+    ),
+  );
+
+  it(
+    "rejects a concurrency of 0",
+    invalid(
+      { concurrency: 0 },
+      'FanOutIngest "ids": concurrency 0 is out of range; use 1..256 (sends in flight per invocation).',
+    ),
+  );
+
+  it(
+    "rejects a checkpoint interval longer than the chunk",
+    invalid(
+      { chunkSize: 1000, checkpointEvery: 1001 },
+      'FanOutIngest "ids": checkpointEvery 1001 is out of range; use 1..1000 (at most the chunk size).',
+    ),
+  );
+
+  it(
+    "rejects an unknown message encoding",
+    invalid(
+      { messageEncoding: "utf8" as never },
+      'FanOutIngest "ids": messageEncoding "utf8" is not a Storage Queue message encoding; use "base64" (what a Functions queue trigger reads by default) or "none".',
+    ),
+  );
+
+  it(
+    "rejects a 5-field cron schedule",
+    invalid(
+      { schedule: "0 2 * * *" },
+      'FanOutIngest "ids": schedule "0 2 * * *" is not a 6-field NCRONTAB expression (second minute hour day month day-of-week); e.g. "0 0 2 * * *" runs daily at 02:00 UTC.',
+    ),
+  );
+
+  it(
+    "rejects a queue name Storage would reject",
+    invalid(
+      { queueName: "My_Queue" },
+      'FanOutIngest "ids": queueName "My_Queue" is not a valid Storage queue name; use 3..63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.',
+    ),
+  );
+
+  it(
+    "rejects a queue name with consecutive hyphens",
+    invalid(
+      { queueName: "my--queue" },
+      'FanOutIngest "ids": queueName "my--queue" is not a valid Storage queue name; use 3..63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.',
+    ),
+  );
+
+  it("rejects a queue name whose numbered poison queues would pass 63 characters", () => {
+    const long = "q".repeat(55);
+    invalid(
+      { queueName: long, queueCount: 10 },
+      `FanOutIngest "ids": queueName "${long}" is too long: its poison queue "${long}-10-poison" would have 65 characters and Storage allows 63; use at most 53 characters.`,
+    )();
+  });
+
+  it(
+    "rejects a queue name that collides with the events queue",
+    invalid(
+      { queueName: "chunk-events" },
+      'FanOutIngest "ids": queueName "chunk-events" collides with this component\'s events queues (chunk-events, chunk-events-poison); choose another name.',
+    ),
+  );
+
+  it(
+    "rejects a container name shorter than 3 characters",
+    invalid(
+      { chunkContainerName: "ab" },
+      'FanOutIngest "ids": chunkContainerName "ab" is not a valid blob container name; use 3..63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.',
+    ),
+  );
+
+  it(
+    "rejects the dead-letter container's name as the chunk container",
+    invalid(
+      { chunkContainerName: "event-dead-letters" },
+      'FanOutIngest "ids": chunkContainerName "event-dead-letters" is the Event Grid dead-letter container of this component; choose another name.',
+    ),
+  );
+
+  it(
+    "rejects more Event Grid delivery attempts than it allows",
+    invalid(
+      { eventDelivery: { maxDeliveryAttempts: 31 } },
+      'FanOutIngest "ids": eventDelivery.maxDeliveryAttempts 31 is out of range; use 1..30 (Event Grid allows).',
+    ),
+  );
+
+  it(
+    "rejects an event lifetime over 24 hours",
+    invalid(
+      { eventDelivery: { eventTimeToLiveMinutes: 1441 } },
+      'FanOutIngest "ids": eventDelivery.eventTimeToLiveMinutes 1441 is out of range; use 1..1440 (Event Grid allows).',
+    ),
+  );
+
+  it(
+    "rejects a chunk retention of 0 days",
+    invalid(
+      { chunkRetentionDays: 0 },
+      'FanOutIngest "ids": chunkRetentionDays 0 is out of range; use 1..3650 (days after which lifecycle management deletes chunks).',
+    ),
+  );
+
+  it(
+    "rejects a Flex scale-out ceiling of 0",
+    invalid(
+      { maximumInstanceCount: 0 },
+      'FanOutIngest "ids": maximumInstanceCount 0 is out of range; Flex Consumption allows 1..1000.',
+    ),
+  );
+
+  it("reports every problem at once", () =>
+    assert.throws(
+      () => validateFanOutIngestArgs("ids", { source, chunkSize: 0, queueCount: 0 }),
+      (error: InvalidArgumentsError) => {
+        assert.deepEqual(
+          error.problems.map((p) => p.argument),
+          ["chunkSize", "queueCount"],
+        );
+        return true;
+      },
+    ));
+
+  it("throws from the constructor before creating anything", async () => {
+    assert.throws(
+      () => new FanOutIngest("bad", { source, chunkSize: -1 }),
+      /FanOutIngest "bad": chunkSize -1 is out of range/,
+    );
+    await recorder.settle();
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.name.startsWith("bad")),
+      [],
+    );
+  });
+});
