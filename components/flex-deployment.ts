@@ -87,10 +87,14 @@ async function waitForDeployment(
   environment: PublishEnvironment,
 ): Promise<PublishResult> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+  let seenInProgress = false;
   while (Date.now() < deadline) {
     const response = await environment.fetch(`${inputs.scmUrl}/api/deployments/latest`, { headers });
-    // Kudu on Flex recycles after a deployment; a vanished status endpoint means it finished (az CLI does the same).
-    if (response.status === 404) return { deploymentId, statusText: "finished (deployment host recycled)" };
+    // Kudu on Flex recycles after a deployment, so the status endpoint can vanish once it has shown
+    // this deployment in progress (az CLI treats that as done); a 404 before then means "not yet".
+    if (response.status === 404 && seenInProgress) {
+      return { deploymentId, statusText: "finished (deployment host recycled)" };
+    }
     if (response.ok) {
       const deployment = (await response.json()) as { status: number; status_text?: string; log_url?: string };
       if (deployment.status === DEPLOYMENT_STATUS.success || deployment.status === DEPLOYMENT_STATUS.partialSuccess) {
@@ -106,6 +110,7 @@ async function waitForDeployment(
             (deployment.log_url ? ` (log: ${deployment.log_url})` : ""),
         );
       }
+      seenInProgress = true;
     }
     await environment.sleep(environment.pollIntervalMs);
   }

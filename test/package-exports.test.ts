@@ -36,3 +36,17 @@ describe("the package as another stack imports it", () => {
     );
   });
 });
+
+describe("the npm scripts", () => {
+  const { scripts } = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+
+  for (const name of ["start", "test", "bench"]) {
+    it(`\`npm ${name === "bench" ? "run bench" : name}\` runs a file the build produces`, () => {
+      const [, entry] = scripts[name].match(/node (dist\/\S+\.js)/) ?? [];
+      assert.ok(entry, `${name}: ${scripts[name]}`);
+      assert.ok(fs.existsSync(path.join(repoRoot, entry)), `${entry} does not exist after npm run build`);
+    });
+  }
+});

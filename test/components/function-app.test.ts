@@ -167,7 +167,8 @@ describe("one deploy (FlexDeployment)", () => {
   let server: http.Server;
   let scmUrl: string;
   let seen: Seen[] = [];
-  let script: { publish: number[]; statuses: { status: number; status_text?: string }[] } = {
+  /** What the fake Kudu answers: POST statuses in turn, then one status poll answer each (`null` = 404). */
+  let script: { publish: number[]; statuses: ({ status: number; status_text?: string } | null)[] } = {
     publish: [],
     statuses: [],
   };
@@ -189,8 +190,8 @@ describe("one deploy (FlexDeployment)", () => {
           const status = script.publish.shift() ?? 202;
           res.writeHead(status).end(status === 202 ? '"deployment-1"' : "busy");
         } else {
-          const next = script.statuses.shift();
-          if (!next) res.writeHead(404).end();
+          const next = script.statuses.shift() ?? null;
+          if (next === null) res.writeHead(404).end();
           else res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(next));
         }
       });
@@ -240,6 +241,19 @@ describe("one deploy (FlexDeployment)", () => {
   it("fails with the HTTP status when the token is refused", async () => {
     script = { publish: [401], statuses: [] };
     await assert.rejects(publishPackage(inputs(), fast), /one deploy to http:\/\/127\.0\.0\.1:\d+ failed: HTTP 401/);
+  });
+
+  it("keeps polling through a 404 until Kudu has shown the deployment, and takes a later 404 as a recycled host", async () => {
+    seen = [];
+    script = { publish: [202], statuses: [null, { status: 2 }, null] };
+    const result = await publishPackage(inputs(), fast);
+    assert.equal(result.statusText, "finished (deployment host recycled)");
+    assert.equal(seen.filter((s) => s.method === "GET").length, 3);
+  });
+
+  it("fails after the timeout when the deployment never shows up", async () => {
+    script = { publish: [202], statuses: [] };
+    await assert.rejects(publishPackage({ ...inputs(), timeoutSeconds: 0.2 }, fast), /did not finish within 0.2 s/);
   });
 
   it("redeploys only when the package hash or the target changes, not for a fresh token or path", () => {
