@@ -159,11 +159,22 @@ const DEFAULTS = {
   sessionIdleTimeout: "10 seconds",
 } as const;
 
-/** Queue names are case-insensitive in Service Bus; lowercase keeps what ARM reports equal to what was declared. */
-function queueNames(name: string, windowNames: string[]): { work: string; processing: Record<string, string> } {
+/**
+ * Queue names are case-insensitive in Service Bus; lowercase keeps what ARM reports equal to what
+ * was declared. In an existing namespace, which other stacks of the program may share, the names
+ * carry the project/stack suffix so each stack manages its own queues.
+ */
+function queueNames(
+  name: string,
+  windowNames: string[],
+  sharedNamespace: boolean,
+): { work: string; processing: Record<string, string> } {
+  const prefix = sharedNamespace ? `${name}-${uniqueSuffix(`${name}-queues`)}` : name;
   return {
-    work: `${name}-work`.toLowerCase(),
-    processing: Object.fromEntries(windowNames.map((window) => [window, `${name}-processing-${window}`.toLowerCase()])),
+    work: `${prefix}-work`.toLowerCase(),
+    processing: Object.fromEntries(
+      windowNames.map((window) => [window, `${prefix}-processing-${window}`.toLowerCase()]),
+    ),
   };
 }
 
@@ -297,7 +308,7 @@ function resolveSettings(
     name,
     'cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
   );
-  const names = queueNames(name, windowNames);
+  const names = queueNames(name, windowNames, args.existingNamespace !== undefined);
   const longest = [names.work, ...Object.values(names.processing)].reduce((a, b) => (b.length > a.length ? b : a));
   checker.check(
     longest.length <= MAX_QUEUE_NAME_LENGTH,
@@ -431,7 +442,10 @@ export function producerConfigOf(settings: DedupForwardingQueueSettings): Proces
     timeZone: settings.timeZone,
     scheduleDelaySeconds: settings.scheduleDelaySeconds,
     windows: Object.fromEntries(
-      settings.windows.map((w) => [w.name, { queueName: w.queueName, periodSeconds: w.periodSeconds }]),
+      settings.windows.map((w) => [
+        w.name,
+        { queueName: w.queueName, periodSeconds: w.periodSeconds, duplicateWindowSeconds: w.duplicateWindowSeconds },
+      ]),
     ),
   };
 }

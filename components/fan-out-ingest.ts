@@ -572,8 +572,9 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
     const grantApp = (grantName: string, role: BuiltInRole, scope: pulumi.Input<string>) =>
       grantRole(`${name}-app-${grantName}`, { principalId: appPrincipal, role, scope }, child);
     grantApp("chunks", "Storage Blob Data Contributor", chunks.id);
-    grantApp("events-reader", "Storage Queue Data Reader", eventsQueue.id);
-    grantApp("events-processor", "Storage Queue Data Message Processor", eventsQueue.id);
+    // The queue trigger peeks, dequeues, deletes and updates messages (UpdateMessage extends a
+    // message's visibility while it is being processed); only Contributor covers all of them.
+    grantApp("events-consumer", "Storage Queue Data Contributor", eventsQueue.id);
     grantApp("events-poison-sender", "Storage Queue Data Message Sender", eventsPoisonQueue.id);
     targetQueues.forEach((target, i) =>
       grantApp(`${this.queueNames[i]}-sender`, "Storage Queue Data Message Sender", target.id),

@@ -14,10 +14,16 @@ import type { ServiceBusMessage, ServiceBusSender } from "@azure/service-bus";
 import { PROCESSING_REQUEST_CONTENT_TYPE, type ProcessingRequest } from "./message";
 import { isTimeZone, periodOf } from "./period";
 
-/** One window: the processing queue its messages go to and its period length. */
+/** One window: the processing queue its messages go to, its period length and its duplicate-detection window. */
 export interface ProcessingWindowConfig {
   queueName: string;
   periodSeconds: number;
+  /**
+   * The processing queue's duplicate-detection window. With it, an observation that comes after the
+   * period's message id may have left the window is reported as late instead of scheduling a
+   * second run; without it (configurations from before it existed) every observation is sent.
+   */
+  duplicateWindowSeconds?: number;
 }
 
 /** What a producer needs to know; the component exports it as `producerConfig`. */
@@ -37,8 +43,13 @@ export interface Observation {
   window: string;
 }
 
-/** What was scheduled (or deduplicated by the processing queue: a producer cannot tell which). */
+/**
+ * What was scheduled (or deduplicated by the processing queue: a producer cannot tell which), or,
+ * with status "late", what was not sent because the processing queue may no longer remember the
+ * period's message id: sending it could run the period a second time.
+ */
 export interface ScheduledProcessing {
+  status: "scheduled" | "late";
   queueName: string;
   /** MessageId = SessionId = `<dataSetId>-<period>`, hashed to fit 128 characters. */
   messageId: string;
@@ -143,6 +154,7 @@ export function planProcessing(
   const scheduledEnqueueTime = new Date(period.end.getTime() + config.scheduleDelaySeconds * 1000);
   return {
     plan: {
+      status: "scheduled",
       queueName: window.queueName,
       messageId: id,
       sessionId: id,
@@ -161,6 +173,16 @@ export function planProcessing(
   };
 }
 
+/**
+ * Whether the period's message id may have left the processing queue's duplicate-detection window.
+ * The first message of a period can be sent at its start at the earliest, so from start + window on
+ * the queue may have forgotten it and would accept (and run) this one again.
+ */
+export function isLate(window: ProcessingWindowConfig, plan: ScheduledProcessing, now: Date): boolean {
+  if (window.duplicateWindowSeconds === undefined) return false;
+  return now.getTime() > plan.periodStart.getTime() + window.duplicateWindowSeconds * 1000;
+}
+
 /** Anything that makes senders by queue name: a `ServiceBusClient`, or a fake in tests. */
 export interface SenderFactory {
   createSender(queueName: string): Pick<ServiceBusSender, "scheduleMessages" | "close">;
@@ -170,10 +192,15 @@ export interface SenderFactory {
 export class ProcessingScheduler {
   private readonly senders = new Map<string, Pick<ServiceBusSender, "scheduleMessages" | "close">>();
 
+  private readonly now: () => Date;
+
+  /** `options.now` is the clock that decides lateness (tests pass a fake one). */
   constructor(
     private readonly client: SenderFactory,
     private readonly config: ProcessingScheduleConfig,
+    options: { now?: () => Date } = {},
   ) {
+    this.now = options.now ?? (() => new Date());
     if (!isTimeZone(config.timeZone)) {
       throw new InvalidObservationError(
         `the configuration's timeZone ${JSON.stringify(config.timeZone)} is not an IANA time zone.`,
@@ -188,9 +215,12 @@ export class ProcessingScheduler {
    * Schedules the processing message of an observation's period. Sending the same period again is
    * what the pattern relies on: the processing queue drops it as a duplicate. The sequence number
    * Service Bus returns is not kept: a duplicate gets one too, so it cannot cancel anything.
+   * An observation that comes once the period's id may have left the duplicate-detection window
+   * (its run is due or done) is not sent: the result has status "late", for the caller to handle.
    */
   async scheduleProcessing(observation: Observation): Promise<ScheduledProcessing> {
     const { plan, message } = planProcessing(this.config, observation);
+    if (isLate(this.config.windows[observation.window], plan, this.now())) return { ...plan, status: "late" };
     await this.senderFor(plan.queueName).scheduleMessages(message, plan.scheduledEnqueueTime);
     return plan;
   }

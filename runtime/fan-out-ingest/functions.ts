@@ -11,7 +11,7 @@ import {
   type MessageEncoding,
   type ToMessageCallback,
 } from "./ingestion";
-import { newRunId, RUN_ID_PATTERN, RUN_ROUTE } from "./layout";
+import { newRunId, RUN_ID_PATTERN, RUN_ROUTE, type TimerFiring, timerRunId } from "./layout";
 import { type StorageClients, storageClients } from "./storage-clients";
 
 /** Plain settings the component fixes at construction. */
@@ -84,11 +84,12 @@ export function register(callbacks: FanOutCallbacks, options: FanOutOptions): vo
     },
   });
 
-  if (options.schedule) {
+  const { schedule } = options;
+  if (schedule) {
     app.timer(FUNCTION_NAMES.chunkOnSchedule, {
-      schedule: options.schedule,
-      handler: async (_timer: unknown, context: InvocationContext) => {
-        await chunk({ runId: newRunId(), trigger: "timer", parameters: {} }, context);
+      schedule,
+      handler: async (timer: TimerFiring, context: InvocationContext) => {
+        await chunk({ runId: timerRunId(timer, schedule), trigger: "timer", parameters: {} }, context);
       },
     });
   }

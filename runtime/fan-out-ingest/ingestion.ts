@@ -5,9 +5,13 @@
  *
  * Delivery is at least once. A retry re-sends at most the messages after the last checkpoint, so a
  * crash duplicates at most `checkpointEvery` messages. The checkpoint is written with the blob's ETag
- * as a condition: when two invocations work on the same chunk (Event Grid may deliver an event twice),
- * the one whose checkpoint write fails stops, so that case also duplicates at most one interval.
+ * as a condition and names the invocation that wrote it. A 412 on that write is either the SDK
+ * retrying our own write whose response was lost (the checkpoint names us: carry on) or another
+ * invocation working on the same chunk (Event Grid may deliver an event twice): then this invocation
+ * fails, and its event is retried from the latest checkpoint, so a collision also duplicates at most
+ * one interval.
  */
+import { randomUUID } from "node:crypto";
 import { type BlobDownloadResponseParsed, type ContainerClient, RestError } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
 import { blobSubjectPrefix, CHUNK_METADATA, CHUNK_SUFFIX } from "./layout";
@@ -16,6 +20,11 @@ import { blobSubjectPrefix, CHUNK_METADATA, CHUNK_SUFFIX } from "./layout";
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Characters of a rejected message or event kept in its poison record, so the record stays small. */
 const PREVIEW_CHARS = 1024;
+/**
+ * Messages and poison records never expire (Storage Queue's default is 7 days), so nothing is
+ * dropped while their consumers are down.
+ */
+const NEVER_EXPIRE = { messageTimeToLive: -1 } as const;
 
 /**
  * How message text is stored. `base64` is what a Functions queue trigger expects by default
@@ -50,7 +59,7 @@ export interface ChunkReport {
   /**
    * - `completed`: every message of the chunk is enqueued or poisoned;
    * - `already-complete`: an earlier invocation finished it;
-   * - `yielded`: another invocation advanced the checkpoint meanwhile and carries on with the chunk;
+   * - `yielded`: another invocation completed the chunk meanwhile;
    * - `rejected`: the event named no usable chunk and went to the events poison queue.
    */
   outcome: "completed" | "already-complete" | "yielded" | "rejected";
@@ -159,6 +168,7 @@ export async function ingestChunk(
   };
   if (resumedFrom === items.length) return { ...report, outcome: "already-complete" };
 
+  const writer = randomUUID();
   let etag = download.etag;
   for (let start = resumedFrom; start < items.length; start += options.checkpointEvery) {
     const end = Math.min(start + options.checkpointEvery, items.length);
@@ -166,16 +176,28 @@ export async function ingestChunk(
       const outcome = await enqueueItem(items[index], index, blobName, toMessage, options);
       report[outcome]++;
     });
+    const checkpoint = {
+      ...metadata,
+      [CHUNK_METADATA.ingested]: String(end),
+      [CHUNK_METADATA.poisoned]: String(poisonedBefore + report.poisoned),
+      [CHUNK_METADATA.writer]: writer,
+    };
     try {
-      const checkpoint = {
-        ...metadata,
-        [CHUNK_METADATA.ingested]: String(end),
-        [CHUNK_METADATA.poisoned]: String(poisonedBefore + report.poisoned),
-      };
       etag = (await blob.setMetadata(checkpoint, { conditions: { ifMatch: etag } })).etag;
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 412) return { ...report, outcome: "yielded" };
-      throw error;
+      if (!(error instanceof RestError && error.statusCode === 412)) throw error;
+      const current = await blob.getProperties();
+      const written = current.metadata ?? {};
+      if (written[CHUNK_METADATA.writer] === writer && written[CHUNK_METADATA.ingested] === String(end)) {
+        etag = current.etag;
+        continue;
+      }
+      if (Number(written[CHUNK_METADATA.ingested] ?? 0) >= items.length) return { ...report, outcome: "yielded" };
+      // Failing (not returning) gets the event redelivered: if the other invocation dies, nobody else finishes the chunk.
+      throw new Error(
+        `chunk ${blobName}: another invocation checkpointed it at ${written[CHUNK_METADATA.ingested] ?? 0}/${items.length} ` +
+          `while this one sent ${start}..${end}; failing so the event is retried from the checkpoint`,
+      );
     }
   }
   return report;
@@ -218,7 +240,7 @@ async function enqueueItem(
     return "poisoned";
   }
   try {
-    await options.targetQueues[queueIndex].sendMessage(encoded);
+    await options.targetQueues[queueIndex].sendMessage(encoded, NEVER_EXPIRE);
     return "sent";
   } catch (error) {
     // A 4xx other than throttling is about this message (e.g. characters XML cannot carry), not the service.
@@ -243,7 +265,7 @@ async function enqueueItem(
 
 async function poison(options: IngestionOptions, queueIndex: number, record: Record<string, unknown>): Promise<void> {
   const text = JSON.stringify({ ...record, queue: options.targetQueues[queueIndex].name });
-  await options.poisonQueues[queueIndex].sendMessage(encodeMessage(text, options.messageEncoding));
+  await options.poisonQueues[queueIndex].sendMessage(encodeMessage(text, options.messageEncoding), NEVER_EXPIRE);
 }
 
 /** Events are read with `messageEncoding: none` (Event Grid writes plain JSON), so their poison records are plain JSON too. */
@@ -253,7 +275,10 @@ async function rejectEvent(eventsPoisonQueue: QueueClient, reason: string, messa
     : typeof message === "string"
       ? message
       : JSON.stringify(message);
-  await eventsPoisonQueue.sendMessage(JSON.stringify({ reason, event: preview(event ?? String(message)) }));
+  await eventsPoisonQueue.sendMessage(
+    JSON.stringify({ reason, event: preview(event ?? String(message)) }),
+    NEVER_EXPIRE,
+  );
 }
 
 function parseChunk(text: string): unknown[] | undefined {

@@ -21,6 +21,8 @@ export const CHUNK_METADATA = {
   ingested: "ingested",
   /** Of those, how many went to a poison queue. */
   poisoned: "poisoned",
+  /** The invocation that wrote the checkpoint, so it recognises its own write when a lost response is retried. */
+  writer: "writer",
 } as const;
 
 /** The chunking function's HTTP route: `POST /api/runs` starts a run. */
@@ -50,4 +52,29 @@ export function newRunId(now = new Date()): string {
     .toString(16)
     .padStart(6, "0");
   return `${now.toISOString().replace(/[:.]/g, "-")}-${random}`;
+}
+
+/** What a timer trigger says about its firing (`Timer` of `@azure/functions`); the host omits the status when it keeps none. */
+export interface TimerFiring {
+  scheduleStatus?: { next?: string } | null;
+}
+
+/**
+ * A timer-started run's id: the time the firing was scheduled for, so an invocation that repeats a
+ * firing (the host invokes a firing again as past due when the instance died during it) resumes the
+ * same run instead of starting over. While the host runs a firing, `scheduleStatus.next` is that
+ * firing's time; when there is no status (schedules under a minute keep none) or it lies ahead (a
+ * run at startup), the current time stands in, truncated to the schedule's resolution: the minute,
+ * or the second when the schedule fires more than once a minute.
+ */
+export function timerRunId(timer: TimerFiring | null | undefined, schedule: string, now = new Date()): string {
+  const scheduled = new Date(timer?.scheduleStatus?.next ?? Number.NaN);
+  const firing = scheduled.getTime() <= now.getTime() ? scheduled : truncatedToSchedule(now, schedule);
+  return `${firing.toISOString().replace(/[:.]/g, "-")}-timer`;
+}
+
+function truncatedToSchedule(now: Date, schedule: string): Date {
+  const secondField = schedule.trim().split(/\s+/)[0];
+  const resolutionMs = /^\d+$/.test(secondField) ? 60_000 : 1000;
+  return new Date(Math.floor(now.getTime() / resolutionMs) * resolutionMs);
 }

@@ -9,10 +9,10 @@
  * - Every record is checked before anything is sent: a group id of 1..128 printable ASCII
  *   characters, a body of at most 256 KB (SNS's limit), a dedup id of 1..128 characters.
  * - Calls run concurrently, but a record is only sent once every earlier record of its group has
- *   been accepted or is in the same call (SNS keeps a call's order), so a group's records reach the
- *   topic in the order given (see `strictOrder` for the one exception).
- * - Entries SNS rejects with a server fault are resent (only those, after a jittered backoff);
- *   entries rejected as the sender's fault are not. Whole-call failures are retried by the SDK's own
+ *   been accepted, and (with the default `strictOrder`) a call carries at most one record per group,
+ *   so a group's records reach the topic in the order given, resends included.
+ * - Entries SNS rejects with a server fault, or leaves out of its answer, are resent (only those,
+ *   after a jittered backoff, up to `maxAttempts`); entries rejected as the sender's fault are not. Whole-call failures are retried by the SDK's own
  *   retry strategy; when it gives up, publishing stops.
  * - Anything not published ends in a `PublishError` listing each record and the reason: nothing is
  *   dropped silently.
@@ -54,14 +54,14 @@ export interface PublisherOptions<T> {
   client?: SNSClient;
   /** PublishBatch calls in flight at once. @default 4 */
   concurrency?: number;
-  /** Attempts per entry that SNS rejects with a server fault. @default 5 */
+  /** Attempts per entry that SNS rejects with a server fault or does not confirm. @default 5 */
   maxAttempts?: number;
   /**
-   * `false`: several records of one group may share a call. SNS reports entries one by one, so if it
-   * fails one with a server fault but accepts a later record of the same group in that call, the
-   * resend lands after it. `true`: at most one record per group per call, so a resend is never
-   * overtaken, at the cost of more calls when few groups are active.
-   * @default false
+   * `true`: at most one record per group per call, so a resend is never overtaken. `false`: several
+   * records of one group may share a call, which needs fewer calls when few groups are active; but SNS
+   * reports entries one by one, so if it fails one with a server fault and accepts a later record of
+   * the same group in that call, the resend lands after it.
+   * @default true
    */
   strictOrder?: boolean;
   /** Upper bound of the first backoff before resending; it doubles per attempt (full jitter). @default 100 */
@@ -131,6 +131,7 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxAttempts = Math.max(1, options.maxAttempts ?? 5);
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
+  const strictOrder = options.strictOrder ?? true;
 
   return async (records) => {
     const entries = toEntries(records, options);
@@ -166,7 +167,7 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
         }
         batch.push(entry);
         bytes += entry.bytes;
-        if (options.strictOrder) blocked.add(entry.groupId);
+        if (strictOrder) blocked.add(entry.groupId);
       }
       return batch;
     };
@@ -225,22 +226,28 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
         finish(entry);
       }
       const now = Date.now();
+      /** SNS reports entries one by one; the SDK retries whole calls only, so failed entries are resent here. */
+      const retryOrFail = (entry: Entry, failure: PublishFailure, senderFault: boolean) => {
+        entry.attempts++;
+        if (senderFault || entry.attempts >= maxAttempts) {
+          failures.push(failure);
+          finish(entry);
+        } else {
+          entry.state = "pending";
+          entry.notBefore = now + Math.random() * retryBaseDelayMs * 2 ** (entry.attempts - 1);
+        }
+      };
       for (const failure of failed) {
         const entry = byId.get(failure.Id ?? "");
         if (!entry) continue;
         byId.delete(failure.Id ?? "");
-        entry.attempts++;
-        if (failure.SenderFault || entry.attempts >= maxAttempts) {
-          failures.push({ index: entry.index, code: failure.Code ?? "Unknown", message: failure.Message ?? "" });
-          finish(entry);
-        } else {
-          // SNS reports entries one by one; the SDK retries whole calls only, so failed entries are resent here.
-          entry.state = "pending";
-          entry.notBefore = now + Math.random() * retryBaseDelayMs * 2 ** (entry.attempts - 1);
-        }
+        const problem = { index: entry.index, code: failure.Code ?? "Unknown", message: failure.Message ?? "" };
+        retryOrFail(entry, problem, failure.SenderFault === true);
       }
-      // An entry the response does not mention was not confirmed: send it again.
-      for (const entry of byId.values()) entry.state = "pending";
+      for (const entry of byId.values()) {
+        const problem = { index: entry.index, code: "NotConfirmed", message: "SNS's answer did not mention it" };
+        retryOrFail(entry, problem, false);
+      }
     };
 
     const worker = async () => {

@@ -45,8 +45,12 @@ export interface AfterAttachInput {
   privateIp: string;
 }
 
-/** The user's callback after the attach (e.g. update DNS); throwing abandons the launch. */
-export type AfterAttach = (input: AfterAttachInput) => unknown;
+/**
+ * The user's callback after the attach (e.g. update DNS); throwing abandons the launch. `signal`
+ * aborts at the deadline: the launch is then abandoned, so stop and change nothing after it aborts
+ * (pass it to SDK calls as `abortSignal`).
+ */
+export type AfterAttach = (input: AfterAttachInput, signal: AbortSignal) => unknown;
 
 /** Settings fixed at deployment (plain JSON in the artifact). */
 export interface AttacherOptions {
@@ -244,12 +248,17 @@ async function perform(
   const result = { instanceId, networkInterfaceId: attached.networkInterfaceId, privateIp: attached.privateIp };
   ctx.step(`attached ${attached.networkInterfaceId} (${attached.privateIp}) to ${instanceId}`);
   if (callbacks.afterAttach) {
+    // The deadline may have passed while attaching: the action is being abandoned, so the callback
+    // must not e.g. point DNS at this instance; and a result it returns after the deadline is void.
+    ctx.signal.throwIfAborted();
     ctx.step("running the afterAttach callback");
     try {
-      await callbacks.afterAttach(result);
+      await callbacks.afterAttach(result, ctx.signal);
     } catch (error) {
+      ctx.signal.throwIfAborted();
       throw new Error(`afterAttach failed: ${errorText(error)}`);
     }
+    ctx.signal.throwIfAborted();
   }
   return { result: "CONTINUE", ...result };
 }

@@ -113,6 +113,10 @@ export class S3DeliveryLedger implements DeliveryLedger {
     }
     const existing = await this.read(key);
     if (existing === undefined) return { outcome: "in-progress" };
+    // The SDK retried our own create after its response was lost: the record is this attempt's claim.
+    if (existing.record.writeId === record.writeId) {
+      return { outcome: "claimed", claim: { key, version: existing.version, startedAt } };
+    }
     switch (existing.record.state) {
       case "sent":
         return { outcome: "already-sent", sentAt: existing.record.sentAt ?? existing.record.startedAt };
@@ -122,7 +126,7 @@ export class S3DeliveryLedger implements DeliveryLedger {
           : { outcome: "outcome-unknown", startedAt: existing.record.startedAt };
       case "released":
         try {
-          const version = await this.write(record, { IfMatch: existing.version });
+          const version = await this.overwrite(record, existing.version);
           return { outcome: "claimed", claim: { key, version, startedAt } };
         } catch (error) {
           if (isPreconditionFailed(error) || isConditionalConflict(error)) return { outcome: "in-progress" };
@@ -143,9 +147,24 @@ export class S3DeliveryLedger implements DeliveryLedger {
   private async replace(claim: Claim, change: Pick<LedgerRecord, "state" | "sentAt">, action: string): Promise<void> {
     const record: LedgerRecord = { key: claim.key, writeId: randomUUID(), startedAt: claim.startedAt, ...change };
     try {
-      await this.write(record, { IfMatch: claim.version });
+      await this.overwrite(record, claim.version);
     } catch (error) {
       if (isPreconditionFailed(error) || isConditionalConflict(error)) throw new LedgerConflictError(claim.key, action);
+      throw error;
+    }
+  }
+
+  /**
+   * A compare-and-swap on `version`. When the condition fails, the record may be our own write whose
+   * response was lost and which the SDK retried: then the write did happen and its version is returned.
+   */
+  private async overwrite(record: LedgerRecord, version: string): Promise<string> {
+    try {
+      return await this.write(record, { IfMatch: version });
+    } catch (error) {
+      if (!isPreconditionFailed(error) && !isConditionalConflict(error)) throw error;
+      const existing = await this.read(record.key);
+      if (existing?.record.writeId === record.writeId) return existing.version;
       throw error;
     }
   }

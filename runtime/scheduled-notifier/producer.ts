@@ -1,6 +1,7 @@
 /**
  * The producer: invoked by EventBridge Scheduler (asynchronously), it streams the user's
- * `recipients(run)` into the jobs queue, one message per (recipient, run), ten per SendMessageBatch.
+ * `recipients(run)` into the jobs queue, one message per (recipient, run), up to ten per SendMessageBatch
+ * (fewer when large jobs would exceed the batch's total size).
  *
  * - Streamed: at most MAX_BATCHES_IN_FLIGHT batches are held, whatever the number of recipients.
  * - A batch's failed entries are resent alone, up to MAX_SEND_ATTEMPTS; entries SQS rejects as the
@@ -36,9 +37,15 @@ export const MAX_BATCHES_IN_FLIGHT = 4;
 export const MAX_SEND_ATTEMPTS = 3;
 /**
  * The largest job this notifier sends. SQS accepts more today, but a job should carry ids and what
- * `send` needs, not documents; the limit also keeps a full batch within every SQS batch limit.
+ * `send` needs, not documents.
  */
 export const MAX_JOB_BYTES = 256 * 1024;
+/**
+ * The most job bytes sent in one SendMessageBatch. SQS caps the sum of a batch's messages (1 MiB since
+ * 2025, 256 KiB before, and in some regions and emulators still); larger batches fail whole with
+ * BatchRequestTooLong. The older limit holds everywhere, and a job of MAX_JOB_BYTES still fits alone.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024;
 /** Run ids become part of every idempotency key; keep them short. */
 const MAX_RUN_ID_LENGTH = 128;
 
@@ -58,6 +65,7 @@ export interface ProducerOptions {
 interface Job {
   key: string;
   body: string;
+  bytes: number;
 }
 
 type Prepared = { job: Job } | { rejected: string };
@@ -96,7 +104,7 @@ export function prepareJob(recipient: unknown, run: NotificationRun): Prepared {
   if (bytes > MAX_JOB_BYTES) {
     return { rejected: `the job is ${bytes} bytes; the notifier limits a job to ${MAX_JOB_BYTES} bytes` };
   }
-  return { job: { key, body } };
+  return { job: { key, body, bytes } };
 }
 
 /** What is kept of a rejected recipient in the dead-letter queue: the recipient, or its start if huge. */
@@ -187,6 +195,7 @@ export function createProducer(
     };
 
     let batch: Job[] = [];
+    let batchBytes = 0;
     try {
       for await (const recipient of callbacks.recipients(run)) {
         const prepared = prepareJob(recipient, run);
@@ -194,10 +203,17 @@ export function createProducer(
           await deadLetter(deadLetterBody(recipient, run, prepared.rejected), prepared.rejected);
           continue;
         }
+        if (batch.length > 0 && batchBytes + prepared.job.bytes > MAX_BATCH_BYTES) {
+          await dispatch(batch);
+          batch = [];
+          batchBytes = 0;
+        }
         batch.push(prepared.job);
+        batchBytes += prepared.job.bytes;
         if (batch.length === BATCH_SIZE) {
           await dispatch(batch);
           batch = [];
+          batchBytes = 0;
         }
       }
       if (batch.length > 0) await dispatch(batch);

@@ -21,6 +21,7 @@ import {
   existingNamespaceHost,
   validateDedupForwardingQueueArgs,
 } from "../../components/dedup-forwarding-queue";
+import { uniqueSuffix } from "../../components/naming";
 import { InvalidArgumentsError } from "../../components/validation";
 
 const NAMESPACE = "azure-native:servicebus:Namespace";
@@ -215,8 +216,8 @@ describe("DedupForwardingQueue resources", () => {
       timeZone: "UTC",
       scheduleDelaySeconds: 300,
       windows: {
-        daily: { queueName: "readings-processing-daily", periodSeconds: 86_400 },
-        twoHourly: { queueName: "readings-processing-twohourly", periodSeconds: 7200 },
+        daily: { queueName: "readings-processing-daily", periodSeconds: 86_400, duplicateWindowSeconds: 86_700 },
+        twoHourly: { queueName: "readings-processing-twohourly", periodSeconds: 7200, duplicateWindowSeconds: 7500 },
       },
     });
   });
@@ -281,6 +282,19 @@ describe("DedupForwardingQueue options", () => {
       assert.equal(queue.inputs.resourceGroupName, "messaging");
     }
     assert.equal(await resolve(shared.fullyQualifiedNamespace), "team-bus.servicebus.windows.net");
+  });
+
+  it("names its queues in an existing namespace with the stack's suffix, so stacks sharing the namespace never share queues", async () => {
+    const shared = await build("stacked", { existingNamespace: { name: "team-bus" } });
+    const prefix = `stacked-${uniqueSuffix("stacked-queues")}`;
+    assert.deepEqual(
+      ownedBy("stacked", QUEUE)
+        .map((queue) => queue.inputs.queueName)
+        .sort(),
+      [`${prefix}-processing-daily`, `${prefix}-processing-twohourly`, `${prefix}-work`],
+    );
+    assert.equal(shared.workQueueName, `${prefix}-work`);
+    assert.equal((await resolve(shared.producerConfig)).windows.daily.queueName, `${prefix}-processing-daily`);
   });
 
   it("rejects an existing Basic namespace when it is looked up", () => {

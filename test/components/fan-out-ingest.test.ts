@@ -44,7 +44,6 @@ const RESOURCE_GROUP = "azure-native:resources:ResourceGroup";
 
 const roleId = (guid: string) =>
   `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
-const QUEUE_DATA_READER = "19e7f393-937e-4f77-808e-94535e297925";
 
 const source = async function* () {
   yield "id-1";
@@ -218,8 +217,7 @@ describe("a FanOutIngest with default arguments", () => {
       dataGrants.map((r) => [r.inputs.roleDefinitionId, r.inputs.scope]),
       [
         [roleId(BUILT_IN_ROLES["Storage Blob Data Contributor"]), containerId("ids", "chunks")],
-        [roleId(QUEUE_DATA_READER), queueId("ids", "chunk-events")],
-        [roleId(BUILT_IN_ROLES["Storage Queue Data Message Processor"]), queueId("ids", "chunk-events")],
+        [roleId(BUILT_IN_ROLES["Storage Queue Data Contributor"]), queueId("ids", "chunk-events")],
         [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "chunk-events-poison")],
         [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "messages")],
         [roleId(BUILT_IN_ROLES["Storage Queue Data Message Sender"]), queueId("ids", "messages-poison")],
@@ -234,9 +232,18 @@ describe("a FanOutIngest with default arguments", () => {
       .filter((r) => r.name.startsWith("ids-") && r.inputs.scope.includes("idsdata"));
     assert.ok(dataScoped.every((r) => r.inputs.scope !== accountId));
     assert.ok(dataScoped.every((r) => !r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Blob Data Owner"])));
-    assert.ok(
-      dataScoped.every((r) => !r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Queue Data Contributor"])),
-    );
+  });
+
+  it("grants Storage Queue Data Contributor on the events queue only", () => {
+    const contributorScopes = recorder
+      .ofType(ROLE_ASSIGNMENT)
+      .filter(
+        (r) =>
+          r.name.startsWith("ids-") &&
+          r.inputs.roleDefinitionId.endsWith(BUILT_IN_ROLES["Storage Queue Data Contributor"]),
+      )
+      .map((r) => r.inputs.scope);
+    assert.deepEqual(contributorScopes, [queueId("ids", "chunk-events")]);
   });
 
   it("connects the app to the data account by identity: service URIs only, no keys or connection strings", () => {

@@ -92,7 +92,7 @@ export const scenario: Scenario = {
       const observed = observations();
       const report = await replayObservations({
         bus,
-        scheduler: new ProcessingScheduler(bus, config),
+        scheduler: new ProcessingScheduler(bus, config, { now: () => bus.now() }),
         workQueueName: settings.workQueueName,
         invoke,
         observations: observed,

@@ -90,7 +90,7 @@ describe("the built DedupForwardingQueue artifact on the fake namespace", () => 
       }
       return invocation;
     };
-    const scheduler = new ProcessingScheduler(bus, await resolve(component.producerConfig));
+    const scheduler = new ProcessingScheduler(bus, await resolve(component.producerConfig), { now: () => bus.now() });
     const report = await replayObservations({
       bus,
       scheduler,
@@ -119,7 +119,7 @@ describe("the built DedupForwardingQueue artifact on the fake namespace", () => 
       },
       {
         type: "serviceBusTrigger",
-        queueName: "e2e-work",
+        queueName: component.workQueueName,
         connection: "ServiceBus",
         isSessionsEnabled: true,
         autoCompleteMessages: true,

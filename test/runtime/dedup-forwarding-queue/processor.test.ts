@@ -106,6 +106,22 @@ describe("the processing handler", () => {
     );
   });
 
+  it("logs a malformed body's reason with the message id on every delivery, up to the one Service Bus dead-letters", async () => {
+    const handler = createProcessingHandler(async () => {}, options);
+    const logged: string[] = [];
+    for (const deliveryCount of [1, 2, 3]) {
+      const { context, errors } = contextWith(deliveryCount);
+      await assert.rejects(handler({ ...request, window: "hourly" }, context));
+      logged.push(...errors);
+    }
+    const reason = `MalformedProcessingRequestError: ${new MalformedProcessingRequestError('window "hourly" is not one of daily').message}`;
+    assert.deepEqual(logged, [
+      `processing message station-7-2024-05-01 failed on delivery 1 of 3; the message is abandoned and redelivered. ${reason}`,
+      `processing message station-7-2024-05-01 failed on delivery 2 of 3; the message is abandoned and redelivered. ${reason}`,
+      `processing message station-7-2024-05-01 failed on delivery 3 of 3; this was the last delivery: Service Bus dead-letters the message (MaxDeliveryCountExceeded). ${reason}`,
+    ]);
+  });
+
   it("fails a request for a window the app was not configured with", async () => {
     const handler = createProcessingHandler(async () => {}, options);
     await assert.rejects(

@@ -221,3 +221,56 @@ describe("the scheduler", () => {
     assert.deepEqual(bus.stats("readings-processing-daily"), { active: 0, scheduled: 1, deadLettered: 0 });
   });
 });
+
+describe("late observations", () => {
+  const daily = { queueName: "readings-processing-daily", periodSeconds: 86_400, duplicateWindowSeconds: 86_700 };
+  const windowed: ProcessingScheduleConfig = { ...config, windows: { daily } };
+
+  /** A namespace whose clock is `now`, with the processing queue the component would create. */
+  function namespaceAt(now: string) {
+    const bus = new FakeServiceBus(new Date(now));
+    bus.createQueue(daily.queueName, { duplicateDetectionWindowSeconds: daily.duplicateWindowSeconds });
+    return { bus, scheduler: new ProcessingScheduler(bus, windowed, { now: () => bus.now() }) };
+  }
+
+  it("does not send an observation that comes after its period's id may have left the duplicate-detection window", async () => {
+    const { bus, scheduler } = namespaceAt("2024-05-03T00:00:00Z");
+    const result = await scheduler.scheduleProcessing({
+      dataSetId: "station-7",
+      observedAt: "2024-05-01T09:15:00Z",
+      window: "daily",
+    });
+    assert.equal(result.status, "late");
+    assert.equal(result.period, "2024-05-01");
+    assert.deepEqual(bus.stats(daily.queueName), { active: 0, scheduled: 0, deadLettered: 0 });
+  });
+
+  it("keeps a run from happening twice when a period's observations straddle the window's end", async () => {
+    const { bus, scheduler } = namespaceAt("2024-05-01T09:15:00Z");
+    const observation = { dataSetId: "station-7", observedAt: "2024-05-01T09:15:00Z", window: "daily" };
+    assert.equal((await scheduler.scheduleProcessing(observation)).status, "scheduled");
+    bus.advanceTo(new Date("2024-05-02T09:16:00Z"));
+    assert.equal((await scheduler.scheduleProcessing(observation)).status, "late");
+    assert.deepEqual(bus.stats(daily.queueName), { active: 1, scheduled: 0, deadLettered: 0 });
+  });
+
+  it("still sends an observation up to the end of the window counted from the period's start", async () => {
+    const { bus, scheduler } = namespaceAt("2024-05-02T00:05:00Z");
+    const result = await scheduler.scheduleProcessing({
+      dataSetId: "station-7",
+      observedAt: "2024-05-01T23:59:00Z",
+      window: "daily",
+    });
+    assert.equal(result.status, "scheduled");
+    assert.deepEqual(bus.stats(daily.queueName), { active: 1, scheduled: 0, deadLettered: 0 }, "due at once");
+  });
+
+  it("sends every observation with a configuration that has no duplicate-detection window", async () => {
+    const client = recordingClient();
+    const result = await new ProcessingScheduler(client, config, {
+      now: () => new Date("2030-01-01T00:00:00Z"),
+    }).scheduleProcessing({ dataSetId: "s", observedAt: "2024-05-01T00:00:00Z", window: "daily" });
+    assert.equal(result.status, "scheduled");
+    assert.equal(client.scheduled.length, 1);
+  });
+});

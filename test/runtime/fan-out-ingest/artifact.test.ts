@@ -288,6 +288,57 @@ describe("a crash in the middle of a chunk, then the retry", () => {
   });
 });
 
+describe("the timer-started run", () => {
+  const firing = {
+    isPastDue: false,
+    scheduleStatus: {
+      last: "2025-03-01T02:00:00.000Z",
+      next: "2025-03-02T02:00:00.000Z",
+      lastUpdated: "2025-03-01T02:00:01.000Z",
+    },
+  };
+  let api: IdServer;
+  let local: LocalFanOut;
+
+  before(async () => {
+    api = await startIdServer(12);
+    const args: FanOutIngestArgs<string> = {
+      source: pagedIdSource(api.url),
+      schedule: "0 0 2 * * *",
+      chunkSize: 5,
+      checkpointEvery: 5,
+      queueName: "timer-ids",
+      chunkContainerName: `timer-chunks-${Date.now()}`,
+    };
+    const { artifact } = await deployed("timer", args);
+    local = await startLocalFanOut(azurite, artifact, args);
+  });
+  after(async () => {
+    await local?.stop();
+    await api?.stop();
+  });
+
+  it("resumes the same run when the same firing is invoked again as past due, instead of starting another", async () => {
+    const first = await local.runner.invokeFunction("chunkOnSchedule", firing);
+    const again = await local.runner.invokeFunction("chunkOnSchedule", { ...firing, isPastDue: true });
+    assert.deepEqual([first.error, again.error], [undefined, undefined]);
+    assert.ok(
+      again.logs.some((line) =>
+        line.includes("run 2025-03-02T02-00-00-000Z-timer: 12 items in 3 chunks (already complete)"),
+      ),
+      again.logs.join("\n"),
+    );
+    const names: string[] = [];
+    for await (const blob of local.chunks.listBlobsFlat()) names.push(blob.name);
+    assert.deepEqual(names, [
+      "2025-03-02T02-00-00-000Z-timer/000001.chunk.json",
+      "2025-03-02T02-00-00-000Z-timer/000002.chunk.json",
+      "2025-03-02T02-00-00-000Z-timer/000003.chunk.json",
+      "2025-03-02T02-00-00-000Z-timer/manifest.json",
+    ]);
+  });
+});
+
 describe("the poison paths", () => {
   const runId = `poison-${Date.now()}`;
   const HUGE = idAt(2);

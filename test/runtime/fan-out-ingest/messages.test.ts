@@ -7,7 +7,13 @@ import {
   encodeMessage,
   queueIndexFor,
 } from "../../../runtime/fan-out-ingest/ingestion";
-import { chunkBlobName, manifestBlobName, newRunId, RUN_ID_PATTERN } from "../../../runtime/fan-out-ingest/layout";
+import {
+  chunkBlobName,
+  manifestBlobName,
+  newRunId,
+  RUN_ID_PATTERN,
+  timerRunId,
+} from "../../../runtime/fan-out-ingest/layout";
 import { storageClients } from "../../../runtime/fan-out-ingest/storage-clients";
 import { blobCreatedEvent } from "../../harness/fan-out-rig";
 
@@ -127,6 +133,42 @@ describe("storage clients", () => {
     assert.equal(
       (clients.queues as unknown as { credential: object }).credential.constructor.name,
       "DefaultAzureCredential",
+    );
+  });
+});
+
+describe("timer run ids", () => {
+  const DAILY = "0 0 2 * * *";
+  const firing = {
+    isPastDue: false,
+    scheduleStatus: { last: "2025-01-01T02:00:00.000Z", next: "2025-01-02T02:00:00.000Z" },
+  };
+
+  it("names a timer run after the firing's scheduled time, a valid run id", () => {
+    const runId = timerRunId(firing, DAILY, new Date("2025-01-02T02:00:00.412Z"));
+    assert.equal(runId, "2025-01-02T02-00-00-000Z-timer");
+    assert.match(runId, RUN_ID_PATTERN);
+  });
+
+  it("gives the same firing invoked again as past due the same run id, so it resumes that run", () => {
+    const first = timerRunId(firing, DAILY, new Date("2025-01-02T02:00:00.412Z"));
+    const sameFiringPastDue = { ...firing, isPastDue: true };
+    const pastDue = timerRunId(sameFiringPastDue, DAILY, new Date("2025-01-02T02:17:31.000Z"));
+    assert.equal(pastDue, first);
+  });
+
+  it("uses the current time truncated to the minute when the host keeps no schedule status", () => {
+    assert.equal(timerRunId({}, DAILY, new Date("2025-01-02T02:00:04.900Z")), "2025-01-02T02-00-00-000Z-timer");
+  });
+
+  it("uses the current time when the status's next firing lies ahead (a run at startup)", () => {
+    assert.equal(timerRunId(firing, DAILY, new Date("2025-01-01T09:30:20.000Z")), "2025-01-01T09-30-00-000Z-timer");
+  });
+
+  it("truncates to the second for a schedule that fires more than once a minute", () => {
+    assert.equal(
+      timerRunId(null, "*/10 * * * * *", new Date("2025-01-02T02:00:10.250Z")),
+      "2025-01-02T02-00-10-000Z-timer",
     );
   });
 });

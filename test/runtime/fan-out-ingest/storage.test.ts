@@ -235,7 +235,7 @@ describe("ingestion", () => {
     assert.deepEqual(await decodedAll(options.targetQueues[0]), []);
   });
 
-  it("stops after one interval when another invocation advanced the checkpoint meanwhile", async () => {
+  it("fails after one interval, to be retried from the checkpoint, when another invocation checkpointed meanwhile", async () => {
     const container = await freshContainer();
     const options = await ingestionOptions({ checkpointEvery: 100 });
     const chunk = await writeChunk(container, ids(1000));
@@ -245,10 +245,55 @@ describe("ingestion", () => {
       concurrentCheckpoint ??= container.getBlockBlobClient(chunk).setMetadata({ items: "1000", ingested: "100" });
       return item;
     };
+    await assert.rejects(ingestChunk(container, chunk, toMessage, options), {
+      message: `chunk ${chunk}: another invocation checkpointed it at 100/1000 while this one sent 0..100; failing so the event is retried from the checkpoint`,
+    });
+    await concurrentCheckpoint;
+    assert.equal((await decodedAll(options.targetQueues[0])).length, 100, "only the interval in flight was sent");
+
+    const retry = await ingestChunk(container, chunk, defaultMessageText, options);
+    assert.deepEqual([retry.outcome, retry.resumedFrom, retry.sent], ["completed", 100, 900]);
+  });
+
+  it("returns without failing when another invocation completed the chunk meanwhile", async () => {
+    const container = await freshContainer();
+    const options = await ingestionOptions({ checkpointEvery: 100 });
+    const chunk = await writeChunk(container, ids(1000));
+    let concurrentCheckpoint: Promise<unknown> | undefined;
+    const toMessage = (item: unknown) => {
+      concurrentCheckpoint ??= container.getBlockBlobClient(chunk).setMetadata({ items: "1000", ingested: "1000" });
+      return item;
+    };
     const report = await ingestChunk(container, chunk, toMessage, options);
     await concurrentCheckpoint;
-    assert.equal(report.outcome, "yielded");
-    assert.equal(report.sent, 100, "only the interval in flight was sent");
+    assert.deepEqual([report.outcome, report.sent], ["yielded", 100]);
+  });
+
+  it("carries on with the whole chunk when its own checkpoint succeeded but the response was lost and the retry got 412", async () => {
+    const container = await freshContainer();
+    const options = await ingestionOptions({ checkpointEvery: 100 });
+    const chunk = await writeChunk(container, ids(1000));
+    const blob = container.getBlockBlobClient(chunk);
+    let writes = 0;
+    const retryStatuses: (number | undefined)[] = [];
+    // Plays the SDK's retry of the first checkpoint, whose response was lost: the write lands, then
+    // the same request (same If-Match ETag) is sent again and the service answers 412.
+    const lossyBlob = Object.assign(Object.create(blob), {
+      setMetadata: async (...args: Parameters<typeof blob.setMetadata>) => {
+        if (writes++ > 0) return blob.setMetadata(...args);
+        await blob.setMetadata(...args);
+        return blob.setMetadata(...args).catch((error: RestError) => {
+          retryStatuses.push(error.statusCode);
+          throw error;
+        });
+      },
+    });
+    const lossyContainer = Object.assign(Object.create(container), { getBlockBlobClient: () => lossyBlob });
+    const report = await ingestChunk(lossyContainer, chunk, defaultMessageText, options);
+    assert.deepEqual(retryStatuses, [412]);
+    assert.deepEqual([report.outcome, report.sent], ["completed", 1000]);
+    assert.deepEqual((await decodedAll(options.targetQueues[0])).sort(), ids(1000));
+    assert.equal((await readChunk(container, chunk)).metadata.ingested, "1000");
   });
 
   it("poisons a message whose base64 form passes 64 KiB, with the reason, and sends the rest", async () => {
@@ -272,6 +317,24 @@ describe("ingestion", () => {
     assert.equal(poisoned.messageBytes, 65540);
     assert.equal(poisoned.preview, `${"a".repeat(1024)}… (${tooBig.length} characters)`);
     assert.equal((await readChunk(container, chunk)).metadata.poisoned, "1");
+  });
+
+  it("sends target messages and poison records that never expire (no 7-day default time to live)", async () => {
+    const container = await freshContainer();
+    const options = await ingestionOptions({ chunkContainer: container.containerName });
+    const chunk = await writeChunk(container, ["small", "a".repeat(MAX_MESSAGE_BYTES)]);
+    await ingestEvent(container, blobCreatedEvent(container.containerName, chunk), defaultMessageText, options);
+    await ingestEvent(
+      container,
+      blobCreatedEvent(container.containerName, "r/manifest.json"),
+      defaultMessageText,
+      options,
+    );
+    const expiryYears = async (queue: QueueClient) =>
+      (await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => m.expiresOn.getUTCFullYear());
+    assert.deepEqual(await expiryYears(options.targetQueues[0]), [9999]);
+    assert.deepEqual(await expiryYears(options.poisonQueues[0]), [9999]);
+    assert.deepEqual(await expiryYears(options.eventsPoisonQueue), [9999]);
   });
 
   it("counts the text's UTF-8 bytes, not its characters, against the limit with encoding none", async () => {

@@ -48,16 +48,16 @@ describe("the FifoIngester publisher", () => {
   });
 
   it("publishes in PublishBatch calls of 10 with the group id from the selector", async () => {
-    const result = await publisher()(listings(25, 5));
+    const result = await publisher()(listings(25, 10));
     assert.equal(result.published, 25);
     assert.deepEqual(
       sns.commandCalls(PublishBatchCommand).map((call) => call.args[0].input.PublishBatchRequestEntries?.length),
       [10, 10, 5],
     );
     assert.equal(result.calls, 3);
-    const first = sentEntries().find((entry) => entry.Id === "7");
-    assert.equal(first?.MessageGroupId, "listing-2");
-    assert.equal(first?.Message, JSON.stringify({ id: "listing-2", n: 7 }));
+    const first = sentEntries().find((entry) => entry.Id === "17");
+    assert.equal(first?.MessageGroupId, "listing-7");
+    assert.equal(first?.Message, JSON.stringify({ id: "listing-7", n: 17 }));
     assert.equal(sns.commandCalls(PublishBatchCommand)[0].args[0].input.TopicArn, TOPIC);
   });
 
@@ -112,7 +112,7 @@ describe("the FifoIngester publisher", () => {
     assert.equal(result.messageIds[1], "sns-1");
   });
 
-  it("sends no later record of a group before a failed earlier one has been accepted", async () => {
+  it("with strictOrder off, sends no later record of a group before a failed earlier one has been accepted", async () => {
     sns
       .on(PublishBatchCommand)
       .callsFakeOnce(() => ({
@@ -120,7 +120,9 @@ describe("the FifoIngester publisher", () => {
         Failed: [{ Id: "0", Code: "Throttled", Message: "slow down", SenderFault: false }],
       }))
       .callsFake(acceptAll);
-    await publisher({ concurrency: 1 })(Array.from({ length: 11 }, (_, n) => ({ id: "only-group", n })));
+    await publisher({ concurrency: 1, strictOrder: false })(
+      Array.from({ length: 11 }, (_, n) => ({ id: "only-group", n })),
+    );
     const calls = sns
       .commandCalls(PublishBatchCommand)
       .map((call) => call.args[0].input.PublishBatchRequestEntries?.map((e) => e.Id));
@@ -130,8 +132,8 @@ describe("the FifoIngester publisher", () => {
     ]);
   });
 
-  it("puts at most one record per group in a call with strictOrder, so a resend is never overtaken", async () => {
-    await publisher({ concurrency: 1, strictOrder: true })([
+  it("puts at most one record per group in a call by default, so a resend is never overtaken", async () => {
+    await publisher({ concurrency: 1 })([
       { id: "a", n: 0 },
       { id: "a", n: 1 },
       { id: "b", n: 2 },
@@ -189,6 +191,22 @@ describe("the FifoIngester publisher", () => {
     });
     assert.equal(sns.commandCalls(PublishBatchCommand).length, 3);
   });
+
+  it(
+    "counts an entry SNS's answer leaves out as an attempt, and gives up on it after maxAttempts",
+    { timeout: 10_000 },
+    async () => {
+      sns.on(PublishBatchCommand).resolves({ Successful: [], Failed: [] });
+      await assert.rejects(publisher({ maxAttempts: 3 })([{ id: "a", n: 0 }]), (error: Error) => {
+        assert.ok(error instanceof PublishError);
+        assert.deepEqual(error.failures, [
+          { index: 0, code: "NotConfirmed", message: "SNS's answer did not mention it" },
+        ]);
+        return true;
+      });
+      assert.equal(sns.commandCalls(PublishBatchCommand).length, 3);
+    },
+  );
 
   it("stops and reports every unpublished record when a call fails after the SDK's own retries", async () => {
     sns

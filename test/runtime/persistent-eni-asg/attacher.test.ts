@@ -194,6 +194,19 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     );
   });
 
+  it("aborts the signal given to afterAttach at the deadline, so the callback can stop before changing anything", async () => {
+    const { event } = scene(world);
+    const signals: AbortSignal[] = [];
+    const waitsForAbort: AfterAttach = (_input, signal) => {
+      signals.push(signal);
+      return new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    };
+    const outcome = await attacher({ completionReserveMs: 500 }, waitsForAbort).handler(event, lambdaContext(1_500));
+    assert.equal(outcome.result, "ABANDON");
+    assert.equal(signals.length, 1);
+    assert.equal(signals[0].aborted, true);
+  });
+
   it("handles two simultaneous deliveries of one event with one attach and one accepted completion", async () => {
     const { eni, token, instanceId, event } = scene(world);
     const handler = attacher().handler;

@@ -1,8 +1,25 @@
 import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { LedgerConflictError, ledgerObjectKey, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
 import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
+
+/**
+ * A client whose next conditional PutObject of the given kind reaches S3 but loses its response, so
+ * it is sent again, as the SDK's retry strategy does: the caller sees only the second answer.
+ */
+function losingNextResponse(client: S3Client, condition: "IfNoneMatch" | "IfMatch"): S3Client {
+  let armed = true;
+  const send = async (command: unknown) => {
+    const real = client.send.bind(client) as (c: unknown) => Promise<unknown>;
+    if (armed && command instanceof PutObjectCommand && command.input[condition] !== undefined) {
+      armed = false;
+      await real(command);
+    }
+    return real(command);
+  };
+  return { send } as unknown as S3Client;
+}
 
 describe("the S3 delivery ledger (against S3's conditional-write rules)", () => {
   let s3: FakeAwsServices;
@@ -88,6 +105,22 @@ describe("the S3 delivery ledger (against S3's conditional-write rules)", () => 
     await ledger.release(first.claim);
     await ledger.claim("run-1:user-1", 60);
     await assert.rejects(ledger.markSent(first.claim), new LedgerConflictError("run-1:user-1", "record the send"));
+  });
+
+  it("keeps its claim when the SDK retries the create after its response was lost", async () => {
+    const retrying = new S3DeliveryLedger(losingNextResponse(client, "IfNoneMatch"), "ledger-bucket", () => clock);
+    const result = await retrying.claim("run-1:user-1", 60);
+    if (result.outcome !== "claimed") assert.fail(`expected claimed, got ${JSON.stringify(result)}`);
+    await retrying.markSent(result.claim);
+    assert.equal((await ledger.claim("run-1:user-1", 60)).outcome, "already-sent");
+  });
+
+  it("records the send when the SDK retries the update after its response was lost", async () => {
+    const retrying = new S3DeliveryLedger(losingNextResponse(client, "IfMatch"), "ledger-bucket", () => clock);
+    const result = await retrying.claim("run-1:user-1", 60);
+    if (result.outcome !== "claimed") assert.fail("first claim failed");
+    await retrying.markSent(result.claim);
+    assert.equal((await ledger.claim("run-1:user-1", 60)).outcome, "already-sent");
   });
 
   it("stores keys of any length and alphabet under the ledger prefix as a fixed-size hash", () => {

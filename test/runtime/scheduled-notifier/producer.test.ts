@@ -12,6 +12,7 @@ import { type JobMessage, NOTIFIER_ENV, type NotificationRun } from "../../../ru
 import {
   BATCH_SIZE,
   createProducer,
+  MAX_BATCH_BYTES,
   MAX_BATCHES_IN_FLIGHT,
   MAX_JOB_BYTES,
   MAX_SEND_ATTEMPTS,
@@ -215,6 +216,29 @@ describe("the ScheduledNotifier producer", () => {
     );
     assert.ok((deadLetter.MessageBody ?? "").length < 5000);
     assert.equal(sqsMock.commandCalls(SendMessageBatchCommand).length, 0);
+  });
+
+  it("starts a new batch before large jobs would exceed SQS's total batch size", async () => {
+    sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => {
+      const bytes = (input.Entries ?? []).reduce((sum, e) => sum + Buffer.byteLength(e.MessageBody ?? ""), 0);
+      if (bytes > MAX_BATCH_BYTES) {
+        throw Object.assign(new Error("Batch requests cannot be longer than 262144 bytes"), {
+          name: "BatchRequestTooLong",
+        });
+      }
+      return acceptAll(input);
+    });
+    const { handler } = createProducer({
+      recipients: async function* () {
+        for (let i = 1; i <= 10; i++) yield { id: `user-${i}`, notes: "x".repeat(100_000) };
+      },
+    });
+    const summary = await handler(SCHEDULED);
+    assert.equal(summary.enqueued, 10);
+    assert.deepEqual(
+      sqsMock.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries?.length),
+      [2, 2, 2, 2, 2],
+    );
   });
 
   it("streams: never pulls more than a few batches ahead of what SQS has accepted", async () => {
