@@ -148,7 +148,8 @@ export const INGESTION_HOST_QUEUES = {
   newBatchThreshold: 0,
 } as const;
 
-const DEFAULTS = {
+/** The defaults of every optional argument, in one place. */
+export const FAN_OUT_DEFAULTS = {
   chunkSize: 5000,
   queueCount: 1,
   queueName: "messages",
@@ -190,7 +191,7 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
       "must be a function from an item to a message (string or JSON value).",
     );
   }
-  const chunkSize = args.chunkSize ?? DEFAULTS.chunkSize;
+  const chunkSize = args.chunkSize ?? FAN_OUT_DEFAULTS.chunkSize;
   checkInteger(
     checker,
     "chunkSize",
@@ -213,7 +214,7 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
     "checkpointEvery",
     args.checkpointEvery,
     1,
-    Number.isInteger(chunkSize) && chunkSize >= 1 ? chunkSize : DEFAULTS.chunkSize,
+    Number.isInteger(chunkSize) && chunkSize >= 1 ? chunkSize : FAN_OUT_DEFAULTS.chunkSize,
     "at most the chunk size",
   );
   checkInteger(
@@ -258,7 +259,7 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
     );
   }
 
-  const chunkContainer = args.chunkContainerName ?? DEFAULTS.chunkContainerName;
+  const chunkContainer = args.chunkContainerName ?? FAN_OUT_DEFAULTS.chunkContainerName;
   if (checkStorageName(checker, "chunkContainerName", args.chunkContainerName, "blob container")) {
     checker.check(
       chunkContainer !== DEAD_LETTER_CONTAINER,
@@ -267,12 +268,12 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
       `is the Event Grid dead-letter container of this component; choose another name.`,
     );
   }
-  const queueName = args.queueName ?? DEFAULTS.queueName;
+  const queueName = args.queueName ?? FAN_OUT_DEFAULTS.queueName;
   if (checkStorageName(checker, "queueName", args.queueName, "Storage queue")) {
     const queueCount =
       Number.isInteger(args.queueCount) && (args.queueCount ?? 0) >= 1
         ? (args.queueCount as number)
-        : DEFAULTS.queueCount;
+        : FAN_OUT_DEFAULTS.queueCount;
     const longest = poisonQueueName(targetQueueNames(queueName, queueCount).at(-1) as string);
     checker.check(
       longest.length <= MAX_STORAGE_NAME,
@@ -611,16 +612,16 @@ export function requirePrincipal(owner: string, what: string, principalId: strin
 /** Every setting with its default applied, in one place. */
 function withDefaults<TItem>(args: FanOutIngestArgs<TItem>) {
   return {
-    chunkSize: args.chunkSize ?? DEFAULTS.chunkSize,
-    queueCount: args.queueCount ?? DEFAULTS.queueCount,
-    queueName: args.queueName ?? DEFAULTS.queueName,
-    chunkContainerName: args.chunkContainerName ?? DEFAULTS.chunkContainerName,
-    messageEncoding: args.messageEncoding ?? DEFAULTS.messageEncoding,
-    concurrency: args.concurrency ?? DEFAULTS.concurrency,
-    checkpointEvery: args.checkpointEvery ?? DEFAULTS.checkpointEvery,
-    chunkRetentionDays: args.chunkRetentionDays ?? DEFAULTS.chunkRetentionDays,
-    maxDeliveryAttempts: args.eventDelivery?.maxDeliveryAttempts ?? DEFAULTS.maxDeliveryAttempts,
-    eventTimeToLiveMinutes: args.eventDelivery?.eventTimeToLiveMinutes ?? DEFAULTS.eventTimeToLiveMinutes,
-    uploadConcurrency: DEFAULTS.uploadConcurrency,
+    chunkSize: args.chunkSize ?? FAN_OUT_DEFAULTS.chunkSize,
+    queueCount: args.queueCount ?? FAN_OUT_DEFAULTS.queueCount,
+    queueName: args.queueName ?? FAN_OUT_DEFAULTS.queueName,
+    chunkContainerName: args.chunkContainerName ?? FAN_OUT_DEFAULTS.chunkContainerName,
+    messageEncoding: args.messageEncoding ?? FAN_OUT_DEFAULTS.messageEncoding,
+    concurrency: args.concurrency ?? FAN_OUT_DEFAULTS.concurrency,
+    checkpointEvery: args.checkpointEvery ?? FAN_OUT_DEFAULTS.checkpointEvery,
+    chunkRetentionDays: args.chunkRetentionDays ?? FAN_OUT_DEFAULTS.chunkRetentionDays,
+    maxDeliveryAttempts: args.eventDelivery?.maxDeliveryAttempts ?? FAN_OUT_DEFAULTS.maxDeliveryAttempts,
+    eventTimeToLiveMinutes: args.eventDelivery?.eventTimeToLiveMinutes ?? FAN_OUT_DEFAULTS.eventTimeToLiveMinutes,
+    uploadConcurrency: FAN_OUT_DEFAULTS.uploadConcurrency,
   };
 }

@@ -153,6 +153,8 @@ export interface TriggerResult {
   failedAttempts: number;
   /** Messages moved to the poison queue after `maxDequeueCount` attempts. */
   poisoned: number;
+  /** Why each failed attempt failed. */
+  errors: string[];
 }
 
 /**
@@ -168,7 +170,7 @@ export async function runQueueTrigger(options: {
   parallel?: number;
   maxDequeueCount?: number;
 }): Promise<TriggerResult> {
-  const result: TriggerResult = { succeeded: 0, failedAttempts: 0, poisoned: 0 };
+  const result: TriggerResult = { succeeded: 0, failedAttempts: 0, poisoned: 0, errors: [] };
   const maxDequeueCount = options.maxDequeueCount ?? 5;
   for (;;) {
     const { receivedMessageItems: messages } = await options.queue.receiveMessages({
@@ -185,6 +187,7 @@ export async function runQueueTrigger(options: {
           return;
         }
         result.failedAttempts++;
+        result.errors.push(invocation.error.message);
         if (message.dequeueCount >= maxDequeueCount) {
           result.poisoned++;
           await options.poisonQueue.sendMessage(message.messageText);
