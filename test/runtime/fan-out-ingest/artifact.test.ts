@@ -170,7 +170,7 @@ describe("100,000 ids from a paginated API through the fan-out (one run)", () =>
   });
 
   it("ingests each chunk in one successful invocation", () => {
-    assert.deepEqual(trigger, { succeeded: 20, failedAttempts: 0, poisoned: 0 });
+    assert.deepEqual(trigger, { succeeded: 20, failedAttempts: 0, poisoned: 0, errors: [] });
   });
 
   it("enqueues every id exactly once, and the queue holds exactly 100,000 messages", async () => {
