@@ -232,31 +232,37 @@ export async function startQueueRecorder(queueEndpoint: string): Promise<QueueRe
   const accepted = new Map<string, string[]>();
   const enqueuePath = /^\/[^/]+\/([^/?]+)\/messages(\?|$)/;
   const server = await listenOnLoopback((request, body, response) => {
-    const forward = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-        agent,
-      },
-      (answer) => {
-        const queueName = request.method === "POST" ? request.url?.match(enqueuePath)?.[1] : undefined;
-        if (queueName && answer.statusCode === 201) {
-          const texts = accepted.get(queueName) ?? [];
-          texts.push(unescapeXml(body.match(/<MessageText>([\s\S]*)<\/MessageText>/)?.[1] ?? ""));
-          accepted.set(queueName, texts);
-        }
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    forward.on("error", (error) => {
-      response.writeHead(502);
-      response.end(String(error));
-    });
-    forward.end(body);
+    const forward = () => {
+      const upstream = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: request.method,
+          path: request.url,
+          headers: request.headers,
+          agent,
+        },
+        (answer) => {
+          const queueName = request.method === "POST" ? request.url?.match(enqueuePath)?.[1] : undefined;
+          if (queueName && answer.statusCode === 201) {
+            const texts = accepted.get(queueName) ?? [];
+            texts.push(unescapeXml(body.match(/<MessageText>([\s\S]*)<\/MessageText>/)?.[1] ?? ""));
+            accepted.set(queueName, texts);
+          }
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      upstream.on("error", (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket that Azurite closed meanwhile: the request never reached it, so send it
+        // again on a fresh socket (what Node's documentation advises for reused sockets).
+        if (upstream.reusedSocket && error.code === "ECONNRESET") forward();
+        // Otherwise fail the way the network would, so the SDK's own retry policy decides.
+        else response.destroy(error);
+      });
+      upstream.end(body);
+    };
+    forward();
   });
   return {
     queueEndpoint: `${server.url}${target.pathname}`,
