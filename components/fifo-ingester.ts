@@ -19,10 +19,9 @@ import {
   SQS_MANAGED_ENCRYPTION,
 } from "./aws-secure-defaults";
 import {
-  type AwsSdkSource,
   LambdaFunction,
   type LambdaFunctionArgs,
-  type LambdaNodeRuntime,
+  type LambdaSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
@@ -30,7 +29,12 @@ import { ArgumentChecker, type ArgumentProblem, InvalidArgumentsError, ownerLabe
 
 export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runtime/fifo-ingester/handler";
 
-export interface FifoIngesterArgs<T = unknown> {
+/**
+ * The consumer function's settings (`timeoutSeconds`, `memorySizeMb`, ...) come from
+ * {@link LambdaSettings} with LambdaFunction's defaults; `reservedConcurrency`, when set, must be at
+ * least `maxConcurrency`.
+ */
+export interface FifoIngesterArgs<T = unknown> extends LambdaSettings {
   /**
    * Processes one record: the decoded body and its metadata (group id, dedup id, sequence number,
    * receive count). Throwing marks the record failed; later records of its group wait for it.
@@ -76,18 +80,6 @@ export interface FifoIngesterArgs<T = unknown> {
    * @example "arn:aws:sns:eu-west-1:123456789012:on-call"
    */
   alarmActionArn?: pulumi.Input<string>;
-  /** @default 30 */
-  timeoutSeconds?: number;
-  /** @default 256 */
-  memorySizeMb?: number;
-  /** @default "nodejs22.x" */
-  runtime?: LambdaNodeRuntime;
-  /** @default "bundle" */
-  awsSdk?: AwsSdkSource;
-  /** @default 30 */
-  logRetentionDays?: number;
-  /** Reserved concurrency of the function; `maxConcurrency` must not exceed it. */
-  reservedConcurrency?: number;
   /** Extra environment variables for the callback (non-secret settings). */
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Escape hatches: change what the component did not foresee. */

@@ -45,6 +45,7 @@ export {
   LambdaFunction,
   type LambdaFunctionArgs,
   type LambdaNodeRuntime,
+  type LambdaSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 export {

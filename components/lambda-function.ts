@@ -61,6 +61,15 @@ export interface LambdaFunctionArgs {
   };
 }
 
+/**
+ * The settings of a component's function that its user may tune; components take these (under their
+ * own name, with their own defaults where they differ) and pass them through to LambdaFunction.
+ */
+export type LambdaSettings = Pick<
+  LambdaFunctionArgs,
+  "timeoutSeconds" | "memorySizeMb" | "runtime" | "awsSdk" | "logRetentionDays" | "reservedConcurrency"
+>;
+
 /** Retention values CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,

@@ -16,10 +16,9 @@ import type { AfterAttach, AttacherOptions } from "../runtime/persistent-eni-asg
 import type { RuntimeEntry } from "./artifact";
 import { deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
 import {
-  type AwsSdkSource,
   LambdaFunction,
   type LambdaFunctionArgs,
-  type LambdaNodeRuntime,
+  type LambdaSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
@@ -117,16 +116,8 @@ export interface PersistentEniAsgArgs {
    * @example async ({ instanceId, privateIp }) => { await route53.send(new ChangeResourceRecordSetsCommand(...)); }
    */
   afterAttach?: AfterAttach;
-  /** The attacher function's settings. */
-  attacher?: {
-    /** @default 300; at least 60 */
-    timeoutSeconds?: number;
-    /** @default 256 */
-    memorySizeMb?: number;
-    logRetentionDays?: number;
-    runtime?: LambdaNodeRuntime;
-    awsSdk?: AwsSdkSource;
-  };
+  /** The attacher function's settings (LambdaFunction's defaults, but a timeout of 300 s, at least 60). */
+  attacher?: Omit<LambdaSettings, "reservedConcurrency">;
   /** Escape hatches: change what this component did not foresee. */
   transform?: {
     networkInterface?: Transform<aws.ec2.NetworkInterfaceArgs>;

@@ -26,15 +26,18 @@ import {
   denyInsecureTransport,
   SQS_MANAGED_ENCRYPTION,
 } from "./aws-secure-defaults";
-import { LambdaFunction, type LambdaFunctionArgs, validateLambdaFunctionArgs } from "./lambda-function";
+import {
+  LambdaFunction,
+  type LambdaFunctionArgs,
+  type LambdaSettings,
+  validateLambdaFunctionArgs,
+} from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
 /** The settings of one of the two functions. */
-export type NotifierFunctionArgs = Pick<
-  LambdaFunctionArgs,
-  "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "architecture" | "awsSdk" | "transform"
->;
+export type NotifierFunctionArgs = Omit<LambdaSettings, "reservedConcurrency"> &
+  Pick<LambdaFunctionArgs, "architecture" | "transform">;
 
 export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
   /**
