@@ -9,7 +9,11 @@ import { type Artifact, artifactOutput, type RuntimeEntry, saveArtifact } from "
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
-/** Lambda runtimes this library targets; nodejs22.x is the oldest still in standard support. */
+/**
+ * Lambda runtimes this library targets. nodejs24.x is the default (available since 2025-11-25);
+ * nodejs22.x stays selectable until its deprecation on 2027-04-30
+ * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
+ */
 export type LambdaNodeRuntime = "nodejs22.x" | "nodejs24.x";
 
 /**
@@ -39,7 +43,7 @@ export interface LambdaFunctionArgs {
   timeoutSeconds?: number;
   /** @default 256 */
   memorySizeMb?: number;
-  /** @default "nodejs22.x" */
+  /** @default "nodejs24.x" */
   runtime?: LambdaNodeRuntime;
   /** @default "arm64" (Graviton: cheaper per GB-second; the bundle is pure JavaScript) */
   architecture?: "arm64" | "x86_64";
@@ -49,6 +53,12 @@ export interface LambdaFunctionArgs {
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** What the function may do beyond writing its logs: exact actions on exact resources. */
   policyStatements?: pulumi.Input<aws.iam.PolicyStatement[]>;
+  /**
+   * What the user's callbacks need beyond what the component grants, added to the function's role
+   * as one Allow statement each.
+   * @example [{ actions: ["dynamodb:PutItem"], resources: [table.arn] }]
+   */
+  permissions?: AwsPermission[];
   /** @default 30 */
   logRetentionDays?: number;
   /** Reserved concurrency; unset means the account's unreserved pool. */
@@ -61,13 +71,19 @@ export interface LambdaFunctionArgs {
   };
 }
 
+/** One Allow statement for a user's callback: IAM actions (`service:Action`) on resource ARNs. */
+export interface AwsPermission {
+  actions: string[];
+  resources: pulumi.Input<string>[];
+}
+
 /**
  * The settings of a component's function that its user may tune; components take these (under their
  * own name, with their own defaults where they differ) and pass them through to LambdaFunction.
  */
 export type LambdaSettings = Pick<
   LambdaFunctionArgs,
-  "timeoutSeconds" | "memorySizeMb" | "runtime" | "awsSdk" | "logRetentionDays" | "reservedConcurrency"
+  "timeoutSeconds" | "memorySizeMb" | "runtime" | "awsSdk" | "logRetentionDays" | "reservedConcurrency" | "permissions"
 >;
 
 /** Retention values CloudWatch Logs accepts. */
@@ -88,7 +104,7 @@ export function validateLambdaFunctionArgs(
   owner: string,
   args: Pick<
     LambdaFunctionArgs,
-    "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency"
+    "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency" | "permissions"
   >,
   prefix = "",
 ): ArgumentChecker {
@@ -118,7 +134,41 @@ export function validateLambdaFunctionArgs(
       `is not supported; use one of ${Object.keys(LAMBDA_NODE_MAJOR).join(", ")}.`,
     );
   }
+  (args.permissions ?? []).forEach((permission, i) => {
+    const at = `${prefix}permissions[${i}]`;
+    checker.check(
+      Array.isArray(permission.actions) &&
+        permission.actions.length > 0 &&
+        permission.actions.every((action) => typeof action === "string" && IAM_ACTION.test(action)),
+      `${at}.actions`,
+      permission.actions,
+      'must list IAM actions as "service:Action" (wildcards allowed), e.g. ["dynamodb:PutItem"].',
+    );
+    checker.check(
+      Array.isArray(permission.resources) && permission.resources.length > 0,
+      `${at}.resources`,
+      permission.resources,
+      "must list the ARNs the actions apply to, e.g. [table.arn].",
+    );
+  });
   return checker;
+}
+
+/** An IAM action as policies spell it: `service:Action`, `*` and `?` allowed in the action part. */
+const IAM_ACTION = /^[a-z0-9-]+:[A-Za-z0-9*?]+$/;
+
+/** The statements of a user's permissions, one Allow each. */
+export function permissionStatements(permissions: AwsPermission[] = []): pulumi.Output<aws.iam.PolicyStatement[]> {
+  return pulumi.output(
+    permissions.map((permission, i) =>
+      pulumi.all(permission.resources).apply((resources): aws.iam.PolicyStatement => ({
+        Sid: `CallbackPermission${i}`,
+        Effect: "Allow",
+        Action: permission.actions,
+        Resource: resources,
+      })),
+    ),
+  );
 }
 
 /** A Lambda function built from inline callbacks, with its own role and log group. */
@@ -134,7 +184,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
   constructor(name: string, args: LambdaFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("queue-patterns:aws:LambdaFunction", name, {}, opts);
     const owner = args.owner ?? ownerLabel("LambdaFunction", name);
-    const runtime = args.runtime ?? "nodejs22.x";
+    const runtime = args.runtime ?? "nodejs24.x";
     validateLambdaFunctionArgs(owner, args).throwIfAny();
     const transform = args.transform ?? {};
 
@@ -166,8 +216,10 @@ export class LambdaFunction extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi
-          .all([this.logGroup.arn, args.policyStatements ?? []])
-          .apply(([logGroupArn, statements]) => JSON.stringify(functionPolicy(logGroupArn, statements))),
+          .all([this.logGroup.arn, args.policyStatements ?? [], permissionStatements(args.permissions)])
+          .apply(([logGroupArn, statements, callbackStatements]) =>
+            JSON.stringify(functionPolicy(logGroupArn, [...statements, ...callbackStatements])),
+          ),
       },
       { parent: this },
     );

@@ -60,7 +60,7 @@ describe("the examples/listings stack, which imports queue-patterns as a package
     assert.ok(outputs.topicArn, "the stack exports the topic ARN");
     assert.equal(recorder.only("queue-patterns:aws:FifoIngester").name, "listings");
     const fn = recorder.named("aws:lambda/function:Function", "listings-consumer-function");
-    assert.equal(fn.inputs.runtime, "nodejs22.x");
+    assert.equal(fn.inputs.runtime, "nodejs24.x");
     assert.equal(
       recorder.only("aws:lambda/eventSourceMapping:EventSourceMapping").inputs.scalingConfig.maximumConcurrency,
       20,

@@ -24,9 +24,9 @@ describe("LambdaFunction", () => {
     await recorder.settle();
   });
 
-  it("runs on nodejs22.x, arm64, with the bundle's handler and JSON logs into its own log group", () => {
+  it("runs on nodejs24.x by default, arm64, with the bundle's handler and JSON logs into its own log group", () => {
     const { inputs } = recorder.named(FUNCTION, "worker-function");
-    assert.equal(inputs.runtime, "nodejs22.x");
+    assert.equal(inputs.runtime, "nodejs24.x");
     assert.deepEqual(inputs.architectures, ["arm64"]);
     assert.equal(inputs.handler, "index.handler");
     assert.equal(inputs.timeout, 20);
