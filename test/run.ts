@@ -16,7 +16,18 @@ function testFiles(dir: string): string[] {
   });
 }
 
+/** The oldest Node.js major the suite supports (package.json engines). */
+const OLDEST_NODE_MAJOR = 22;
+
 async function main(): Promise<number> {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < OLDEST_NODE_MAJOR) {
+    throw new Error(
+      `the suite runs on Node.js ${OLDEST_NODE_MAJOR} or newer; this is ${process.version} (${process.execPath}). ` +
+        "Run it through npm (`npm test`): npm ci installs Node.js 22 and 24 builds and npm scripts find them first on PATH.",
+    );
+  }
+  console.log(`# test runner on Node.js ${process.version} (${process.execPath})`);
   const filters = process.argv.slice(2);
   const files = testFiles(__dirname)
     .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))

@@ -138,6 +138,26 @@ function decodeStruct(struct: any): { values: Record<string, any>; secretKeys: s
   return { values, secretKeys };
 }
 
+/**
+ * The outputs a provider previews for a create: the inputs as given, and unknown for every output
+ * they do not give, at every level of nesting (azure-native's `PreviewOutputs` in
+ * provider/pkg/convert/previewOutputs.go; the bridged AWS provider marks computed attributes
+ * unknown the same way). `state` is what the create will return, so it names the outputs.
+ */
+function previewOutputs(inputs: Record<string, any>, state: Record<string, any>): Record<string, any> {
+  const result: Record<string, any> = { ...inputs };
+  for (const [key, output] of Object.entries(state)) {
+    const input = inputs[key];
+    if (input === undefined) result[key] = UNKNOWN;
+    else if (isPlainObject(input) && isPlainObject(output)) result[key] = previewOutputs(input, output);
+  }
+  return result;
+}
+
+function isPlainObject(value: unknown): value is Record<string, any> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(SIG_KEY in value);
+}
+
 /** The logical name at the end of a URN (`urn:pulumi:stack::project::type::name`). */
 function nameOfUrn(urn: string): string {
   return urn.split("::").pop() ?? urn;
@@ -266,9 +286,7 @@ class LoopbackEngine {
     const response = new resourceProto.RegisterResourceResponse();
     response.setUrn(urn);
     const raw = request.getObject() ? request.getObject().toJavaScript() : {};
-    if (type === "pulumi:pulumi:Stack" || this.preview) {
-      // A preview of a create knows only the inputs; every computed output and the id stay unknown.
-      response.setId("");
+    if (type === "pulumi:pulumi:Stack") {
       response.setObject(structProto.Struct.fromJavaScript(raw));
       return response;
     }
@@ -279,6 +297,12 @@ class LoopbackEngine {
       provider: request.getProvider(),
       custom: request.getCustom(),
     });
+    if (this.preview) {
+      // A preview of a create: the id is unknown, and so is every output the inputs do not give.
+      response.setId("");
+      response.setObject(structProto.Struct.fromJavaScript(previewOutputs(raw, state)));
+      return response;
+    }
     const computed = Object.fromEntries(
       Object.entries(state).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(values[key])),
     );
