@@ -84,8 +84,11 @@ function scene(world: FakeAws, held?: { lifecycleState: string; holdsUntilForced
   return { eni, holder, ...launched };
 }
 
-function acceptedCompletions(world: FakeAws, token: string) {
-  return world.completions.filter((completion) => completion.token === token && completion.accepted);
+/** The results of the completions Auto Scaling accepted for the action with `token`. */
+function acceptedResults(world: FakeAws, token: string): string[] {
+  return world.completions
+    .filter((completion) => completion.token === token && completion.accepted)
+    .map((completion) => completion.result);
 }
 
 describe("parseLifecycleEvent", () => {
@@ -152,6 +155,27 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     mock.restoreAll();
   });
 
+  /** A group instance holding the ENI, in `lifecycleState`, with EC2 in `state`. */
+  function holderOfEni(lifecycleState = "InService", state = "running") {
+    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const instanceId = world.addInstance({
+      availabilityZone: ZONE,
+      group: GROUP,
+      lifecycleState,
+      state,
+      tags: { Eth1: DESCRIPTION },
+    });
+    world.attachNow(eni, instanceId);
+    return { eni, instanceId };
+  }
+
+  /** Replaces this test's fake with `next` and routes the SDK clients to it. */
+  function rebind(next: FakeAws): void {
+    unbind();
+    world = next;
+    unbind = bindToFake(world);
+  }
+
   it("fails a malformed event without completing anything, so Lambda retries it and then reports it", async () => {
     const event = { ...lifecycleEvent("launch", GROUP, HOOK, "i-1", "t"), detail: {} };
     await assert.rejects(attacher().handler(event, lambdaContext()), MalformedEventError);
@@ -180,9 +204,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
   });
 
   it("abandons when its deadline comes first, keeping the reserve to complete, and says what it waited for", async () => {
-    world = new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 60_000, shutdownMs: 60_000 });
-    unbind();
-    unbind = bindToFake(world);
+    rebind(new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 60_000, shutdownMs: 60_000 }));
     const { token, holder, event } = scene(world, { lifecycleState: "Terminating:Wait" });
     const started = Date.now();
     const outcome = await attacher({ completionReserveMs: 500 }).handler(event, lambdaContext(1_500));
@@ -192,10 +214,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
       outcome.reason ?? "",
       new RegExp(`^gave up after \\d+ ms while waiting for ${holder} to release the network interface`),
     );
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["ABANDON"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 
   it("abandons when the afterAttach callback does not finish before the deadline", async () => {
@@ -204,10 +223,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome = await attacher({ completionReserveMs: 500 }, never).handler(event, lambdaContext(1_500));
     assert.equal(outcome.result, "ABANDON");
     assert.match(outcome.reason ?? "", /^gave up after \d+ ms while running the afterAttach callback$/);
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["ABANDON"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 
   it("aborts the signal given to afterAttach at the deadline, so the callback can stop before changing anything", async () => {
@@ -235,43 +251,25 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     return { ...launched, outcomes };
   }
 
-  it("handles two simultaneous deliveries of one event with one attach and one accepted completion", async () => {
-    const { eni, token, instanceId, outcomes } = await raceTwoDeliveries();
-    assert.deepEqual(
-      world.callsOf("AttachNetworkInterface").map((call) => call.error ?? "ok"),
-      ["ok", "InvalidNetworkInterface.InUse"],
-    );
-    assert.deepEqual(
-      outcomes.map((o) => o.result),
-      ["CONTINUE", "CONTINUE"],
-    );
-    assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
-  });
-
-  it("handles two simultaneous deliveries with one attach when EC2 answers the loser's attach with InvalidParameterValue, as it may for an ENI in use (EC2 errors-overview)", async () => {
-    world = new FakeAws(world.timings, { eniInUseError: "InvalidParameterValue" });
-    unbind();
-    unbind = bindToFake(world);
-    const { eni, token, instanceId, outcomes } = await raceTwoDeliveries();
-    assert.deepEqual(
-      world.callsOf("AttachNetworkInterface").map((call) => call.error ?? "ok"),
-      ["ok", "InvalidParameterValue"],
-    );
-    assert.deepEqual(
-      outcomes.map((o) => o.result),
-      ["CONTINUE", "CONTINUE"],
-    );
-    assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
-    assert.equal(world.instance(instanceId).lifecycleState, "InService");
-  });
+  // EC2 refuses an attach of an ENI in use with InvalidNetworkInterface.InUse and may answer
+  // InvalidParameterValue instead (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+  for (const eniInUseError of ["InvalidNetworkInterface.InUse", "InvalidParameterValue"] as const) {
+    it(`handles two simultaneous deliveries of one event with one attach and one accepted completion, when EC2 refuses the loser's attach with ${eniInUseError}`, async () => {
+      rebind(new FakeAws(world.timings, { eniInUseError }));
+      const { eni, token, instanceId, outcomes } = await raceTwoDeliveries();
+      assert.deepEqual(
+        world.callsOf("AttachNetworkInterface").map((call) => call.error ?? "ok"),
+        ["ok", eniInUseError],
+      );
+      assert.deepEqual(
+        outcomes.map((o) => o.result),
+        ["CONTINUE", "CONTINUE"],
+      );
+      assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
+      assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
+      assert.equal(world.instance(instanceId).lifecycleState, "InService");
+    });
+  }
 
   it("still abandons when the attach fails with InvalidParameterValue while the ENI stays free (e.g. device index 1 taken)", async () => {
     const { eni, token, instanceId, event } = scene(world);
@@ -284,10 +282,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.equal(outcome.result, "ABANDON");
     assert.match(outcome.reason ?? "", /failed: InvalidParameterValue: Instance .* already has an interface attached/);
     assert.equal(world.eni(eni).status, "available");
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["ABANDON"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 
   it("continues an instance entering the warm pool without attaching: the launch hook holds it in Warmed:Pending:Wait and its default result would abandon it (warm-pool-instance-lifecycle)", async () => {
@@ -305,22 +300,11 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.equal(world.callsOf("AttachNetworkInterface").length, 0);
     assert.equal(world.eni(eni).status, "available");
     assert.equal(world.instance(instanceId).lifecycleState, "Warmed:Stopped");
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
   });
 
   it("attaches the ENI to an instance leaving the warm pool for the group, taking it from one parked in the pool", async () => {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
-    const parked = world.addInstance({
-      availabilityZone: ZONE,
-      group: GROUP,
-      lifecycleState: "Warmed:Stopped",
-      state: "stopped",
-      tags: { Eth1: DESCRIPTION },
-    });
-    world.attachNow(eni, parked);
+    const { eni } = holderOfEni("Warmed:Stopped", "stopped");
     const spare = world.addInstance({
       availabilityZone: ZONE,
       group: GROUP,
@@ -334,10 +318,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.equal(outcome.result, "CONTINUE", outcome.reason);
     assert.deepEqual(world.eni(eni).attachment, { instanceId: spare, status: "attached", deviceIndex: 1 });
     assert.equal(world.instance(spare).lifecycleState, "InService");
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
   });
 
   it("fails the invocation when the completion itself fails, and the retried invocation completes", async () => {
@@ -347,10 +328,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     await assert.rejects(handler(event, lambdaContext()), { name: "ServiceUnavailable" });
     const retried = await handler(event, lambdaContext());
     assert.equal(retried.result, "CONTINUE");
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
   });
 
   it("detaches the ENI from an instance in its terminate hook and lets the termination continue", async () => {
@@ -361,25 +339,8 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome: AttacherOutcome = await attacher().handler(event, lambdaContext());
     assert.equal(outcome.result, "CONTINUE");
     assert.equal(world.eni(eni).status, "available");
-    assert.deepEqual(
-      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
   });
-
-  /** A group instance holding the ENI, in `lifecycleState`, with EC2 in `state`. */
-  function holderOfEni(lifecycleState = "InService", state = "running") {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
-    const instanceId = world.addInstance({
-      availabilityZone: ZONE,
-      group: GROUP,
-      lifecycleState,
-      state,
-      tags: { Eth1: DESCRIPTION },
-    });
-    world.attachNow(eni, instanceId);
-    return { eni, instanceId };
-  }
 
   it("detaches the ENI from an instance returning to the warm pool on scale in, so the next instance in service gets it (Origin AutoScalingGroup, Destination WarmPool)", async () => {
     const { eni, instanceId } = holderOfEni();
@@ -390,10 +351,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.equal(outcome.result, "CONTINUE", outcome.reason);
     assert.equal(world.eni(eni).status, "available");
     assert.equal(world.instance(instanceId).lifecycleState, "Warmed:Stopped");
-    assert.deepEqual(
-      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
   });
 
   it("detaches the ENI from an instance terminated from the warm pool (Warmed:Terminating:Wait)", async () => {
@@ -403,16 +361,11 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome = await attacher().handler(event, lambdaContext());
     assert.equal(outcome.result, "CONTINUE", outcome.reason);
     assert.equal(world.eni(eni).status, "available");
-    assert.deepEqual(
-      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
   });
 
   it("completes a terminate action with CONTINUE even when the detach fails: ABANDON would make a Retain lifecycle policy keep the instance and the ENI (instance-lifecycle-policy)", async () => {
-    world = new FakeAws(world.timings, { terminateHookAbandon: "retain" });
-    unbind();
-    unbind = bindToFake(world);
+    rebind(new FakeAws(world.timings, { terminateHookAbandon: "retain" }));
     const { eni, instanceId } = holderOfEni();
     const event = world.terminate(instanceId, "web-release-eni") as LifecycleEvent;
     world.failNext(
@@ -423,10 +376,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome = await attacher().handler(event, lambdaContext());
     assert.equal(outcome.result, "CONTINUE");
     assert.match(outcome.reason ?? "", /UnauthorizedOperation/);
-    assert.deepEqual(
-      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
     assert.equal(world.instance(instanceId).lifecycleState, "Terminating:Proceed", "terminated, not retained");
     assert.equal(world.eni(eni).attachment?.instanceId, instanceId, "EC2 frees the ENI when the instance terminates");
   });
