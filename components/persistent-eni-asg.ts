@@ -14,7 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AfterAttach, AttacherOptions } from "../runtime/persistent-eni-asg/attacher";
 import type { RuntimeEntry } from "./artifact";
-import { deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
+import { deadLetterDepthAlarmArgs, deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
 import {
   LambdaFunction,
   type LambdaFunctionArgs,
@@ -98,15 +98,18 @@ export interface PersistentEniAsgArgs {
   healthCheckGracePeriodSeconds?: number;
   /**
    * How long the launch hook waits for the attacher (or its next heartbeat) before its default
-   * result, ABANDON, terminates the instance.
+   * result, ABANDON, terminates the instance. A later change applies in place, through the hook's
+   * own `aws.autoscaling.LifecycleHook`; the group keeps the hooks it was created with.
    * @default 300
    */
   heartbeatTimeoutSeconds?: number;
   /** How long a plain detach from a leaving predecessor may take before it is forced. @default 60 */
   forceDetachAfterSeconds?: number;
   /**
-   * Add a terminate lifecycle hook whose event makes the attacher detach the ENI from the leaving
-   * instance right away, so its replacement gets the IP sooner.
+   * Add a terminate lifecycle hook whose event makes the attacher detach the ENI from an instance as
+   * soon as it leaves service (terminated, or returned to a warm pool on scale in), so the next
+   * instance in service gets the IP sooner. Turning it on or off later adds or removes the hook in
+   * place; the group is kept.
    * @default false
    */
   detachOnTerminate?: boolean;
@@ -116,8 +119,19 @@ export interface PersistentEniAsgArgs {
    * @example async ({ instanceId, privateIp }) => { await route53.send(new ChangeResourceRecordSetsCommand(...)); }
    */
   afterAttach?: AfterAttach;
-  /** The attacher function's settings (LambdaFunction's defaults, but a timeout of 300 s, at least 60). */
+  /**
+   * The attacher function's settings (LambdaFunction's defaults, but a timeout of 300 s, at least 60).
+   * `permissions` adds what `afterAttach` calls need to the function's role, one Allow statement each.
+   * @example { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [zone.arn] }] }
+   */
   attacher?: Omit<LambdaSettings, "reservedConcurrency">;
+  /**
+   * Where the failure queue's alarm notifies (e.g. SNS topic ARNs): any event there is a launch or
+   * release nobody handled.
+   * @default none: the alarm only changes state
+   * @example [onCall.arn]
+   */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /** Escape hatches: change what this component did not foresee. */
   transform?: {
     networkInterface?: Transform<aws.ec2.NetworkInterfaceArgs>;
@@ -125,6 +139,7 @@ export interface PersistentEniAsgArgs {
     group?: Transform<aws.autoscaling.GroupArgs>;
     launchRule?: Transform<aws.cloudwatch.EventRuleArgs>;
     failureQueue?: Transform<aws.sqs.QueueArgs>;
+    alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
     attacher?: LambdaFunctionArgs["transform"];
   };
 }
@@ -157,21 +172,34 @@ export function attacherEntry(options: AttacherOptions): RuntimeEntry {
   return { module: require.resolve("../runtime/persistent-eni-asg/attacher"), factory: "createAttacher", options };
 }
 
-/** The EventBridge pattern of this group's launch lifecycle events (instances entering the group, not a warm pool). */
+/**
+ * The EventBridge pattern of every launch lifecycle action of this group, whatever its Origin and
+ * Destination: with a warm pool the launch hook also holds instances entering the pool
+ * (`Warmed:Pending:Wait`), whose action the attacher must complete or the hook's default result,
+ * ABANDON, terminates them; and instances leaving the pool for the group (Origin `WarmPool`) need
+ * the ENI like new ones
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html,
+ * https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html).
+ */
 export function launchEventPattern(autoScalingGroupName: string): Record<string, unknown> {
   return {
     source: ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action"],
-    detail: { AutoScalingGroupName: [autoScalingGroupName], Destination: ["AutoScalingGroup"] },
+    detail: { AutoScalingGroupName: [autoScalingGroupName] },
   };
 }
 
-/** The pattern of this group's terminate lifecycle events (instances leaving the group). */
+/**
+ * The pattern of every terminate lifecycle action of this group: an instance terminated from the
+ * group (Destination `EC2`) or from the warm pool (Origin `WarmPool`), or returned to the warm pool
+ * on scale in (Destination `WarmPool`). Each leaves service, and the hook holds each until its
+ * action is completed (same pages as {@link launchEventPattern}).
+ */
 export function terminateEventPattern(autoScalingGroupName: string): Record<string, unknown> {
   return {
     source: ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
-    detail: { AutoScalingGroupName: [autoScalingGroupName], Origin: ["AutoScalingGroup"] },
+    detail: { AutoScalingGroupName: [autoScalingGroupName] },
   };
 }
 
@@ -282,6 +310,18 @@ export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAs
       timeout,
       `is too short; the attacher needs at least ${MIN_ATTACHER_TIMEOUT_SECONDS} s to wait for a detach and still complete the lifecycle action.`,
     );
+  }
+  if (Array.isArray(args.alarmActions)) {
+    args.alarmActions.forEach((action, i) => {
+      if (typeof action === "string") {
+        checker.check(
+          action.startsWith("arn:"),
+          `alarmActions[${i}]`,
+          action,
+          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+        );
+      }
+    });
   }
   const maxForce = Math.max(0, timeout - MIN_ATTACHER_TIMEOUT_SECONDS);
   checker.integerInRange(
@@ -467,6 +507,8 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
   readonly launchRule: aws.cloudwatch.EventRule;
   /** Events the attacher could not handle after Lambda's retries, with the reason. */
   readonly failureQueue: aws.sqs.Queue;
+  /** Alarms as soon as the failure queue holds an event. */
+  readonly failureAlarm: aws.cloudwatch.MetricAlarm;
 
   readonly networkInterfaceId: pulumi.Output<string>;
   /** The persistent private IP. */
@@ -497,6 +539,18 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
       applyTransform(transform.failureQueue, deadLetterQueueArgs()),
       { parent: this },
     );
+    this.failureAlarm = new aws.cloudwatch.MetricAlarm(
+      `${name}-failures-alarm`,
+      applyTransform(
+        transform.alarm,
+        deadLetterDepthAlarmArgs({
+          queueName: this.failureQueue.name,
+          alarmDescription: `${owner}: lifecycle events the attacher could not handle (a launch or release of ${groupName}); see the messages' reasons in the queue.`,
+          alarmActions: args.alarmActions,
+        }),
+      ),
+      { parent: this },
+    );
     const attacherTimeoutSeconds = args.attacher?.timeoutSeconds ?? DEFAULT_ATTACHER_TIMEOUT_SECONDS;
     this.attacher = new LambdaFunction(
       `${name}-attacher`,
@@ -517,6 +571,7 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
         logRetentionDays: args.attacher?.logRetentionDays,
         runtime: args.attacher?.runtime,
         awsSdk: args.attacher?.awsSdk,
+        permissions: args.attacher?.permissions,
         policyStatements: pulumi
           .all([eni.arn, this.failureQueue.arn])
           .apply(([eniArn, queueArn]) => attacherPolicyStatements(eniArn, groupName, queueArn)),
@@ -623,11 +678,22 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
         // Part of the group's creation, so its very first instance already waits for the attacher.
         initialLifecycleHooks,
       }),
-      // The rules, targets and invoke permission must exist before the first launch event; a fixed
-      // name cannot be created before the old group is deleted.
-      { parent: this, dependsOn: [...delivery, invokeConfig], deleteBeforeReplace: true },
+      {
+        parent: this,
+        // The rules, targets and invoke permission must exist before the first launch event.
+        dependsOn: [...delivery, invokeConfig],
+        // A fixed name cannot be created before the old group is deleted.
+        deleteBeforeReplace: true,
+        // In the provider @pulumi/aws bridges, any change to initial_lifecycle_hook forces a new group
+        // (ForceNew since https://github.com/hashicorp/terraform-provider-aws/pull/34260), which would
+        // terminate the running instance: an outage. Only name and name_prefix are ForceNew besides
+        // (internal/service/autoscaling/group.go). The LifecycleHook resources below apply hook changes.
+        ignoreChanges: ["initialLifecycleHooks"],
+      },
     );
-    // `initialLifecycleHooks` apply at creation only; these keep later changes (e.g. the heartbeat) in effect.
+    // `initialLifecycleHooks` apply at creation only (and the group ignores later changes to them);
+    // these resources own the hooks from then on: a changed heartbeat or an added or removed terminate
+    // hook is a PutLifecycleHook or DeleteLifecycleHook on the running group.
     for (const hook of initialLifecycleHooks) {
       new aws.autoscaling.LifecycleHook(
         hook.name === launchHookName ? `${name}-launch-hook` : `${name}-terminate-hook`,

@@ -2,14 +2,23 @@
  * The PersistentEniAsg Lambda: an Auto Scaling lifecycle event in, the persistent ENI on the
  * instance, the lifecycle action completed.
  *
- * Launch (`EC2 Instance-launch Lifecycle Action`): find the ENI by the description in the
- * instance's tag (exactly one), attach it at device index 1 (taking it from a leaving holder, never
- * from a healthy one), run the optional `afterAttach` callback, then complete with CONTINUE.
- * Terminate (`EC2 Instance-terminate Lifecycle Action`, optional hook): detach the ENI early so the
- * replacement gets it sooner, then complete with CONTINUE.
+ * Launch into the group (`EC2 Instance-launch Lifecycle Action`, Destination `AutoScalingGroup`,
+ * from EC2 or from the warm pool): find the ENI by the description in the instance's tag (exactly
+ * one), attach it at device index 1 (taking it from a holder out of service, never from one in
+ * service), run the optional `afterAttach` callback, then complete with CONTINUE.
+ * Launch into the warm pool (Destination `WarmPool`): the launch hook holds these instances too
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html); a
+ * pooled instance serves nobody, so it gets the ENI only when it leaves the pool for the group:
+ * complete with CONTINUE, or its default result (ABANDON) would terminate it.
+ * Terminate (`EC2 Instance-terminate Lifecycle Action`, optional hook; terminated from the group or
+ * from the warm pool, or returned to the warm pool on scale in): detach the ENI early so the next
+ * instance in service gets it sooner, then complete with CONTINUE.
  *
- * The lifecycle action is completed exactly once with the event's token: CONTINUE on success,
- * ABANDON on any failure (a launching instance without its ENI must never enter service). All work
+ * The lifecycle action is completed exactly once with the event's token: CONTINUE on success. On a
+ * failure a launch into the group completes with ABANDON (an instance without its ENI must never
+ * enter service); any other action still completes with CONTINUE: for a terminate, ABANDON would
+ * make an instance lifecycle policy that retains keep the instance, ENI and all, in
+ * `Terminating:Retained` (https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-lifecycle-policy.html). All work
  * runs against a deadline that leaves `completionReserveMs` of the function's time for the
  * completion; heartbeats keep the hook alive while it waits. An event whose action is no longer
  * waiting (a duplicate delivery, a retry after success) is skipped without a second completion.
@@ -60,7 +69,7 @@ export interface AttacherOptions {
   tagKey: string;
   /** Pause between two looks at an instance or ENI that is changing state. */
   pollIntervalMs: number;
-  /** How long a plain detach from a leaving holder may take before it is forced. */
+  /** How long a plain detach from a holder out of service may take before it is forced. */
   forceDetachAfterMs: number;
   /** Heartbeat period while the action is open; below the hook's heartbeat timeout. */
   heartbeatIntervalMs: number;
@@ -77,6 +86,10 @@ const TRANSITIONS: Record<string, string> = {
   [TERMINATE_DETAIL_TYPE]: "autoscaling:EC2_INSTANCE_TERMINATING",
 };
 
+/** Where an instance comes from and goes to, as lifecycle events name them. */
+export type Place = "EC2" | "AutoScalingGroup" | "WarmPool";
+const PLACES: readonly Place[] = ["EC2", "AutoScalingGroup", "WarmPool"];
+
 /** An open lifecycle action, from the event's `detail`. */
 export interface LifecycleAction {
   kind: "launch" | "terminate";
@@ -84,6 +97,10 @@ export interface LifecycleAction {
   hookName: string;
   token: string;
   instanceId: string;
+  /** `detail.Origin`; where the event has none, EC2 for a launch and the group for a terminate. */
+  origin: Place;
+  /** `detail.Destination`; where the event has none, the group for a launch and EC2 for a terminate. */
+  destination: Place;
 }
 
 export type LifecycleResult = "CONTINUE" | "ABANDON";
@@ -134,18 +151,31 @@ export function parseLifecycleEvent(event: unknown, groupName: string): Lifecycl
     }
     return value;
   };
+  // Origin and Destination are given "if that information is available"
+  // (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-event-reference.html).
+  const place = (name: string, otherwise: Place): Place => {
+    const value = detail[name];
+    if (value === undefined) return otherwise;
+    if (!PLACES.includes(value as Place)) {
+      throw new MalformedEventError(`detail.${name} ${JSON.stringify(value)} is not one of ${PLACES.join(", ")}.`);
+    }
+    return value as Place;
+  };
   const transition = field("LifecycleTransition");
   if (transition !== TRANSITIONS[detailType]) {
     throw new MalformedEventError(
       `detail.LifecycleTransition ${JSON.stringify(transition)} does not match "${detailType}".`,
     );
   }
+  const launch = detailType === LAUNCH_DETAIL_TYPE;
   const action: LifecycleAction = {
-    kind: detailType === LAUNCH_DETAIL_TYPE ? "launch" : "terminate",
+    kind: launch ? "launch" : "terminate",
     groupName: field("AutoScalingGroupName"),
     hookName: field("LifecycleHookName"),
     token: field("LifecycleActionToken"),
     instanceId: field("EC2InstanceId"),
+    origin: place("Origin", launch ? "EC2" : "AutoScalingGroup"),
+    destination: place("Destination", launch ? "AutoScalingGroup" : "EC2"),
   };
   if (action.groupName !== groupName) {
     throw new MalformedEventError(
@@ -190,7 +220,13 @@ async function handleLifecycleAction(
 ): Promise<AttacherOutcome> {
   const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - options.completionReserveMs);
   const deadline = AbortSignal.timeout(budgetMs);
-  const fields = { instanceId: action.instanceId, kind: action.kind, group: action.groupName };
+  const fields = {
+    instanceId: action.instanceId,
+    kind: action.kind,
+    group: action.groupName,
+    from: action.origin,
+    to: action.destination,
+  };
   let lastStep = "starting";
   const ctx: EniContext = {
     ...clients,
@@ -208,14 +244,15 @@ async function handleLifecycleAction(
     outcome = await untilAborted(perform(ctx, action, callbacks, options), deadline);
   } catch (error) {
     const reason = deadline.aborted ? `gave up after ${budgetMs} ms while ${lastStep}` : errorText(error);
-    outcome = { result: "ABANDON", instanceId: action.instanceId, reason };
+    outcome = { result: failureResult(action), instanceId: action.instanceId, reason };
   } finally {
     await heartbeat.stop();
   }
   if (outcome.result !== "SKIPPED") {
     await complete(clients.autoScaling, action, outcome.result, options.completionReserveMs);
   }
-  log(outcome.result === "ABANDON" ? "error" : "info", `lifecycle action ${outcome.result}`, { ...fields, ...outcome });
+  const failed = outcome.reason !== undefined && outcome.result !== "SKIPPED";
+  log(failed ? "error" : "info", `lifecycle action ${outcome.result}`, { ...fields, ...outcome });
   return outcome;
 }
 
@@ -228,6 +265,10 @@ async function perform(
   const { instanceId } = action;
   const waiting = await stillWaiting(ctx, action);
   if (!waiting.ok) return { result: "SKIPPED", instanceId, reason: waiting.reason };
+  if (action.kind === "launch" && action.destination === "WarmPool") {
+    ctx.step(`instance ${instanceId} enters the warm pool; it gets the ENI when it leaves the pool for the group`);
+    return { result: "CONTINUE", instanceId };
+  }
 
   const instance =
     action.kind === "launch" ? await waitUntilRunning(ctx, instanceId) : await describeInstance(ctx, instanceId);
@@ -264,9 +305,28 @@ async function perform(
 }
 
 /**
- * Whether the instance still waits in this hook (`Pending:Wait` / `Terminating:Wait`). A duplicate
- * or retried event finds it past that state: completing again would fail, and acting again could
- * disturb an instance in service. An instance Auto Scaling does not list yet counts as waiting.
+ * The result for an action whose work failed: only an instance entering service without the ENI is
+ * abandoned. For any other action ABANDON gains nothing and, for a terminate, would make an
+ * instance lifecycle policy that retains keep the instance with the ENI.
+ */
+function failureResult(action: LifecycleAction): LifecycleResult {
+  return action.kind === "launch" && action.destination === "AutoScalingGroup" ? "ABANDON" : "CONTINUE";
+}
+
+/**
+ * The lifecycle state an instance waits in for this action
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html).
+ */
+export function waitState(action: Pick<LifecycleAction, "kind" | "origin" | "destination">): string {
+  if (action.destination === "WarmPool") return "Warmed:Pending:Wait";
+  if (action.kind === "launch") return "Pending:Wait";
+  return action.origin === "WarmPool" ? "Warmed:Terminating:Wait" : "Terminating:Wait";
+}
+
+/**
+ * Whether the instance still waits in this hook ({@link waitState}). A duplicate or retried event
+ * finds it past that state: completing again would fail, and acting again could disturb an
+ * instance in service. An instance Auto Scaling does not list yet counts as waiting.
  */
 async function stillWaiting(
   ctx: EniContext,
@@ -277,7 +337,7 @@ async function stillWaiting(
     { abortSignal: ctx.signal },
   );
   const state = output.AutoScalingInstances?.[0]?.LifecycleState;
-  const expected = action.kind === "launch" ? "Pending:Wait" : "Terminating:Wait";
+  const expected = waitState(action);
   if (state === undefined || state === expected) return { ok: true };
   return {
     ok: false,

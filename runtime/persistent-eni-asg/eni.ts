@@ -6,8 +6,8 @@
  *   `available` again; a forced detach is for an instance that does not release it;
  * - an ENI attached through the API has DeleteOnTermination false: it outlives its instance, and a
  *   terminating instance keeps it until its shutdown finishes (or until it is detached).
- * The ENI is only ever taken from an instance that is leaving (terminating, terminated, detaching
- * from its group); a healthy holder keeps it and the caller gives up.
+ * The ENI is only ever taken from an instance out of service (terminating, detaching from its group,
+ * or in the warm pool); an instance in service, in standby or retained keeps it and the caller gives up.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type AutoScalingClient, DescribeAutoScalingInstancesCommand } from "@aws-sdk/client-auto-scaling";
@@ -59,18 +59,47 @@ export interface EniView {
   attachment?: { attachmentId: string; instanceId: string; deviceIndex: number; status: string };
 }
 
-/** An instance that holds the ENI, and whether it is on its way out. */
+/** An instance that holds the ENI, and whether it serves nobody, so the ENI may be taken from it. */
 export interface Holder {
   instanceId: string;
-  leaving: boolean;
+  outOfService: boolean;
   /** Its states, for messages: `InService in group "web" (EC2 running)`. */
   summary: string;
 }
 
-/** Auto Scaling lifecycle states of an instance that is leaving its group (warm pool ones included). */
-const LEAVING_LIFECYCLE = /^(Warmed:)?(Terminating|Terminated)|^Detach/;
+/**
+ * The Auto Scaling lifecycle states of an instance that serves nobody and is not kept on purpose,
+ * named exactly as the API returns them
+ * (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AutoScalingInstanceDetails.html):
+ * terminating or terminated, detaching from the group, or in the warm pool (entering it, returning
+ * to it on scale in, parked there, or terminating from it), where no load balancer sends it traffic
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html).
+ * Never taken from: an instance launching, in service, in standby or having its root volume
+ * replaced; and one retained (`Terminating:Retained`, `Warmed:Pending:Retained`,
+ * `Warmed:Terminating:Retained`), which an instance lifecycle policy keeps running for manual
+ * intervention after its terminate action was abandoned, until someone terminates it
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/manage-retained-instances.html).
+ */
+const OUT_OF_SERVICE_LIFECYCLE_STATES = new Set([
+  "Terminating",
+  "Terminating:Wait",
+  "Terminating:Proceed",
+  "Terminated",
+  "Detaching",
+  "Detached",
+  "Warmed:Pending",
+  "Warmed:Pending:Wait",
+  "Warmed:Pending:Proceed",
+  "Warmed:Stopped",
+  "Warmed:Running",
+  "Warmed:Hibernated",
+  "Warmed:Terminating",
+  "Warmed:Terminating:Wait",
+  "Warmed:Terminating:Proceed",
+  "Warmed:Terminated",
+]);
 /** EC2 states of an instance that is going away. */
-const LEAVING_EC2_STATES = new Set(["shutting-down", "terminated"]);
+const GOING_EC2_STATES = new Set(["shutting-down", "terminated"]);
 
 /** The error code of an SDK error (its `name`), or undefined. */
 export function errorCode(error: unknown): string | undefined {
@@ -163,7 +192,7 @@ function toEniView(eni: NetworkInterface): EniView {
   };
 }
 
-/** Whether the instance holding the ENI is leaving, from its EC2 state and its Auto Scaling lifecycle state. */
+/** Whether the instance holding the ENI is out of service, from its EC2 state and its Auto Scaling lifecycle state. */
 export async function describeHolder(ctx: EniContext, instanceId: string): Promise<Holder> {
   const [instance, groupMember] = await Promise.all([
     describeInstance(ctx, instanceId),
@@ -172,20 +201,20 @@ export async function describeHolder(ctx: EniContext, instanceId: string): Promi
       .then((output) => output.AutoScalingInstances?.[0]),
   ]);
   const lifecycle = groupMember?.LifecycleState;
-  const leaving =
+  const outOfService =
     instance === undefined ||
-    LEAVING_EC2_STATES.has(instance.state) ||
-    (lifecycle !== undefined && LEAVING_LIFECYCLE.test(lifecycle));
+    GOING_EC2_STATES.has(instance.state) ||
+    (lifecycle !== undefined && OUT_OF_SERVICE_LIFECYCLE_STATES.has(lifecycle));
   const membership = groupMember
     ? `${lifecycle} in group ${JSON.stringify(groupMember.AutoScalingGroupName)}`
     : "in no Auto Scaling group";
-  return { instanceId, leaving, summary: `${membership} (EC2 ${instance?.state ?? "gone"})` };
+  return { instanceId, outOfService, summary: `${membership} (EC2 ${instance?.state ?? "gone"})` };
 }
 
 /**
  * Makes the ENI attached to `instanceId` at device index 1 and returns it, idempotently: already
- * attached (a repeated event) is success; a leaving holder is detached (forced after the grace
- * period) and the ENI attached once `available`; a healthy holder is an `EniError`.
+ * attached (a repeated event) is success; a holder out of service is detached (forced after the
+ * grace period) and the ENI attached once `available`; any other holder is an `EniError`.
  */
 export async function attachToInstance(ctx: EniContext, instance: InstanceView, eni: EniView): Promise<EniView> {
   if (eni.availabilityZone !== instance.availabilityZone) {
@@ -240,16 +269,23 @@ async function attach(ctx: EniContext, instanceId: string, eni: EniView): Promis
       { abortSignal: ctx.signal },
     );
   } catch (error) {
-    // A concurrent invocation for the same event may have attached it first: look again.
-    if (errorCode(error) === "InvalidNetworkInterface.InUse") {
-      ctx.step("network interface became in use meanwhile; looking again");
+    // A concurrent invocation for the same event may have attached it first. EC2 refuses an ENI in
+    // use with InvalidNetworkInterface.InUse, and says it may answer InvalidParameterValue instead
+    // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html), a code it also
+    // gives for real failures (a device index taken): whatever the code, an ENI that is attached now
+    // is for the caller's loop to judge; only an ENI still free means the attach itself failed.
+    const inUse =
+      errorCode(error) === "InvalidNetworkInterface.InUse" ||
+      (await describeEni(ctx, eni.networkInterfaceId)).attachment !== undefined;
+    if (inUse) {
+      ctx.step("network interface became in use meanwhile; looking again", { error: errorText(error) });
       return;
     }
     throw new EniError(`attaching ${eni.networkInterfaceId} to ${instanceId} failed: ${errorText(error)}`);
   }
 }
 
-/** Takes the ENI back from a leaving holder: one plain detach, one forced detach after the grace period. */
+/** Takes the ENI back from a holder out of service: one plain detach, one forced detach after the grace period. */
 class Release {
   private detachSince?: number;
   private forced = false;
@@ -261,7 +297,7 @@ class Release {
   ) {}
 
   async from(attachment: NonNullable<EniView["attachment"]>): Promise<void> {
-    const holder = await this.leavingHolder(attachment.instanceId);
+    const holder = await this.outOfServiceHolder(attachment.instanceId);
     if (attachment.status === "attaching" || attachment.status === "attached") {
       this.ctx.step(`detaching from ${holder.instanceId}, ${holder.summary}`);
       await this.detach(attachment.attachmentId, false);
@@ -279,13 +315,14 @@ class Release {
     this.ctx.step(`waiting for ${holder.instanceId} to release the network interface`, { waitedMs: waited });
   }
 
-  /** The holder, checked once: only a leaving instance is ever detached from. */
-  private async leavingHolder(instanceId: string): Promise<Holder> {
+  /** The holder, checked once: only an instance out of service is ever detached from. */
+  private async outOfServiceHolder(instanceId: string): Promise<Holder> {
     if (this.holder?.instanceId !== instanceId) this.holder = await describeHolder(this.ctx, instanceId);
-    if (!this.holder.leaving) {
+    if (!this.holder.outOfService) {
       throw new EniError(
         `network interface ${this.networkInterfaceId} is attached to ${instanceId}, which is ${this.holder.summary}; ` +
-          "the persistent ENI is never taken from an instance that is not leaving. Terminate or detach that instance first.",
+          "the persistent ENI is only taken from an instance out of service (terminating, detaching or in the warm pool), " +
+          "never from one in service, in standby or retained. Terminate or detach that instance first.",
       );
     }
     return this.holder;

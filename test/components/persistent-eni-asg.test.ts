@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
+import type * as pulumi from "@pulumi/pulumi";
 import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
 
 const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
@@ -42,6 +44,17 @@ const VALID: PersistentEniAsgArgs = {
   instanceType: "t4g.small",
   targetGroupArns: ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"],
 };
+
+/** The statements of the attacher's role policy, by Sid: its logs and traces, then the component's own. */
+const ATTACHER_SIDS = [
+  "WriteOwnLogs",
+  "WriteTraces",
+  "MovePersistentEni",
+  "MoveEniBetweenOwnInstances",
+  "CompleteOwnLifecycleActions",
+  "DescribeInstancesAndEnis",
+  "ReportFailedEvents",
+];
 
 function attacherPolicy(name: string): any[] {
   return JSON.parse(recorder.named("aws:iam/rolePolicy:RolePolicy", `${name}-attacher-policy`).inputs.policy).Statement;
@@ -126,11 +139,11 @@ describe("PersistentEniAsg with a new ENI", () => {
     });
   });
 
-  it("matches exactly this group's launch lifecycle actions of instances entering the group, not a warm pool", () => {
+  it("routes every launch lifecycle action of this group to the attacher, warm pool ones too: the launch hook also holds instances entering the warm pool (warm-pool-instance-lifecycle)", () => {
     assert.deepEqual(JSON.parse(recorder.named(RULE, "web-launch").inputs.eventPattern), {
       source: ["aws.autoscaling"],
       "detail-type": ["EC2 Instance-launch Lifecycle Action"],
-      detail: { AutoScalingGroupName: [GROUP_NAME], Destination: ["AutoScalingGroup"] },
+      detail: { AutoScalingGroupName: [GROUP_NAME] },
     });
   });
 
@@ -185,6 +198,34 @@ describe("PersistentEniAsg with a new ENI", () => {
         Condition: { ArnEquals: { "aws:SourceArn": [recorder.named(RULE, "web-launch").state.arn] } },
       },
     ]);
+  });
+
+  it("alarms as soon as the failure queue holds an event, like every dead-letter path", () => {
+    const queue = recorder.named("aws:sqs/queue:Queue", "web-failures");
+    const { inputs } = recorder.named("aws:cloudwatch/metricAlarm:MetricAlarm", "web-failures-alarm");
+    assert.deepEqual(
+      {
+        namespace: inputs.namespace,
+        metricName: inputs.metricName,
+        dimensions: inputs.dimensions,
+        statistic: inputs.statistic,
+        period: inputs.period,
+        threshold: inputs.threshold,
+        comparisonOperator: inputs.comparisonOperator,
+        treatMissingData: inputs.treatMissingData,
+      },
+      {
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: queue.state.name },
+        statistic: "Maximum",
+        period: 60,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+      },
+    );
+    assert.match(inputs.alarmDescription, /^PersistentEniAsg "web": lifecycle events the attacher could not handle/);
   });
 
   it("may attach and detach only the persistent ENI", () => {
@@ -243,15 +284,7 @@ describe("PersistentEniAsg with a new ENI", () => {
   it("has exactly these statements besides its logs and traces", () => {
     assert.deepEqual(
       attacherPolicy("web").map((s) => s.Sid),
-      [
-        "WriteOwnLogs",
-        "WriteTraces",
-        "MovePersistentEni",
-        "MoveEniBetweenOwnInstances",
-        "CompleteOwnLifecycleActions",
-        "DescribeInstancesAndEnis",
-        "ReportFailedEvents",
-      ],
+      ATTACHER_SIDS,
     );
   });
 
@@ -343,14 +376,108 @@ describe("PersistentEniAsg with the terminate hook", () => {
     });
   });
 
-  it("routes this group's terminate lifecycle actions of instances leaving the group to the attacher", () => {
+  it("routes every terminate lifecycle action of this group to the attacher: terminations from the group or the warm pool and returns to the warm pool all leave service (warm-pools-eventbridge-events)", () => {
     assert.deepEqual(JSON.parse(recorder.named(RULE, "rel-terminate").inputs.eventPattern), {
       source: ["aws.autoscaling"],
       "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
-      detail: { AutoScalingGroupName: ["queue-patterns-test-rel"], Origin: ["AutoScalingGroup"] },
+      detail: { AutoScalingGroupName: ["queue-patterns-test-rel"] },
     });
     const permission = recorder.named("aws:lambda/permission:Permission", "rel-terminate-invoke").inputs;
     assert.equal(permission.sourceArn, recorder.named(RULE, "rel-terminate").state.arn);
+  });
+});
+
+describe("PersistentEniAsg when its lifecycle hooks change", () => {
+  /**
+   * The aws.autoscaling.Group properties whose change replaces the group: ForceNew in the schema of
+   * the provider @pulumi/aws bridges (hashicorp/terraform-provider-aws
+   * internal/service/autoscaling/group.go: name, name_prefix, and initial_lifecycle_hook with all
+   * its fields since https://github.com/hashicorp/terraform-provider-aws/pull/34260).
+   */
+  const GROUP_FORCE_NEW = ["name", "namePrefix", "initialLifecycleHooks"];
+
+  /**
+   * The properties whose change replaces the group on `pulumi up` from `before` to `after`. For a
+   * property in `ignoreChanges` Pulumi diffs the old value instead of the program's
+   * (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/).
+   */
+  function replacingChanges(before: Record<string, unknown>, after: Record<string, unknown>, ignoreChanges: string[]) {
+    return GROUP_FORCE_NEW.filter((key) => !ignoreChanges.includes(key) && !isDeepStrictEqual(before[key], after[key]));
+  }
+
+  /** The group's inputs and ignoreChanges, and the hook resources, as a deployment of `args` registers them. */
+  async function deployment(args: PersistentEniAsgArgs) {
+    let groupOptions: pulumi.CustomResourceOptions | undefined;
+    const component = new PersistentEniAsg("hooks", args, {
+      transformations: [
+        ({ type, opts }) => {
+          if (type === GROUP) groupOptions = opts;
+          return undefined;
+        },
+      ],
+    });
+    const before = recorder.resources.length;
+    await resolve(component.autoScalingGroupArn);
+    await recorder.settle();
+    const registered = recorder.resources.slice(before);
+    const group = registered.find((r) => r.type === GROUP && r.name === "hooks-group");
+    assert.ok(group, "the group was registered");
+    const hooks = registered
+      .filter((r) => r.type === "aws:autoscaling/lifecycleHook:LifecycleHook")
+      .map((r) => [r.name, r.inputs.heartbeatTimeout]);
+    return { inputs: group.inputs, ignoreChanges: groupOptions?.ignoreChanges ?? [], hooks };
+  }
+
+  const FIXED = { ...VALID, autoScalingGroupName: "hooks-fixed" };
+
+  it("keeps the group when the heartbeat changes: initialLifecycleHooks forces replacement (terraform-provider-aws#34260), so the group ignores it and the LifecycleHook resource applies it", async () => {
+    const first = await deployment({ ...FIXED, heartbeatTimeoutSeconds: 300 });
+    const second = await deployment({ ...FIXED, heartbeatTimeoutSeconds: 600 });
+    assert.notDeepEqual(first.inputs.initialLifecycleHooks, second.inputs.initialLifecycleHooks);
+    assert.deepEqual(replacingChanges(first.inputs, second.inputs, second.ignoreChanges), []);
+    assert.deepEqual(second.hooks, [["hooks-launch-hook", 600]]);
+  });
+
+  it("keeps the group when detachOnTerminate is turned on: the terminate hook is added as its own LifecycleHook resource", async () => {
+    const first = await deployment(FIXED);
+    const second = await deployment({ ...FIXED, detachOnTerminate: true });
+    assert.deepEqual(replacingChanges(first.inputs, second.inputs, second.ignoreChanges), []);
+    assert.deepEqual(second.hooks, [
+      ["hooks-launch-hook", 300],
+      ["hooks-terminate-hook", 300],
+    ]);
+  });
+
+  it("still replaces the group for a new autoScalingGroupName, which the provider cannot rename in place", async () => {
+    const first = await deployment(FIXED);
+    const second = await deployment({ ...FIXED, autoScalingGroupName: "hooks-renamed" });
+    assert.deepEqual(replacingChanges(first.inputs, second.inputs, second.ignoreChanges), ["name"]);
+  });
+});
+
+describe("PersistentEniAsg with permissions for its afterAttach callback", () => {
+  const ZONE_ARN = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ";
+  before(async () => {
+    const component = new PersistentEniAsg("dns", {
+      ...VALID,
+      afterAttach: async () => {},
+      attacher: { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [ZONE_ARN] }] },
+    });
+    await resolve(component.autoScalingGroupArn);
+    await recorder.settle();
+  });
+
+  it("adds attacher.permissions to the attacher's role as an Allow statement of its own", () => {
+    assert.deepEqual(statement("dns", "CallbackPermission0"), {
+      Sid: "CallbackPermission0",
+      Effect: "Allow",
+      Action: ["route53:ChangeResourceRecordSets"],
+      Resource: [ZONE_ARN],
+    });
+    assert.deepEqual(
+      attacherPolicy("dns").map((s) => s.Sid),
+      [...ATTACHER_SIDS, "CallbackPermission0"],
+    );
   });
 });
 
@@ -561,6 +688,31 @@ describe("validatePersistentEniAsgArgs", () => {
     assert.equal(
       problem({ forceDetachAfterSeconds: 250 }),
       'PersistentEniAsg "web": forceDetachAfterSeconds 250 is out of range; attacher.timeoutSeconds (300) leaves time to attach after a forced detach within 0..240.',
+    );
+  });
+
+  it("rejects an attacher permission that is not an IAM action, naming attacher.permissions", () => {
+    assert.equal(
+      problem({
+        attacher: {
+          permissions: [{ actions: ["ChangeResourceRecordSets"], resources: ["arn:aws:route53:::hostedzone/Z1"] }],
+        },
+      }),
+      'PersistentEniAsg "web": attacher.permissions[0].actions ["ChangeResourceRecordSets"] must list IAM actions as "service:Action" (wildcards allowed), e.g. ["dynamodb:PutItem"].',
+    );
+  });
+
+  it("rejects an attacher permission without resources", () => {
+    assert.equal(
+      problem({ attacher: { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [] }] } }),
+      'PersistentEniAsg "web": attacher.permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].',
+    );
+  });
+
+  it("rejects an alarm action that is not an ARN", () => {
+    assert.equal(
+      problem({ alarmActions: ["on-call"] }),
+      'PersistentEniAsg "web": alarmActions[0] "on-call" is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
     );
   });
 

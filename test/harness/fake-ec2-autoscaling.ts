@@ -5,13 +5,27 @@
  * changes, and follows the services' documented rules:
  * - instances go pending -> running, and shutting-down -> terminated; at termination a secondary
  *   ENI attached through the API (DeleteOnTermination false) is detached and becomes available;
- * - an ENI attaches only while it has no attachment (`InvalidNetworkInterface.InUse` otherwise), to
- *   a running or stopped instance of its own Availability Zone, at a device index that is free;
+ * - an ENI attaches only while it has no attachment, to a running or stopped instance of its own
+ *   Availability Zone, at a device index that is free; an ENI in use is refused with
+ *   `InvalidNetworkInterface.InUse` or, as EC2 documents it may answer instead, `InvalidParameterValue`
+ *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; `eniInUseError`);
  *   the attachment goes attaching -> attached; a detach goes detaching -> gone; an instance can be
  *   made to hold on until the detach is forced; the primary interface (index 0) cannot be detached;
+ *   a stopped instance keeps its attachments;
  * - a launching instance waits in `Pending:Wait` with a lifecycle action token; the action accepts
  *   heartbeats and exactly one completion with its token (`ValidationError: No active Lifecycle
  *   Action found...` otherwise); CONTINUE puts it InService, ABANDON terminates it;
+ * - with a warm pool, the launch hook also holds an instance entering the pool (`Warmed:Pending:Wait`,
+ *   then stopped in `Warmed:Stopped`) and one leaving it for the group (`Pending:Wait`); the
+ *   terminate hook holds an instance returning to the pool on scale in (`Warmed:Pending:Wait`) and
+ *   one terminated from the pool (`Warmed:Terminating:Wait`); events carry Origin and Destination
+ *   (EC2 | AutoScalingGroup | WarmPool) as the documented samples do
+ *   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html,
+ *   https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html);
+ * - with an instance lifecycle policy that retains (`terminateHookAbandon: "retain"`), an abandoned
+ *   terminate action leaves the instance running in `Terminating:Retained` (or the warm pool's
+ *   `Warmed:*:Retained`) instead of terminating it
+ *   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/manage-retained-instances.html);
  * - any call can be made to fail or be throttled (`RequestLimitExceeded` / `Throttling`) N times.
  *
  * The attacher runs in a child process with its own bundled SDK, which in-process mocks cannot
@@ -39,7 +53,7 @@ import type {
   Instance,
   NetworkInterface,
 } from "@aws-sdk/client-ec2";
-import type { AfterAttachInput, AttacherOptions } from "../../runtime/persistent-eni-asg/attacher";
+import type { AfterAttachInput, AttacherOptions, Place } from "../../runtime/persistent-eni-asg/attacher";
 import { type LoopbackServer, listenOnLoopback } from "./loopback-server";
 
 export const FAKE_ACCOUNT = "123456789012";
@@ -58,6 +72,14 @@ export interface FakeTimings {
 }
 
 export const FAST_TIMINGS: FakeTimings = { bootMs: 60, attachMs: 40, detachMs: 80, shutdownMs: 60_000 };
+
+/** Which of its documented answers the fake gives where the services allow more than one. */
+export interface FakeBehaviour {
+  /** The error code of an attach refused because the ENI is in use. @default "InvalidNetworkInterface.InUse" */
+  eniInUseError?: "InvalidNetworkInterface.InUse" | "InvalidParameterValue";
+  /** The group's instance lifecycle policy for an abandoned terminate action. @default "terminate" */
+  terminateHookAbandon?: "terminate" | "retain";
+}
 
 export type Operation =
   | "DescribeInstances"
@@ -127,6 +149,7 @@ interface LifecycleAction {
   hookName: string;
   instanceId: string;
   kind: "launch" | "terminate";
+  destination: Place;
 }
 
 export interface CompletionRecord {
@@ -140,7 +163,7 @@ export interface CompletionRecord {
 export interface CallRecord {
   operation: Operation;
   input: Record<string, unknown>;
-  /** The error code the call failed with. */
+  /** The error code the call was answered with. */
   error?: string;
 }
 
@@ -176,7 +199,10 @@ export class FakeAws {
   private sequence = 0;
   private readonly startedAt = Date.now();
 
-  constructor(readonly timings: FakeTimings = FAST_TIMINGS) {}
+  constructor(
+    readonly timings: FakeTimings = FAST_TIMINGS,
+    readonly behaviour: FakeBehaviour = {},
+  ) {}
 
   // --- setting the scene ---
 
@@ -219,56 +245,85 @@ export class FakeAws {
   }
 
   /**
-   * Auto Scaling launches an instance into `group`: EC2 pending, the group's instance in
-   * `Pending:Wait` with a lifecycle action; returns the event EventBridge would deliver.
+   * Auto Scaling launches an instance into `group` (or, `into: "WarmPool"`, into its warm pool): EC2
+   * pending, the instance in `Pending:Wait` (`Warmed:Pending:Wait`) with a lifecycle action; returns
+   * the event EventBridge would deliver.
    */
-  launch(spec: { group: string; hookName: string; availabilityZone: string; tags: Record<string, string> }): {
-    instanceId: string;
-    token: string;
-    event: LifecycleEvent;
-  } {
+  launch(spec: {
+    group: string;
+    hookName: string;
+    availabilityZone: string;
+    tags: Record<string, string>;
+    into?: "AutoScalingGroup" | "WarmPool";
+  }): { instanceId: string; token: string; event: LifecycleEvent } {
     const instanceId = this.id("i");
+    const into = spec.into ?? "AutoScalingGroup";
+    const lifecycleState = into === "WarmPool" ? "Warmed:Pending:Wait" : "Pending:Wait";
     this.instances.set(instanceId, {
       instanceId,
       availabilityZone: spec.availabilityZone,
       state: "pending",
       stateEndsAt: Date.now() + this.timings.bootMs,
       tags: spec.tags,
-      group: { name: spec.group, lifecycleState: "Pending:Wait", healthy: true },
+      group: { name: spec.group, lifecycleState, healthy: true },
     });
-    const token = randomUUID();
-    this.actions.set(instanceId, { token, groupName: spec.group, hookName: spec.hookName, instanceId, kind: "launch" });
     this.step(
-      `Auto Scaling launches ${instanceId} in ${spec.availabilityZone}: EC2 pending, ${spec.group} Pending:Wait`,
+      `Auto Scaling launches ${instanceId} in ${spec.availabilityZone}: EC2 pending, ${spec.group} ${lifecycleState}`,
     );
-    return { instanceId, token, event: lifecycleEvent("launch", spec.group, spec.hookName, instanceId, token) };
+    return this.openLifecycleAction(instanceId, "launch", spec.hookName, { origin: "EC2", destination: into });
+  }
+
+  /** Auto Scaling takes an instance out of the warm pool into the group: EC2 starts it, `Pending:Wait`. */
+  leaveWarmPool(instanceId: string, hookName: string): { instanceId: string; token: string; event: LifecycleEvent } {
+    const instance = this.instanceOf(instanceId);
+    if (!instance.group?.lifecycleState.startsWith("Warmed:")) throw new Error(`${instanceId} is not in the warm pool`);
+    instance.group.lifecycleState = "Pending:Wait";
+    instance.state = "pending";
+    instance.stateEndsAt = Date.now() + this.timings.bootMs;
+    this.step(`${instanceId} leaves the warm pool: EC2 pending, ${instance.group.name} Pending:Wait`);
+    return this.openLifecycleAction(instanceId, "launch", hookName, {
+      origin: "WarmPool",
+      destination: "AutoScalingGroup",
+    });
   }
 
   /**
-   * Auto Scaling starts terminating an instance (e.g. it failed its health check). With a terminate
-   * hook it waits in `Terminating:Wait` (EC2 still running) and an event is returned; without one
-   * EC2 shuts it down, which takes `shutdownMs`.
+   * Auto Scaling starts terminating an instance (e.g. it failed its health check), or, `to:
+   * "WarmPool"`, returns it to the warm pool on scale in. With a terminate hook it waits in
+   * `Terminating:Wait` (`Warmed:Pending:Wait` on its way to the pool, `Warmed:Terminating:Wait` when
+   * terminated from the pool; EC2 unchanged) and an event is returned; without one EC2 shuts it
+   * down, which takes `shutdownMs` (or stops it, on its way to the pool).
    */
-  terminate(instanceId: string, terminateHookName?: string): LifecycleEvent | undefined {
+  terminate(
+    instanceId: string,
+    terminateHookName?: string,
+    options: { to?: "EC2" | "WarmPool" } = {},
+  ): LifecycleEvent | undefined {
     const instance = this.instanceOf(instanceId);
-    if (!instance.group) throw new Error(`${instanceId} is in no group`);
-    instance.group.healthy = false;
+    const group = instance.group;
+    if (!group) throw new Error(`${instanceId} is in no group`);
+    const fromPool = group.lifecycleState.startsWith("Warmed:");
+    const to = options.to ?? "EC2";
+    group.healthy = to === "WarmPool";
     if (terminateHookName) {
-      instance.group.lifecycleState = "Terminating:Wait";
-      const token = randomUUID();
-      this.actions.set(instanceId, {
-        token,
-        groupName: instance.group.name,
-        hookName: terminateHookName,
-        instanceId,
-        kind: "terminate",
-      });
-      this.step(`${instanceId} is unhealthy: ${instance.group.name} Terminating:Wait`);
-      return lifecycleEvent("terminate", instance.group.name, terminateHookName, instanceId, token);
+      group.lifecycleState = fromPool
+        ? "Warmed:Terminating:Wait"
+        : to === "WarmPool"
+          ? "Warmed:Pending:Wait"
+          : "Terminating:Wait";
+      this.step(
+        `${instanceId} leaves ${fromPool ? "the warm pool" : "service"}: ${group.name} ${group.lifecycleState}`,
+      );
+      const origin = fromPool ? "WarmPool" : "AutoScalingGroup";
+      return this.openLifecycleAction(instanceId, "terminate", terminateHookName, { origin, destination: to }).event;
     }
-    instance.group.lifecycleState = "Terminating";
+    if (to === "WarmPool") {
+      this.park(instance);
+      return undefined;
+    }
+    group.lifecycleState = fromPool ? "Warmed:Terminating" : "Terminating";
     this.shutDown(instance);
-    this.step(`${instanceId} is unhealthy: ${instance.group.name} Terminating, EC2 shutting-down`);
+    this.step(`${instanceId} is unhealthy: ${group.name} ${group.lifecycleState}, EC2 shutting-down`);
     return undefined;
   }
 
@@ -315,185 +370,202 @@ export class FakeAws {
   // --- EC2 ---
 
   describeInstances(input: DescribeInstancesRequest): DescribeInstancesResult {
-    this.begin("DescribeInstances", input);
-    const ids = input.InstanceIds ?? [...this.instances.keys()];
-    const found = ids.map((id) => {
-      const instance = this.instances.get(id);
-      if (!instance) throw new FakeAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
-      return instance;
+    return this.call("DescribeInstances", input, () => {
+      const ids = input.InstanceIds ?? [...this.instances.keys()];
+      const found = ids.map((id) => {
+        const instance = this.instances.get(id);
+        if (!instance) throw new FakeAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+        return instance;
+      });
+      return {
+        Reservations: found.map((instance) => ({
+          ReservationId: `r-${instance.instanceId.slice(2)}`,
+          OwnerId: FAKE_ACCOUNT,
+          Instances: [this.instanceShape(instance)],
+        })),
+      };
     });
-    return {
-      Reservations: found.map((instance) => ({
-        ReservationId: `r-${instance.instanceId.slice(2)}`,
-        OwnerId: FAKE_ACCOUNT,
-        Instances: [this.instanceShape(instance)],
-      })),
-    };
   }
 
   describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest): DescribeNetworkInterfacesResult {
-    this.begin("DescribeNetworkInterfaces", input);
-    let found = [...this.enis.values()];
-    if (input.NetworkInterfaceIds?.length) {
-      found = input.NetworkInterfaceIds.map((id) => {
-        const eni = this.enis.get(id);
-        if (!eni)
-          throw new FakeAwsError(
-            "InvalidNetworkInterfaceID.NotFound",
-            `The networkInterface ID '${id}' does not exist`,
-          );
-        return eni;
-      });
-    }
-    for (const filter of input.Filters ?? []) {
-      const read: Record<string, (eni: FakeEni) => string | undefined> = {
-        description: (eni) => eni.description,
-        "availability-zone": (eni) => eni.availabilityZone,
-        "attachment.instance-id": (eni) => eni.attachment?.instanceId,
-      };
-      const field = read[filter.Name ?? ""];
-      if (!field) throw new FakeAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
-      found = found.filter((eni) => (filter.Values ?? []).includes(field(eni) ?? ""));
-    }
-    return { NetworkInterfaces: found.map((eni) => this.eniShape(eni)) };
+    return this.call("DescribeNetworkInterfaces", input, () => {
+      let found = [...this.enis.values()];
+      if (input.NetworkInterfaceIds?.length) {
+        found = input.NetworkInterfaceIds.map((id) => {
+          const eni = this.enis.get(id);
+          if (!eni)
+            throw new FakeAwsError(
+              "InvalidNetworkInterfaceID.NotFound",
+              `The networkInterface ID '${id}' does not exist`,
+            );
+          return eni;
+        });
+      }
+      for (const filter of input.Filters ?? []) {
+        const read: Record<string, (eni: FakeEni) => string | undefined> = {
+          description: (eni) => eni.description,
+          "availability-zone": (eni) => eni.availabilityZone,
+          "attachment.instance-id": (eni) => eni.attachment?.instanceId,
+        };
+        const field = read[filter.Name ?? ""];
+        if (!field) throw new FakeAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+        found = found.filter((eni) => (filter.Values ?? []).includes(field(eni) ?? ""));
+      }
+      return { NetworkInterfaces: found.map((eni) => this.eniShape(eni)) };
+    });
   }
 
   attachNetworkInterface(input: AttachNetworkInterfaceRequest): AttachNetworkInterfaceResult {
-    this.begin("AttachNetworkInterface", input);
-    const eni = this.existingEni(input.NetworkInterfaceId);
-    const instance = this.existingInstance(input.InstanceId);
-    if (eni.attachment)
-      throw new FakeAwsError("InvalidNetworkInterface.InUse", `Interface: [${eni.networkInterfaceId}] in use.`);
-    if (instance.state !== "running" && instance.state !== "stopped") {
-      throw new FakeAwsError(
-        "IncorrectInstanceState",
-        `The instance '${instance.instanceId}' is not in a valid state for this operation.`,
+    return this.call("AttachNetworkInterface", input, () => {
+      const eni = this.existingEni(input.NetworkInterfaceId);
+      const instance = this.existingInstance(input.InstanceId);
+      if (eni.attachment) {
+        // EC2 documents only the InUse message; the InvalidParameterValue text is this fake's.
+        throw this.behaviour.eniInUseError === "InvalidParameterValue"
+          ? new FakeAwsError(
+              "InvalidParameterValue",
+              `Network interface '${eni.networkInterfaceId}' is currently in use.`,
+            )
+          : new FakeAwsError("InvalidNetworkInterface.InUse", `Interface: [${eni.networkInterfaceId}] in use.`);
+      }
+      if (instance.state !== "running" && instance.state !== "stopped") {
+        throw new FakeAwsError(
+          "IncorrectInstanceState",
+          `The instance '${instance.instanceId}' is not in a valid state for this operation.`,
+        );
+      }
+      if (instance.availabilityZone !== eni.availabilityZone) {
+        throw new FakeAwsError(
+          "InvalidParameterValue",
+          "The network interface and the instance must be in the same Availability Zone.",
+        );
+      }
+      const deviceIndex = input.DeviceIndex ?? -1;
+      const taken =
+        deviceIndex === 0 ||
+        [...this.enis.values()].some(
+          (other) =>
+            other.attachment?.instanceId === instance.instanceId && other.attachment.deviceIndex === deviceIndex,
+        );
+      if (taken) {
+        throw new FakeAwsError(
+          "InvalidParameterValue",
+          `Instance '${instance.instanceId}' already has an interface attached at device index '${deviceIndex}'.`,
+        );
+      }
+      const attachmentId = this.id("eni-attach");
+      eni.attachment = {
+        attachmentId,
+        instanceId: instance.instanceId,
+        deviceIndex,
+        status: "attaching",
+        settlesAt: Date.now() + this.timings.attachMs,
+        holdsUntilForced: false,
+      };
+      this.step(
+        `EC2 attaches ${eni.networkInterfaceId} (${eni.privateIp}) to ${instance.instanceId} at device index ${deviceIndex}: attaching`,
       );
-    }
-    if (instance.availabilityZone !== eni.availabilityZone) {
-      throw new FakeAwsError(
-        "InvalidParameterValue",
-        "The network interface and the instance must be in the same Availability Zone.",
-      );
-    }
-    const deviceIndex = input.DeviceIndex ?? -1;
-    const taken =
-      deviceIndex === 0 ||
-      [...this.enis.values()].some(
-        (other) => other.attachment?.instanceId === instance.instanceId && other.attachment.deviceIndex === deviceIndex,
-      );
-    if (taken) {
-      throw new FakeAwsError(
-        "InvalidParameterValue",
-        `Instance '${instance.instanceId}' already has an interface attached at device index '${deviceIndex}'.`,
-      );
-    }
-    const attachmentId = this.id("eni-attach");
-    eni.attachment = {
-      attachmentId,
-      instanceId: instance.instanceId,
-      deviceIndex,
-      status: "attaching",
-      settlesAt: Date.now() + this.timings.attachMs,
-      holdsUntilForced: false,
-    };
-    this.step(
-      `EC2 attaches ${eni.networkInterfaceId} (${eni.privateIp}) to ${instance.instanceId} at device index ${deviceIndex}: attaching`,
-    );
-    return { AttachmentId: attachmentId, NetworkCardIndex: 0 };
+      return { AttachmentId: attachmentId, NetworkCardIndex: 0 };
+    });
   }
 
   detachNetworkInterface(input: DetachNetworkInterfaceRequest): void {
-    this.begin("DetachNetworkInterface", input);
-    const eni = [...this.enis.values()].find((candidate) => candidate.attachment?.attachmentId === input.AttachmentId);
-    const attachment = eni?.attachment;
-    if (!eni || !attachment)
-      throw new FakeAwsError(
-        "InvalidAttachmentID.NotFound",
-        `The attachment ID '${input.AttachmentId}' does not exist`,
+    return this.call("DetachNetworkInterface", input, () => {
+      const eni = [...this.enis.values()].find(
+        (candidate) => candidate.attachment?.attachmentId === input.AttachmentId,
       );
-    if (attachment.deviceIndex === 0)
-      throw new FakeAwsError("OperationNotPermitted", "The network interface at device index 0 cannot be detached.");
-    const letsGo = input.Force === true || !attachment.holdsUntilForced;
-    if (attachment.status !== "detaching" || (letsGo && attachment.settlesAt === undefined)) {
-      attachment.status = "detaching";
-      attachment.settlesAt = letsGo ? Date.now() + this.timings.detachMs : undefined;
-    }
-    this.step(
-      `EC2 ${input.Force ? "force-" : ""}detaches ${eni.networkInterfaceId} from ${attachment.instanceId}: detaching` +
-        (letsGo ? "" : " (the instance does not let go until the detach is forced)"),
-    );
+      const attachment = eni?.attachment;
+      if (!eni || !attachment)
+        throw new FakeAwsError(
+          "InvalidAttachmentID.NotFound",
+          `The attachment ID '${input.AttachmentId}' does not exist`,
+        );
+      if (attachment.deviceIndex === 0)
+        throw new FakeAwsError("OperationNotPermitted", "The network interface at device index 0 cannot be detached.");
+      const letsGo = input.Force === true || !attachment.holdsUntilForced;
+      if (attachment.status !== "detaching" || (letsGo && attachment.settlesAt === undefined)) {
+        attachment.status = "detaching";
+        attachment.settlesAt = letsGo ? Date.now() + this.timings.detachMs : undefined;
+      }
+      this.step(
+        `EC2 ${input.Force ? "force-" : ""}detaches ${eni.networkInterfaceId} from ${attachment.instanceId}: detaching` +
+          (letsGo ? "" : " (the instance does not let go until the detach is forced)"),
+      );
+    });
   }
 
   // --- Auto Scaling ---
 
   describeAutoScalingInstances(input: DescribeAutoScalingInstancesType): AutoScalingInstancesType {
-    this.begin("DescribeAutoScalingInstances", input);
-    const members = (input.InstanceIds ?? [])
-      .map((id) => this.instances.get(id))
-      .filter(
-        (instance): instance is FakeInstance & { group: NonNullable<FakeInstance["group"]> } =>
-          instance?.group !== undefined,
-      )
-      .map((instance): AutoScalingInstanceDetails => ({
-        InstanceId: instance.instanceId,
-        InstanceType: "t4g.small",
-        AutoScalingGroupName: instance.group.name,
-        AvailabilityZone: instance.availabilityZone,
-        LifecycleState: instance.group.lifecycleState,
-        HealthStatus: instance.group.healthy ? "HEALTHY" : "UNHEALTHY",
-        ProtectedFromScaleIn: false,
-      }));
-    return { AutoScalingInstances: members };
+    return this.call("DescribeAutoScalingInstances", input, () => {
+      const members = (input.InstanceIds ?? [])
+        .map((id) => this.instances.get(id))
+        .filter(
+          (instance): instance is FakeInstance & { group: NonNullable<FakeInstance["group"]> } =>
+            instance?.group !== undefined,
+        )
+        .map((instance): AutoScalingInstanceDetails => ({
+          InstanceId: instance.instanceId,
+          InstanceType: "t4g.small",
+          AutoScalingGroupName: instance.group.name,
+          AvailabilityZone: instance.availabilityZone,
+          LifecycleState: instance.group.lifecycleState,
+          HealthStatus: instance.group.healthy ? "HEALTHY" : "UNHEALTHY",
+          ProtectedFromScaleIn: false,
+        }));
+      return { AutoScalingInstances: members };
+    });
   }
 
   completeLifecycleAction(input: CompleteLifecycleActionType): void {
-    this.begin("CompleteLifecycleAction", input);
-    const record: CompletionRecord = {
-      token: input.LifecycleActionToken ?? "",
-      instanceId: input.InstanceId ?? "",
-      hookName: input.LifecycleHookName ?? "",
-      result: input.LifecycleActionResult ?? "",
-      accepted: false,
-    };
-    this.completions.push(record);
-    const action = this.openAction(input);
-    if (record.result !== "CONTINUE" && record.result !== "ABANDON") {
-      throw new FakeAwsError("ValidationError", `LifecycleActionResult ${record.result} is not CONTINUE or ABANDON.`);
-    }
-    record.accepted = true;
-    this.actions.delete(action.instanceId);
-    const instance = this.instanceOf(action.instanceId);
-    const group = instance.group;
-    if (!group) return;
-    if (action.kind === "launch" && record.result === "CONTINUE") {
-      group.lifecycleState = "InService";
-      this.step(`${action.instanceId}: lifecycle action CONTINUE -> InService`);
-    } else {
-      group.lifecycleState = "Terminating:Proceed";
-      this.shutDown(instance);
-      this.step(`${action.instanceId}: lifecycle action ${record.result} -> terminating, EC2 shutting-down`);
-    }
+    return this.call("CompleteLifecycleAction", input, () => {
+      const record: CompletionRecord = {
+        token: input.LifecycleActionToken ?? "",
+        instanceId: input.InstanceId ?? "",
+        hookName: input.LifecycleHookName ?? "",
+        result: input.LifecycleActionResult ?? "",
+        accepted: false,
+      };
+      this.completions.push(record);
+      const action = this.openAction(input);
+      if (record.result !== "CONTINUE" && record.result !== "ABANDON") {
+        throw new FakeAwsError("ValidationError", `LifecycleActionResult ${record.result} is not CONTINUE or ABANDON.`);
+      }
+      record.accepted = true;
+      this.actions.delete(action.instanceId);
+      const instance = this.instanceOf(action.instanceId);
+      const group = instance.group;
+      if (!group) return;
+      this.proceed(instance, group, action, record.result);
+    });
   }
 
   recordLifecycleActionHeartbeat(input: RecordLifecycleActionHeartbeatType): void {
-    this.begin("RecordLifecycleActionHeartbeat", input);
-    const action = this.openAction(input);
-    this.heartbeats.push({ token: action.token, instanceId: action.instanceId });
+    return this.call("RecordLifecycleActionHeartbeat", input, () => {
+      const action = this.openAction(input);
+      this.heartbeats.push({ token: action.token, instanceId: action.instanceId });
+    });
   }
 
   // --- rules ---
 
-  /** Records the call, applies what time has changed, then throws an injected failure if one is due. */
-  private begin(operation: Operation, input: object): void {
+  /**
+   * Records the call, applies what time has changed, throws an injected failure if one is due, else
+   * answers; the record keeps the code of any error the call is answered with.
+   */
+  private call<T>(operation: Operation, input: object, answer: () => T): T {
     this.advance();
     const record: CallRecord = { operation, input: { ...input } };
     this.calls.push(record);
-    const due = this.injected.find((failure) => failure.operation === operation && failure.remaining > 0);
-    if (due) {
-      due.remaining -= 1;
-      const error = due.error();
-      record.error = error.code;
+    try {
+      const due = this.injected.find((failure) => failure.operation === operation && failure.remaining > 0);
+      if (due) {
+        due.remaining -= 1;
+        throw due.error();
+      }
+      return answer();
+    } catch (error) {
+      if (error instanceof FakeAwsError) record.error = error.code;
       throw error;
     }
   }
@@ -509,7 +581,11 @@ export class FakeAws {
         this.step(`${instance.instanceId} is running`);
       } else if (instance.state === "shutting-down") {
         instance.state = "terminated";
-        if (instance.group) instance.group.lifecycleState = "Terminated";
+        if (instance.group) {
+          instance.group.lifecycleState = instance.group.lifecycleState.startsWith("Warmed:")
+            ? "Warmed:Terminated"
+            : "Terminated";
+        }
         for (const eni of this.enis.values()) {
           if (eni.attachment?.instanceId === instance.instanceId) {
             eni.attachment = undefined;
@@ -532,6 +608,58 @@ export class FakeAws {
         this.step(`${eni.networkInterfaceId} is detached from ${attachment.instanceId}: available`);
       }
     }
+  }
+
+  /** Where a completed lifecycle action takes the instance (ec2-auto-scaling-lifecycle, warm-pool-instance-lifecycle, manage-retained-instances). */
+  private proceed(
+    instance: FakeInstance,
+    group: NonNullable<FakeInstance["group"]>,
+    action: LifecycleAction,
+    result: string,
+  ): void {
+    const fromPool = group.lifecycleState === "Warmed:Terminating:Wait";
+    const warmed = fromPool || action.destination === "WarmPool" ? "Warmed:" : "";
+    if (action.kind === "launch" && result === "CONTINUE") {
+      if (action.destination === "WarmPool") this.park(instance);
+      else group.lifecycleState = "InService";
+      this.step(`${action.instanceId}: lifecycle action CONTINUE -> ${group.lifecycleState}`);
+    } else if (
+      action.kind === "terminate" &&
+      result === "ABANDON" &&
+      this.behaviour.terminateHookAbandon === "retain"
+    ) {
+      group.lifecycleState = `${warmed}${action.destination === "WarmPool" ? "Pending" : "Terminating"}:Retained`;
+      this.step(
+        `${action.instanceId}: lifecycle action ABANDON -> ${group.lifecycleState} (the instance keeps running)`,
+      );
+    } else if (action.kind === "terminate" && action.destination === "WarmPool") {
+      this.park(instance);
+      this.step(`${action.instanceId}: lifecycle action ${result} -> back in the warm pool, EC2 stopped`);
+    } else {
+      group.lifecycleState = `${warmed}Terminating:Proceed`;
+      this.shutDown(instance);
+      this.step(`${action.instanceId}: lifecycle action ${result} -> terminating, EC2 shutting-down`);
+    }
+  }
+
+  /** The instance rests in the warm pool, stopped (the pool's default state); it keeps its attachments. */
+  private park(instance: FakeInstance): void {
+    if (instance.group) instance.group.lifecycleState = "Warmed:Stopped";
+    instance.state = "stopped";
+    instance.stateEndsAt = undefined;
+  }
+
+  /** Opens a lifecycle action for the instance and returns the event EventBridge would deliver for it. */
+  private openLifecycleAction(
+    instanceId: string,
+    kind: "launch" | "terminate",
+    hookName: string,
+    route: { origin: Place; destination: Place },
+  ): { instanceId: string; token: string; event: LifecycleEvent } {
+    const groupName = this.instanceOf(instanceId).group?.name ?? "";
+    const token = randomUUID();
+    this.actions.set(instanceId, { token, groupName, hookName, instanceId, kind, destination: route.destination });
+    return { instanceId, token, event: lifecycleEvent(kind, groupName, hookName, instanceId, token, route) };
   }
 
   private shutDown(instance: FakeInstance): void {
@@ -631,15 +759,23 @@ export class FakeAws {
   }
 }
 
-/** The event EventBridge delivers for a lifecycle action (AWS documentation sample, these ids). */
+/**
+ * The event EventBridge delivers for a lifecycle action (AWS documentation samples, these ids):
+ * an instance launched into the group, or terminated from it, unless `route` says otherwise
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-event-reference.html).
+ */
 export function lifecycleEvent(
   kind: "launch" | "terminate",
   group: string,
   hookName: string,
   instanceId: string,
   token: string,
+  route?: { origin: Place; destination: Place },
 ): LifecycleEvent {
   const launch = kind === "launch";
+  const { origin, destination } =
+    route ??
+    (launch ? { origin: "EC2", destination: "AutoScalingGroup" } : { origin: "AutoScalingGroup", destination: "EC2" });
   return {
     version: "0",
     id: randomUUID(),
@@ -658,8 +794,8 @@ export function lifecycleEvent(
       EC2InstanceId: instanceId,
       LifecycleTransition: launch ? "autoscaling:EC2_INSTANCE_LAUNCHING" : "autoscaling:EC2_INSTANCE_TERMINATING",
       NotificationMetadata: "additional-info",
-      Origin: launch ? "EC2" : "AutoScalingGroup",
-      Destination: launch ? "AutoScalingGroup" : "EC2",
+      Origin: origin,
+      Destination: destination,
     },
   };
 }

@@ -138,7 +138,8 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
     assert.equal(
       outcome.reason,
       `EniError: network interface ${eni} is attached to ${holder}, which is InService in group "${GROUP}" (EC2 running); ` +
-        "the persistent ENI is never taken from an instance that is not leaving. Terminate or detach that instance first.",
+        "the persistent ENI is only taken from an instance out of service (terminating, detaching or in the warm pool), " +
+        "never from one in service, in standby or retained. Terminate or detach that instance first.",
     );
     assert.equal(world.callsOf("DetachNetworkInterface").length, 0);
     assert.deepEqual(world.eni(eni).attachment, { instanceId: holder, status: "attached", deviceIndex: 1 });

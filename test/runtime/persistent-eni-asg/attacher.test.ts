@@ -6,6 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it, mock } from "node:test";
+import { setTimeout } from "node:timers/promises";
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
@@ -83,8 +84,11 @@ function scene(world: FakeAws, held?: { lifecycleState: string; holdsUntilForced
   return { eni, holder, ...launched };
 }
 
-function acceptedCompletions(world: FakeAws, token: string) {
-  return world.completions.filter((completion) => completion.token === token && completion.accepted);
+/** The results of the completions Auto Scaling accepted for the action with `token`. */
+function acceptedResults(world: FakeAws, token: string): string[] {
+  return world.completions
+    .filter((completion) => completion.token === token && completion.accepted)
+    .map((completion) => completion.result);
 }
 
 describe("parseLifecycleEvent", () => {
@@ -97,6 +101,21 @@ describe("parseLifecycleEvent", () => {
       hookName: HOOK,
       token: "87654321-4321-4321-4321-210987654321",
       instanceId: "i-1234567890abcdef0",
+      origin: "EC2",
+      destination: "AutoScalingGroup",
+    });
+  });
+
+  it("reads an event without Origin and Destination, which are given only where known, as a launch into the group", () => {
+    const { Origin: _origin, Destination: _destination, ...detail } = sample.detail;
+    const action = parseLifecycleEvent({ ...sample, detail }, GROUP);
+    assert.deepEqual([action.origin, action.destination], ["EC2", "AutoScalingGroup"]);
+  });
+
+  it("rejects a Destination that is none of EC2, AutoScalingGroup, WarmPool", () => {
+    assert.throws(() => parseLifecycleEvent({ ...sample, detail: { ...sample.detail, Destination: "Moon" } }, GROUP), {
+      name: "MalformedEventError",
+      message: 'detail.Destination "Moon" is not one of EC2, AutoScalingGroup, WarmPool.',
     });
   });
 
@@ -136,6 +155,27 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     mock.restoreAll();
   });
 
+  /** A group instance holding the ENI, in `lifecycleState`, with EC2 in `state`. */
+  function holderOfEni(lifecycleState = "InService", state = "running") {
+    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const instanceId = world.addInstance({
+      availabilityZone: ZONE,
+      group: GROUP,
+      lifecycleState,
+      state,
+      tags: { Eth1: DESCRIPTION },
+    });
+    world.attachNow(eni, instanceId);
+    return { eni, instanceId };
+  }
+
+  /** Replaces this test's fake with `next` and routes the SDK clients to it. */
+  function rebind(next: FakeAws): void {
+    unbind();
+    world = next;
+    unbind = bindToFake(world);
+  }
+
   it("fails a malformed event without completing anything, so Lambda retries it and then reports it", async () => {
     const event = { ...lifecycleEvent("launch", GROUP, HOOK, "i-1", "t"), detail: {} };
     await assert.rejects(attacher().handler(event, lambdaContext()), MalformedEventError);
@@ -164,9 +204,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
   });
 
   it("abandons when its deadline comes first, keeping the reserve to complete, and says what it waited for", async () => {
-    world = new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 60_000, shutdownMs: 60_000 });
-    unbind();
-    unbind = bindToFake(world);
+    rebind(new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 60_000, shutdownMs: 60_000 }));
     const { token, holder, event } = scene(world, { lifecycleState: "Terminating:Wait" });
     const started = Date.now();
     const outcome = await attacher({ completionReserveMs: 500 }).handler(event, lambdaContext(1_500));
@@ -176,10 +214,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
       outcome.reason ?? "",
       new RegExp(`^gave up after \\d+ ms while waiting for ${holder} to release the network interface`),
     );
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["ABANDON"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 
   it("abandons when the afterAttach callback does not finish before the deadline", async () => {
@@ -188,10 +223,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome = await attacher({ completionReserveMs: 500 }, never).handler(event, lambdaContext(1_500));
     assert.equal(outcome.result, "ABANDON");
     assert.match(outcome.reason ?? "", /^gave up after \d+ ms while running the afterAttach callback$/);
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["ABANDON"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 
   it("aborts the signal given to afterAttach at the deadline, so the callback can stop before changing anything", async () => {
@@ -207,20 +239,86 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.equal(signals[0].aborted, true);
   });
 
-  it("handles two simultaneous deliveries of one event with one attach and one accepted completion", async () => {
-    const { eni, token, instanceId, event } = scene(world);
+  /** Two deliveries of the launch event at once, once the instance runs, so both try to attach the free ENI. */
+  async function raceTwoDeliveries() {
+    const launched = scene(world);
+    await setTimeout(world.timings.bootMs + 10);
     const handler = attacher().handler;
-    const outcomes = await Promise.all([handler(event, lambdaContext()), handler(event, lambdaContext())]);
-    assert.deepEqual(
-      outcomes.map((o) => o.result),
-      ["CONTINUE", "CONTINUE"],
+    const outcomes = await Promise.all([
+      handler(launched.event, lambdaContext()),
+      handler(launched.event, lambdaContext()),
+    ]);
+    return { ...launched, outcomes };
+  }
+
+  // EC2 refuses an attach of an ENI in use with InvalidNetworkInterface.InUse and may answer
+  // InvalidParameterValue instead (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+  for (const eniInUseError of ["InvalidNetworkInterface.InUse", "InvalidParameterValue"] as const) {
+    it(`handles two simultaneous deliveries of one event with one attach and one accepted completion, when EC2 refuses the loser's attach with ${eniInUseError}`, async () => {
+      rebind(new FakeAws(world.timings, { eniInUseError }));
+      const { eni, token, instanceId, outcomes } = await raceTwoDeliveries();
+      assert.deepEqual(
+        world.callsOf("AttachNetworkInterface").map((call) => call.error ?? "ok"),
+        ["ok", eniInUseError],
+      );
+      assert.deepEqual(
+        outcomes.map((o) => o.result),
+        ["CONTINUE", "CONTINUE"],
+      );
+      assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
+      assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
+      assert.equal(world.instance(instanceId).lifecycleState, "InService");
+    });
+  }
+
+  it("still abandons when the attach fails with InvalidParameterValue while the ENI stays free (e.g. device index 1 taken)", async () => {
+    const { eni, token, instanceId, event } = scene(world);
+    world.failNext(
+      "AttachNetworkInterface",
+      "InvalidParameterValue",
+      `Instance '${instanceId}' already has an interface attached at device index '1'.`,
     );
-    assert.deepEqual(world.eni(eni).attachment, { instanceId, status: "attached", deviceIndex: 1 });
-    assert.equal(world.callsOf("AttachNetworkInterface").filter((call) => call.error === undefined).length, 1);
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "ABANDON");
+    assert.match(outcome.reason ?? "", /failed: InvalidParameterValue: Instance .* already has an interface attached/);
+    assert.equal(world.eni(eni).status, "available");
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
+  });
+
+  it("continues an instance entering the warm pool without attaching: the launch hook holds it in Warmed:Pending:Wait and its default result would abandon it (warm-pool-instance-lifecycle)", async () => {
+    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const { instanceId, token, event } = world.launch({
+      group: GROUP,
+      hookName: HOOK,
+      availabilityZone: ZONE,
+      tags: { Eth1: DESCRIPTION },
+      into: "WarmPool",
+    });
+    assert.deepEqual([event.detail.Origin, event.detail.Destination], ["EC2", "WarmPool"]);
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.deepEqual(outcome, { result: "CONTINUE", instanceId });
+    assert.equal(world.callsOf("AttachNetworkInterface").length, 0);
+    assert.equal(world.eni(eni).status, "available");
+    assert.equal(world.instance(instanceId).lifecycleState, "Warmed:Stopped");
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
+  });
+
+  it("attaches the ENI to an instance leaving the warm pool for the group, taking it from one parked in the pool", async () => {
+    const { eni } = holderOfEni("Warmed:Stopped", "stopped");
+    const spare = world.addInstance({
+      availabilityZone: ZONE,
+      group: GROUP,
+      lifecycleState: "Warmed:Stopped",
+      state: "stopped",
+      tags: { Eth1: DESCRIPTION },
+    });
+    const { token, event } = world.leaveWarmPool(spare, HOOK);
+    assert.deepEqual([event.detail.Origin, event.detail.Destination], ["WarmPool", "AutoScalingGroup"]);
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE", outcome.reason);
+    assert.deepEqual(world.eni(eni).attachment, { instanceId: spare, status: "attached", deviceIndex: 1 });
+    assert.equal(world.instance(spare).lifecycleState, "InService");
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
   });
 
   it("fails the invocation when the completion itself fails, and the retried invocation completes", async () => {
@@ -230,10 +328,7 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     await assert.rejects(handler(event, lambdaContext()), { name: "ServiceUnavailable" });
     const retried = await handler(event, lambdaContext());
     assert.equal(retried.result, "CONTINUE");
-    assert.deepEqual(
-      acceptedCompletions(world, token).map((c) => c.result),
-      ["CONTINUE"],
-    );
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
   });
 
   it("detaches the ENI from an instance in its terminate hook and lets the termination continue", async () => {
@@ -244,10 +339,46 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     const outcome: AttacherOutcome = await attacher().handler(event, lambdaContext());
     assert.equal(outcome.result, "CONTINUE");
     assert.equal(world.eni(eni).status, "available");
-    assert.deepEqual(
-      acceptedCompletions(world, event.detail.LifecycleActionToken).map((c) => c.result),
-      ["CONTINUE"],
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
+  });
+
+  it("detaches the ENI from an instance returning to the warm pool on scale in, so the next instance in service gets it (Origin AutoScalingGroup, Destination WarmPool)", async () => {
+    const { eni, instanceId } = holderOfEni();
+    const event = world.terminate(instanceId, "web-release-eni", { to: "WarmPool" }) as LifecycleEvent;
+    assert.deepEqual([event.detail.Origin, event.detail.Destination], ["AutoScalingGroup", "WarmPool"]);
+    assert.equal(world.instance(instanceId).lifecycleState, "Warmed:Pending:Wait");
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE", outcome.reason);
+    assert.equal(world.eni(eni).status, "available");
+    assert.equal(world.instance(instanceId).lifecycleState, "Warmed:Stopped");
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
+  });
+
+  it("detaches the ENI from an instance terminated from the warm pool (Warmed:Terminating:Wait)", async () => {
+    const { eni, instanceId } = holderOfEni("Warmed:Stopped", "stopped");
+    const event = world.terminate(instanceId, "web-release-eni") as LifecycleEvent;
+    assert.deepEqual([event.detail.Origin, event.detail.Destination], ["WarmPool", "EC2"]);
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE", outcome.reason);
+    assert.equal(world.eni(eni).status, "available");
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
+  });
+
+  it("completes a terminate action with CONTINUE even when the detach fails: ABANDON would make a Retain lifecycle policy keep the instance and the ENI (instance-lifecycle-policy)", async () => {
+    rebind(new FakeAws(world.timings, { terminateHookAbandon: "retain" }));
+    const { eni, instanceId } = holderOfEni();
+    const event = world.terminate(instanceId, "web-release-eni") as LifecycleEvent;
+    world.failNext(
+      "DetachNetworkInterface",
+      "UnauthorizedOperation",
+      "You are not authorized to perform this operation.",
     );
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE");
+    assert.match(outcome.reason ?? "", /UnauthorizedOperation/);
+    assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
+    assert.equal(world.instance(instanceId).lifecycleState, "Terminating:Proceed", "terminated, not retained");
+    assert.equal(world.eni(eni).attachment?.instanceId, instanceId, "EC2 frees the ENI when the instance terminates");
   });
 });
 
@@ -269,36 +400,66 @@ describe("describeHolder", () => {
     step() {},
   });
 
-  it("counts an instance as leaving when it terminates, is detaching or leaves from a warm pool", async () => {
-    for (const lifecycleState of [
-      "Terminating",
-      "Terminating:Wait",
-      "Terminating:Proceed",
-      "Terminated",
-      "Detaching",
-      "Detached",
-      "Warmed:Terminating:Wait",
-    ]) {
+  /** Whether describeHolder counts a group instance in each lifecycle state as out of service. */
+  async function outOfService(lifecycleStates: string[]): Promise<Record<string, boolean>> {
+    const verdicts: Record<string, boolean> = {};
+    for (const lifecycleState of lifecycleStates) {
       const instanceId = world.addInstance({ availabilityZone: ZONE, group: GROUP, lifecycleState });
-      assert.equal((await describeHolder(context(), instanceId)).leaving, true, lifecycleState);
+      verdicts[lifecycleState] = (await describeHolder(context(), instanceId)).outOfService;
     }
+    return verdicts;
+  }
+  const all = (states: string[], verdict: boolean) => Object.fromEntries(states.map((state) => [state, verdict]));
+
+  it("counts an instance as out of service when it terminates or is detaching", async () => {
+    const states = ["Terminating", "Terminating:Wait", "Terminating:Proceed", "Terminated", "Detaching", "Detached"];
+    assert.deepEqual(await outOfService(states), all(states, true));
   });
 
-  it("counts an instance as leaving when EC2 shuts it down, even outside any group", async () => {
+  it("counts an instance entering, returning to, parked in or terminating from the warm pool as out of service: the pool serves no traffic (warm-pool-instance-lifecycle)", async () => {
+    const states = [
+      "Warmed:Pending",
+      "Warmed:Pending:Wait",
+      "Warmed:Pending:Proceed",
+      "Warmed:Stopped",
+      "Warmed:Running",
+      "Warmed:Hibernated",
+      "Warmed:Terminating",
+      "Warmed:Terminating:Wait",
+      "Warmed:Terminating:Proceed",
+      "Warmed:Terminated",
+    ];
+    assert.deepEqual(await outOfService(states), all(states, true));
+  });
+
+  it("never counts a retained instance as out of service: an instance lifecycle policy keeps it for manual intervention (manage-retained-instances)", async () => {
+    const states = ["Terminating:Retained", "Warmed:Pending:Retained", "Warmed:Terminating:Retained"];
+    assert.deepEqual(await outOfService(states), all(states, false));
+  });
+
+  it("counts an instance as out of service when EC2 shuts it down, even outside any group", async () => {
     const instanceId = world.addInstance({ availabilityZone: ZONE, state: "shutting-down" });
     assert.deepEqual(await describeHolder(context(), instanceId), {
       instanceId,
-      leaving: true,
+      outOfService: true,
       summary: "in no Auto Scaling group (EC2 shutting-down)",
     });
   });
 
-  it("never counts an instance in service, in standby, launching, or outside any group as leaving", async () => {
-    for (const lifecycleState of ["InService", "Standby", "Pending", "Pending:Wait", "EnteringStandby"]) {
-      const instanceId = world.addInstance({ availabilityZone: ZONE, group: GROUP, lifecycleState });
-      assert.equal((await describeHolder(context(), instanceId)).leaving, false, lifecycleState);
-    }
+  it("never counts an instance in service, in standby, launching, replacing its root volume, or outside any group as out of service", async () => {
+    const states = [
+      "InService",
+      "Standby",
+      "EnteringStandby",
+      "Pending",
+      "Pending:Wait",
+      "Pending:Proceed",
+      "ReplacingRootVolume",
+      "ReplacingRootVolume:Wait",
+      "RootVolumeReplaced",
+    ];
+    assert.deepEqual(await outOfService(states), all(states, false));
     const loner = world.addInstance({ availabilityZone: ZONE });
-    assert.equal((await describeHolder(context(), loner)).leaving, false);
+    assert.equal((await describeHolder(context(), loner)).outOfService, false);
   });
 });

@@ -19,6 +19,8 @@ import {
 import { FakeAws, FakeAwsEndpoint } from "../../harness/fake-ec2-autoscaling";
 
 const ZONE = "us-east-1a";
+/** Longer than the fake's attach and detach (150 ms), which are long next to one SDK round trip. */
+const SETTLE_MS = 200;
 
 describe("the fake EC2 and Auto Scaling, through the SDK", () => {
   let endpoint: FakeAwsEndpoint;
@@ -38,7 +40,7 @@ describe("the fake EC2 and Auto Scaling, through the SDK", () => {
   });
   after(() => endpoint.close());
   beforeEach(() => {
-    world = new FakeAws({ bootMs: 50, attachMs: 30, detachMs: 30, shutdownMs: 60_000 });
+    world = new FakeAws({ bootMs: 50, attachMs: 150, detachMs: 150, shutdownMs: 60_000 });
     endpoint.world = world;
   });
 
@@ -57,6 +59,18 @@ describe("the fake EC2 and Auto Scaling, through the SDK", () => {
     });
   });
 
+  it("can refuse an ENI in use with InvalidParameterValue, which EC2 documents it may answer instead of InUse", async () => {
+    world = new FakeAws(world.timings, { eniInUseError: "InvalidParameterValue" });
+    endpoint.world = world;
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    world.attachNow(eni, world.addInstance({ availabilityZone: ZONE }));
+    await assert.rejects(attach(eni, world.addInstance({ availabilityZone: ZONE })), { name: "InvalidParameterValue" });
+    assert.deepEqual(
+      world.callsOf("AttachNetworkInterface").map((call) => call.error),
+      ["InvalidParameterValue"],
+    );
+  });
+
   it("refuses to attach an ENI to an instance of another Availability Zone", async () => {
     const eni = world.addEni({ description: "d", availabilityZone: "us-east-1b", privateIp: "10.0.1.10" });
     await assert.rejects(attach(eni, world.addInstance({ availabilityZone: ZONE })), { name: "InvalidParameterValue" });
@@ -73,11 +87,11 @@ describe("the fake EC2 and Auto Scaling, through the SDK", () => {
     const instance = world.addInstance({ availabilityZone: ZONE });
     const { AttachmentId } = await attach(eni, instance);
     assert.equal((await attachment(eni))?.Status, "attaching");
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     assert.equal((await attachment(eni))?.Status, "attached");
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
     assert.equal((await attachment(eni))?.Status, "detaching");
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     assert.equal(await attachment(eni), undefined);
     assert.equal(world.eni(eni).status, "available");
   });
@@ -87,10 +101,10 @@ describe("the fake EC2 and Auto Scaling, through the SDK", () => {
     world.attachNow(eni, world.addInstance({ availabilityZone: ZONE }), { holdsUntilForced: true });
     const AttachmentId = (await attachment(eni))?.AttachmentId;
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     assert.equal((await attachment(eni))?.Status, "detaching");
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId, Force: true }));
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     assert.equal(await attachment(eni), undefined);
   });
 
@@ -117,6 +131,66 @@ describe("the fake EC2 and Auto Scaling, through the SDK", () => {
       new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
     );
     assert.equal(AutoScalingInstances?.[0]?.LifecycleState, "InService");
+  });
+
+  /** Completes the open lifecycle action of `instanceId` with `result` through the SDK. */
+  const complete = (event: { detail: Record<string, string> }, LifecycleActionResult: "CONTINUE" | "ABANDON") =>
+    autoScaling.send(
+      new CompleteLifecycleActionCommand({
+        AutoScalingGroupName: event.detail.AutoScalingGroupName,
+        LifecycleHookName: event.detail.LifecycleHookName,
+        InstanceId: event.detail.EC2InstanceId,
+        LifecycleActionToken: event.detail.LifecycleActionToken,
+        LifecycleActionResult,
+      }),
+    );
+  const lifecycleState = async (InstanceId: string) =>
+    (await autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [InstanceId] })))
+      .AutoScalingInstances?.[0]?.LifecycleState;
+
+  it("holds an instance entering the warm pool in Warmed:Pending:Wait, then stops it there; it leaves the pool through Pending:Wait", async () => {
+    const { instanceId, event } = world.launch({
+      group: "g",
+      hookName: "h",
+      availabilityZone: ZONE,
+      tags: {},
+      into: "WarmPool",
+    });
+    assert.equal(await lifecycleState(instanceId), "Warmed:Pending:Wait");
+    await complete(event, "CONTINUE");
+    assert.equal(await lifecycleState(instanceId), "Warmed:Stopped");
+    assert.equal(world.instance(instanceId).state, "stopped");
+    const leaving = world.leaveWarmPool(instanceId, "h");
+    assert.deepEqual([leaving.event.detail.Origin, leaving.event.detail.Destination], ["WarmPool", "AutoScalingGroup"]);
+    assert.equal(await lifecycleState(instanceId), "Pending:Wait");
+  });
+
+  it("returns an instance to the warm pool on scale in through Warmed:Pending:Wait, keeping its ENI while stopped", async () => {
+    const eni = world.addEni({ description: "d", availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const instanceId = world.addInstance({ availabilityZone: ZONE, group: "g" });
+    world.attachNow(eni, instanceId);
+    const event = world.terminate(instanceId, "h", { to: "WarmPool" });
+    assert.ok(event);
+    assert.equal(await lifecycleState(instanceId), "Warmed:Pending:Wait");
+    await complete(event, "CONTINUE");
+    assert.equal(await lifecycleState(instanceId), "Warmed:Stopped");
+    assert.equal(world.eni(eni).attachment?.instanceId, instanceId);
+  });
+
+  it("retains an instance whose terminate action is abandoned under a Retain lifecycle policy, and terminates it otherwise", async () => {
+    for (const [policy, expected] of [
+      ["retain", "Terminating:Retained"],
+      ["terminate", "Terminating:Proceed"],
+    ] as const) {
+      world = new FakeAws(world.timings, { terminateHookAbandon: policy });
+      endpoint.world = world;
+      const instanceId = world.addInstance({ availabilityZone: ZONE, group: "g" });
+      const event = world.terminate(instanceId, "h");
+      assert.ok(event);
+      await complete(event, "ABANDON");
+      assert.equal(await lifecycleState(instanceId), expected, policy);
+      assert.equal(world.instance(instanceId).state, policy === "retain" ? "running" : "shutting-down");
+    }
   });
 
   it("throttles with each service's own code", async () => {
