@@ -122,6 +122,7 @@ const builders: Record<string, ComponentBuilder> = {
       targetGroupArns: setting<string[]>("targetGroupArns") ?? [],
       instanceProfileArn: setting<string>("instanceProfileArn"),
       detachOnTerminate: setting<boolean>("detachOnTerminate") ?? true,
+      alarmActions: setting<string[]>("alarmActions"),
       afterAttach: async ({ instanceId, networkInterfaceId, privateIp }) => {
         console.log(JSON.stringify({ message: "persistent IP attached", instanceId, networkInterfaceId, privateIp }));
       },
