@@ -10,7 +10,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { engineConfig, type ProgramRun, runProgram, stackConfigFile } from "./harness/language-host";
+import {
+  engineConfig,
+  type ProgramRun,
+  runProgram,
+  stackConfigFile,
+  startDynamicProviderHost,
+} from "./harness/language-host";
 import { installMocks } from "./harness/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -93,6 +99,27 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
     );
     assert.deepEqual(holders[0].secretInputs, ["secretString"], "the token reaches the engine as a secret");
     assert.ok(!JSON.stringify(up.stackOutputs).includes(API_TOKEN), "no stack output holds the token");
+  });
+
+  it("FlexDeployment's registered provider runs in Pulumi's dynamic-provider host: a new package redeploys, a fresh token does not", async () => {
+    expectSuccess(up);
+    const deployments = up.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment");
+    assert.ok(deployments.length > 0, "the dev stack registers its Flex deployments as dynamic resources");
+    const host = await startDynamicProviderHost();
+    try {
+      for (const deployment of deployments) {
+        const olds = { ...deployment.inputs, deploymentId: "d1", statusText: "success" };
+        assert.equal(
+          typeof deployment.inputs.__provider,
+          "string",
+          `${deployment.name} carries its serialized provider`,
+        );
+        assert.equal(await host.diff("id", olds, { ...deployment.inputs, token: "a-fresh-token" }), "none");
+        assert.equal(await host.diff("id", olds, { ...deployment.inputs, packageSha256: "0".repeat(64) }), "some");
+      }
+    } finally {
+      await host.stop();
+    }
   });
 
   it("plans the same resources in a preview, where ids and computed outputs are unknown", () => {

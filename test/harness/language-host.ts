@@ -188,7 +188,7 @@ function projectProgram(projectDir: string): {
 }
 
 /** The engine side of one program run: a resource monitor and an engine on one loopback gRPC server. */
-class LoopbackEngine {
+export class LoopbackEngine {
   readonly registrations: Registration[] = [];
   readonly invokes: { token: string; args: Record<string, any> }[] = [];
   readonly logs: LogLine[] = [];
@@ -396,4 +396,64 @@ export function stackConfigFile(projectDir: string, stack: string): Record<strin
   const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
   const document = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
   return document.config ?? {};
+}
+
+/** A dynamic provider as the engine drives it: Pulumi's own `cmd/dynamic-provider` host, over gRPC. */
+export interface DynamicProviderHost {
+  /** `Diff` of a dynamic resource: whether the provider reports changes (`DIFF_SOME`) for these states. */
+  diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<"none" | "some" | "unknown">;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `@pulumi/pulumi/cmd/dynamic-provider` (the plugin the engine runs for every dynamic
+ * resource: it deserializes the `__provider` text a program registered and calls its methods),
+ * connected to a loopback engine, and configures it as the engine does before the first call.
+ */
+export async function startDynamicProviderHost(): Promise<DynamicProviderHost> {
+  const providerRpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
+  const engine = new LoopbackEngine("dynamic", "dynamic", false);
+  const engineAddress = await engine.start();
+  const child = spawn(process.execPath, [require.resolve("@pulumi/pulumi/cmd/dynamic-provider"), engineAddress], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const line = out.split("\n")[0];
+      if (out.includes("\n")) resolve(line.trim());
+    });
+    child.once("exit", (code) => reject(new Error(`the dynamic provider host exited (${code}): ${stderr}`)));
+  });
+  const client = new providerRpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const unary = <T>(method: string, request: unknown) =>
+    new Promise<T>((resolve, reject) =>
+      client[method](request, (error: Error | null, response: T) =>
+        error ? reject(new Error(`${method}: ${error.message}\n${stderr}`)) : resolve(response),
+      ),
+    );
+  const configure = new providerProto.ConfigureRequest();
+  configure.setArgs(structProto.Struct.fromJavaScript({}));
+  await unary("configure", configure);
+  return {
+    async diff(id, olds, news) {
+      const request = new providerProto.DiffRequest();
+      request.setId(id);
+      request.setUrn("urn:pulumi:dev::queue-patterns::pulumi-nodejs:dynamic/queue-patterns:FlexDeployment::deployment");
+      request.setOlds(structProto.Struct.fromJavaScript(olds));
+      request.setNews(structProto.Struct.fromJavaScript(news));
+      const response = await unary<any>("diff", request);
+      const changes = response.getChanges();
+      const kinds = providerProto.DiffResponse.DiffChanges;
+      return changes === kinds.DIFF_SOME ? "some" : changes === kinds.DIFF_NONE ? "none" : "unknown";
+    },
+    async stop() {
+      client.close();
+      child.kill();
+      await engine.stop();
+    },
+  };
 }
