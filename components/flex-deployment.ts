@@ -254,7 +254,11 @@ async function waitForHost(
   let masterKey: string | undefined;
   let lastSeen = "no answer";
   while (environment.now() < deadline) {
-    masterKey ??= await listMasterKey(inputs, environment);
+    if (masterKey === undefined) {
+      const listed = await listMasterKey(inputs, environment);
+      if ("masterKey" in listed) masterKey = listed.masterKey;
+      else lastSeen = listed.notYet;
+    }
     if (masterKey !== undefined) {
       const sentAt = environment.now();
       const answer = await request(environment, statusUrl, { headers: { "x-functions-key": masterKey } });
@@ -281,23 +285,33 @@ async function waitForHost(
   );
 }
 
-/** The host's master key from ARM, or undefined while the host has none yet (a fresh app that never started). */
-async function listMasterKey(inputs: PublishInputs, environment: PublishEnvironment): Promise<string | undefined> {
+/**
+ * The host's master key from ARM, or why there is none yet: a fresh app's host has not created its
+ * keys, or the deployer's role assignment is still propagating (403). A refused token (401) throws.
+ */
+async function listMasterKey(
+  inputs: PublishInputs,
+  environment: PublishEnvironment,
+): Promise<{ masterKey: string } | { notYet: string }> {
   const url = `${inputs.armUrl ?? AZURE_RESOURCE_MANAGER}${inputs.siteId}/host/default/listKeys?api-version=${WEB_API_VERSION}`;
   const answer = await request(environment, url, {
     method: "POST",
     headers: { Authorization: `Bearer ${inputs.armToken}` },
   });
   if (!("networkError" in answer) && answer.status === 200) {
-    return jsonOf<{ masterKey?: string }>(answer.text)?.masterKey || undefined;
+    const masterKey = jsonOf<{ masterKey?: string }>(answer.text)?.masterKey;
+    return masterKey ? { masterKey } : { notYet: "ARM listed no master key yet (the host has not started)" };
   }
-  if (!("networkError" in answer) && (answer.status === 401 || answer.status === 403)) {
+  if (!("networkError" in answer) && answer.status === 401) {
     throw new Error(
-      `listing the host keys of ${inputs.siteId} failed: ${describe(answer)}; the deployer needs ` +
-        "Microsoft.Web/sites/host/listkeys/action on the app (Website Contributor) to check the host after a deployment.",
+      `listing the host keys of ${inputs.siteId} failed: ${describe(answer)}; the ARM token was refused.`,
     );
   }
-  return undefined;
+  const permission =
+    !("networkError" in answer) && answer.status === 403
+      ? " (the deployer needs Microsoft.Web/sites/host/listkeys/action on the app, e.g. Website Contributor)"
+      : "";
+  return { notYet: `listing the host keys answered ${describe(answer)}${permission}` };
 }
 
 /** Only a new package or a new target redeploys; fresh tokens or a new local path do not. */

@@ -212,6 +212,18 @@ describe("one deploy: the host after the deployment", () => {
     );
   });
 
+  it("waits while listing the host keys is refused (403) as the deployer's role propagates, and names the permission if it never is", async () => {
+    kudu.play({ listKeys: [403, 403, 200] });
+    assert.equal((await publishPackage(inputs(), environment)).hostState, "Running");
+    assert.equal(requests("POST", `${SITE_ID}/host/default/listKeys`).length, 3);
+
+    kudu.play({ listKeys: [403] });
+    await assert.rejects(
+      publishPackage(inputs(), environment),
+      /last: listing the host keys answered HTTP 403 .*the deployer needs Microsoft\.Web\/sites\/host\/listkeys\/action on the app/,
+    );
+  });
+
   it("says so when the host keeps running the old package", async () => {
     kudu.play({ host: ["old-process"] });
     await assert.rejects(publishPackage(inputs(), environment), /it started before the package was posted/);

@@ -35,6 +35,8 @@ export interface KuduScript {
   deployment?: (Omit<DeploymentRecord, "id"> | null)[];
   /** What the host status endpoint answers, in turn; the last one repeats. */
   host?: HostAnswer[];
+  /** The statuses of the ARM host keys listing, in turn (200 with the keys); the last one repeats. */
+  listKeys?: number[];
 }
 
 export interface SeenRequest {
@@ -74,6 +76,7 @@ export async function startFakeKudu(clock: FakeClock): Promise<FakeKudu> {
   let publish: KuduScript["publish"] = [];
   let deployment: NonNullable<KuduScript["deployment"]> = [];
   let host: HostAnswer[] = [];
+  let listKeys: number[] = [];
   let deployedAt: number | undefined;
   let hostRestartedAt: number | undefined;
   const seen: SeenRequest[] = [];
@@ -99,6 +102,8 @@ export async function startFakeKudu(clock: FakeClock): Promise<FakeKudu> {
       return void json(response, 200, { id: NEW_DEPLOYMENT_ID, ...record });
     }
     if (request.method === "POST" && path === `${SITE_ID}/host/default/listKeys`) {
+      const status = next(listKeys) ?? 200;
+      if (status !== 200) return void json(response, status, { error: { code: "AuthorizationFailed" } });
       return void json(response, 200, { masterKey: MASTER_KEY, functionKeys: {}, systemKeys: {} });
     }
     if (request.method === "GET" && path === "/admin/host/status") {
@@ -129,6 +134,7 @@ export async function startFakeKudu(clock: FakeClock): Promise<FakeKudu> {
       publish = [...(script.publish ?? [])];
       deployment = [...(script.deployment ?? [{ status: 4, status_text: "Deployment successful." }])];
       host = [...(script.host ?? ["new-process"])];
+      listKeys = [...(script.listKeys ?? [200])];
       deployedAt = undefined;
       hostRestartedAt = undefined;
       seen.length = 0;
