@@ -22,7 +22,7 @@ import type { ProcessCallback, ProcessorOptions } from "../runtime/dedup-forward
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import type { RuntimeEntry } from "./artifact";
 import { grantRole, type RoleGrant } from "./azure-roles";
-import { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
+import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
@@ -99,8 +99,13 @@ export interface DedupForwardingQueueArgs {
   producerPrincipalIds?: Record<string, ProducerPrincipal>;
   /** Action groups notified when a queue of the component holds dead-lettered messages. */
   alertActionGroupIds?: pulumi.Input<string>[];
-  /** Settings of the Function App building block. */
-  functionApp?: Pick<FunctionAppArgs, "maximumInstanceCount" | "instanceMemoryMb" | "nodeVersion" | "logRetentionDays">;
+  /**
+   * Settings of the Function App building block, including `callbackRoles`: the Azure roles
+   * `process` needs on resources of its own, granted to the app's identity (see also
+   * `functionPrincipalId`).
+   * @example { callbackRoles: { reports: { role: "Storage Blob Data Contributor", scope: reports.id } } }
+   */
+  functionApp?: FunctionAppSettings;
   /** Escape hatches: change what the component did not foresee. */
   transform?: {
     namespace?: Transform<servicebus.NamespaceArgs>;
@@ -521,6 +526,11 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
   /** The processing queues by window name. */
   readonly processingQueues: Record<string, servicebus.Queue>;
   readonly functionApp: FunctionApp;
+  /**
+   * The object id of the Function App's system-assigned identity, which `process` runs as: grant it
+   * what `process` uses (or pass `functionApp.callbackRoles`), e.g. a Cosmos DB SQL role assignment.
+   */
+  readonly functionPrincipalId: pulumi.Output<string>;
   readonly deadLetterAlert: monitor.MetricAlert;
   /** The host name producers and the trigger connect to, e.g. `name.servicebus.windows.net`. */
   readonly fullyQualifiedNamespace: pulumi.Output<string>;
@@ -612,9 +622,16 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
       },
       parent,
     );
+    this.functionPrincipalId = this.functionApp.principalId;
+    // The trigger receives, and the scale controller reads the queue's message and session counts:
+    // that takes Manage rights, which with Entra ID only "Azure Service Bus Data Owner" gives; with
+    // Data Receiver alone the extension falls back to peeking and the app scales late or not from
+    // zero (https://learn.microsoft.com/azure/azure-functions/event-driven-scaling, "Manage rights";
+    // functions-bindings-service-bus: Data Receiver or Data Owner for triggers; azure-functions-host
+    // #8261, #7921). Owner includes receiving, so it is the app's only role, on the work queue only.
     grantRole(
-      `${name}-app-receiver`,
-      { principalId: this.functionApp.principalId, role: "Azure Service Bus Data Receiver", scope: this.workQueue.id },
+      `${name}-app-owner`,
+      { principalId: this.functionPrincipalId, role: "Azure Service Bus Data Owner", scope: this.workQueue.id },
       parent,
     );
     for (const [producer, principal] of Object.entries(args.producerPrincipalIds ?? {})) {
@@ -668,6 +685,7 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
       ...producerConfigOf(settings),
     }));
     this.registerOutputs({
+      functionPrincipalId: this.functionPrincipalId,
       fullyQualifiedNamespace: this.fullyQualifiedNamespace,
       namespaceId: this.namespaceId,
       workQueueName: this.workQueueName,

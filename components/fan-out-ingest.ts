@@ -17,7 +17,7 @@ import type { FanOutOptions } from "../runtime/fan-out-ingest/functions";
 import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
 import { type BuiltInRole, grantRole } from "./azure-roles";
-import { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
+import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
 import { storageAccountName } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
@@ -111,6 +111,13 @@ export interface FanOutIngestArgs<TItem = unknown> {
   appSettings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** The Function App's scale-out ceiling; each instance ingests one chunk at a time. @default 100 */
   maximumInstanceCount?: number;
+  /**
+   * Settings of the Function App building block: Node.js version, instance memory, log retention,
+   * and `callbackRoles`, the Azure roles `source` and `toMessage` need on resources of their own
+   * (granted to the app's identity; see also `functionPrincipalId`).
+   * @example { nodeVersion: "22", callbackRoles: { apiKey: { role: "Key Vault Secrets User", scope: vault.id } } }
+   */
+  functionApp?: Omit<FunctionAppSettings, "maximumInstanceCount">;
   /** Escape hatches: change what this component did not foresee. */
   transform?: {
     storageAccount?: Transform<storage.StorageAccountArgs>;
@@ -136,9 +143,12 @@ const STORAGE_NAME_FIX =
   "use 3..63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.";
 
 /**
- * Host settings for the ingestion trigger. Event Grid writes plain JSON, not base64. One chunk per
- * instance at a time keeps the in-flight sends at `instances x concurrency`; five failed attempts
- * move an event to `<events queue>-poison`; 30 s between attempts lets a throttled account recover.
+ * Host settings for the ingestion trigger. `messageEncoding: none` hands the ingestion function the
+ * stored text untouched: whether Event Grid stores plain JSON or base64 is disputed, and the
+ * default (base64) would fail every plain-text event before the function sees it, so the function
+ * decodes either form itself (`eventOfQueueMessage`). One chunk per instance at a time keeps the
+ * in-flight sends at `instances x concurrency`; five failed attempts move an event to
+ * `<events queue>-poison`; 30 s between attempts lets a throttled account recover.
  */
 export const INGESTION_HOST_QUEUES = {
   messageEncoding: "none",
@@ -294,6 +304,9 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
   for (const problem of validateFunctionAppArgs(owner, { maximumInstanceCount: args.maximumInstanceCount }).list()) {
     checker.check(false, problem.argument, problem.value, problem.fix);
   }
+  for (const problem of validateFunctionAppArgs(owner, args.functionApp ?? {}).list()) {
+    checker.check(false, `functionApp.${problem.argument}`, problem.value, problem.fix);
+  }
   checker.throwIfAny();
 }
 
@@ -390,6 +403,12 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
   readonly eventGridPrincipalId: pulumi.Output<string>;
   readonly functionApp: FunctionApp;
   readonly functionAppName: pulumi.Output<string>;
+  /**
+   * The object id of the Function App's system-assigned identity, which `source` and `toMessage` run
+   * as: grant it what they use beyond this component (or pass `functionApp.callbackRoles`), e.g. a
+   * Cosmos DB SQL role assignment.
+   */
+  readonly functionPrincipalId: pulumi.Output<string>;
   /** `POST` here (with a function key, `x-functions-key`) starts a run; `?runId=` resumes one. */
   readonly runUrl: pulumi.Output<string>;
 
@@ -564,12 +583,14 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
             [`${DATA_CONNECTION}__blobServiceUri`]: blobServiceUri,
             [`${DATA_CONNECTION}__queueServiceUri`]: queueServiceUri,
           })),
+        ...args.functionApp,
         maximumInstanceCount: args.maximumInstanceCount,
         transform: transform.functionApp,
       },
       child,
     );
     const appPrincipal = this.functionApp.principalId;
+    this.functionPrincipalId = appPrincipal;
     const grantApp = (grantName: string, role: BuiltInRole, scope: pulumi.Input<string>) =>
       grantRole(`${name}-app-${grantName}`, { principalId: appPrincipal, role, scope }, child);
     grantApp("chunks", "Storage Blob Data Contributor", chunks.id);
@@ -594,6 +615,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
       queueNames: this.queueNames,
       poisonQueueNames: this.poisonQueueNames,
       functionAppName: this.functionAppName,
+      functionPrincipalId: this.functionPrincipalId,
       runUrl: this.runUrl,
     });
   }

@@ -9,15 +9,25 @@ import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
-import { type Artifact, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
-import { grantRole } from "./azure-roles";
-import { FlexDeployment, scmUrlOf } from "./flex-deployment";
+import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
+import { type CallbackRole, checkCallbackRoles, grantRole } from "./azure-roles";
+import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
 import { storageAccountName } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
-/** Node.js versions Flex Consumption offers for the v4 programming model. */
-export type FunctionsNodeVersion = "20" | "22";
+/**
+ * Node.js versions Flex Consumption runs for the v4 programming model: "Node.js 22, Node.js 24" in
+ * the plan's supported language stack versions
+ * (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#supported-language-stack-versions),
+ * and @azure/functions 4.16 supports 24 and 22. Node.js 20 reached its end of life on 2026-04-30
+ * and Flex no longer lists it (https://learn.microsoft.com/azure/azure-functions/language-support-policy),
+ * so it is not offered; 22 stays selectable until its own end of life (2027-04-30).
+ */
+export const FUNCTIONS_NODE_VERSIONS = ["24", "22"] as const;
+export type FunctionsNodeVersion = (typeof FUNCTIONS_NODE_VERSIONS)[number];
+/** The newest Node.js Flex Consumption runs. */
+export const DEFAULT_FUNCTIONS_NODE_VERSION: FunctionsNodeVersion = "24";
 
 export interface FunctionAppArgs {
   /** The component the app belongs to, for error messages. @default `FunctionApp "<name>"` */
@@ -33,7 +43,10 @@ export interface FunctionAppArgs {
   hostExtensions?: Record<string, unknown>;
   /** Resource endpoints and non-secret settings; never keys or connection strings. */
   appSettings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** @default "22" */
+  /**
+   * The Node.js major version the app runs on; the bundle targets it and the package declares it.
+   * @default "24"
+   */
   nodeVersion?: FunctionsNodeVersion;
   /** Flex scale-out ceiling. @default 100 */
   maximumInstanceCount?: number;
@@ -41,8 +54,19 @@ export interface FunctionAppArgs {
   instanceMemoryMb?: 2048 | 4096;
   /** Log Analytics retention. @default 30 */
   logRetentionDays?: number;
-  /** How long `pulumi up` waits for a code deployment. @default 600 */
+  /**
+   * How long `pulumi up` waits for a code deployment, from the first POST (retried while fresh role
+   * assignments propagate) to the host running the new package.
+   * @default 1200
+   */
   deploymentTimeoutSeconds?: number;
+  /**
+   * Azure roles the user's callbacks need on resources of their own, granted to the app's
+   * system-assigned identity, by a stable name (it names the role assignment). For data planes with
+   * their own role system (Cosmos DB's SQL roles), grant `principalId` there instead.
+   * @example { secrets: { role: "Key Vault Secrets User", scope: vault.id } }
+   */
+  callbackRoles?: Record<string, CallbackRole>;
   transform?: {
     webApp?: Transform<web.WebAppArgs>;
     plan?: Transform<web.AppServicePlanArgs>;
@@ -50,29 +74,103 @@ export interface FunctionAppArgs {
   };
 }
 
+/** The settings of a component's Function App that its user may tune; components pass them through. */
+export type FunctionAppSettings = Pick<
+  FunctionAppArgs,
+  "maximumInstanceCount" | "instanceMemoryMb" | "nodeVersion" | "logRetentionDays" | "callbackRoles"
+>;
+
 export const FUNCTIONS_EXTENSION_BUNDLE = {
   id: "Microsoft.Azure.Functions.ExtensionBundle",
   version: "[4.0.0, 5.0.0)",
 };
 
-/** The files beside the bundle: host.json and a package.json whose `main` is the bundle. */
-export function functionAppFiles(appName: string, hostExtensions?: Record<string, unknown>): Record<string, string> {
+/**
+ * The files beside the bundle: host.json, and a package.json whose `main` is the bundle and whose
+ * `engines.node` names the Node.js major the bundle was built for (what runs it locally reads it).
+ */
+export function functionAppFiles(
+  appName: string,
+  hostExtensions?: Record<string, unknown>,
+  nodeVersion: FunctionsNodeVersion = DEFAULT_FUNCTIONS_NODE_VERSION,
+): Record<string, string> {
   const hostJson = {
     version: "2.0",
     extensionBundle: FUNCTIONS_EXTENSION_BUNDLE,
     ...(hostExtensions ? { extensions: hostExtensions } : {}),
   };
-  const packageJson = { name: appName, version: "1.0.0", private: true, main: "index.js" };
+  const packageJson = {
+    name: appName,
+    version: "1.0.0",
+    private: true,
+    main: "index.js",
+    engines: { node: `${nodeVersion}.x` },
+  };
   return {
     "host.json": `${JSON.stringify(hostJson, null, 2)}\n`,
     "package.json": `${JSON.stringify(packageJson, null, 2)}\n`,
   };
 }
 
+/** What a Function App artifact is built from: the bundle targets the app's Node.js, and its package says so. */
+export function functionAppArtifactSpec(spec: {
+  owner: string;
+  appName: string;
+  entry: RuntimeEntry;
+  callbacks: ArtifactSpec["callbacks"];
+  hostExtensions?: Record<string, unknown>;
+  nodeVersion?: FunctionsNodeVersion;
+}): ArtifactSpec {
+  const nodeVersion = spec.nodeVersion ?? DEFAULT_FUNCTIONS_NODE_VERSION;
+  return {
+    owner: spec.owner,
+    host: "azure-functions",
+    entry: spec.entry,
+    callbacks: spec.callbacks,
+    nodeMajor: Number(nodeVersion),
+    extraFiles: functionAppFiles(spec.appName, spec.hostExtensions, nodeVersion),
+  };
+}
+
+/**
+ * Site configuration Flex Consumption rejects at creation ("The following site configuration
+ * property ... for Flex Consumption sites is invalid"), even when null in some regions
+ * (azure-pipelines-tasks #21032, pulumi-azure-native #4168): the deprecated properties of
+ * https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+ * and the ones those reports name.
+ */
+export const FLEX_REJECTED_SITE_CONFIG = [
+  "alwaysOn",
+  "ftpsState",
+  "functionAppScaleLimit",
+  "functionsRuntimeScaleMonitoringEnabled",
+  "javaVersion",
+  "linuxFxVersion",
+  "netFrameworkVersion",
+  "powerShellVersion",
+  "preWarmedInstanceCount",
+  "use32BitWorkerProcess",
+  "vnetRouteAllEnabled",
+  "windowsFxVersion",
+] as const;
+
+/**
+ * A resource transformation that sends `siteConfig` exactly as declared. azure-native adds
+ * `netFrameworkVersion: "v4.6"`, `http20Enabled` and `localMySqlEnabled` to every siteConfig it is
+ * given (`siteConfigArgsProvideDefaults` in @pulumi/azure-native/types/input.js), and Flex rejects
+ * netFrameworkVersion; the transformation runs after those defaults and before the request is sent.
+ */
+export function sendSiteConfigAsDeclared(siteConfig: web.WebAppArgs["siteConfig"]): pulumi.ResourceTransformation {
+  return ({ props, opts }) => ({ props: { ...props, siteConfig }, opts });
+}
+
 /** Validates the block's own arguments. */
 export function validateFunctionAppArgs(
   owner: string,
-  args: Pick<FunctionAppArgs, "maximumInstanceCount" | "instanceMemoryMb" | "logRetentionDays" | "nodeVersion">,
+  args: Pick<
+    FunctionAppArgs,
+    "maximumInstanceCount" | "instanceMemoryMb" | "logRetentionDays" | "nodeVersion" | "callbackRoles"
+  >,
 ): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
     .integerInRange("maximumInstanceCount", args.maximumInstanceCount, 1, 1000, "Flex Consumption allows")
@@ -87,12 +185,14 @@ export function validateFunctionAppArgs(
   }
   if (args.nodeVersion !== undefined) {
     checker.check(
-      args.nodeVersion === "20" || args.nodeVersion === "22",
+      FUNCTIONS_NODE_VERSIONS.includes(args.nodeVersion),
       "nodeVersion",
       args.nodeVersion,
-      'is not offered for Node.js Functions on Flex Consumption; use "20" or "22".',
+      `is not offered for Node.js Functions on Flex Consumption; use ${FUNCTIONS_NODE_VERSIONS.map((v) => JSON.stringify(v)).join(" or ")}` +
+        (args.nodeVersion === ("20" as string) ? " (Node.js 20 reached its end of life on 2026-04-30)." : "."),
     );
   }
+  checkCallbackRoles(checker, "callbackRoles", args.callbackRoles);
   return checker;
 }
 
@@ -115,17 +215,19 @@ export class FunctionApp extends pulumi.ComponentResource {
     const owner = args.owner ?? ownerLabel("FunctionApp", name);
     validateFunctionAppArgs(owner, args).throwIfAny();
     const transform = args.transform ?? {};
-    const nodeVersion = args.nodeVersion ?? "22";
+    const nodeVersion = args.nodeVersion ?? DEFAULT_FUNCTIONS_NODE_VERSION;
     const { resourceGroupName, location } = args;
 
-    this.artifact = artifactOutput({
-      owner,
-      host: "azure-functions",
-      entry: args.entry,
-      callbacks: args.callbacks,
-      nodeMajor: Number(nodeVersion),
-      extraFiles: functionAppFiles(name, args.hostExtensions),
-    });
+    this.artifact = artifactOutput(
+      functionAppArtifactSpec({
+        owner,
+        appName: name,
+        entry: args.entry,
+        callbacks: args.callbacks,
+        hostExtensions: args.hostExtensions,
+        nodeVersion,
+      }),
+    );
 
     this.hostStorage = new storage.StorageAccount(
       `${name}-host`,
@@ -187,42 +289,50 @@ export class FunctionApp extends pulumi.ComponentResource {
       APPLICATIONINSIGHTS_CONNECTION_STRING: this.appInsights.connectionString,
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD",
     };
-    this.webApp = new web.WebApp(
-      `${name}-app`,
-      applyTransform(transform.webApp, {
-        resourceGroupName,
-        location,
-        kind: "functionapp,linux",
-        serverFarmId: this.plan.id,
-        httpsOnly: true,
-        identity: { type: "SystemAssigned" },
-        functionAppConfig: {
-          deployment: {
-            storage: {
-              type: "blobContainer",
-              value: pulumi.interpolate`${this.hostStorage.primaryEndpoints.blob}${deploymentContainer.name}`,
-              authentication: { type: "SystemAssignedIdentity" },
-            },
-          },
-          runtime: { name: "node", version: nodeVersion },
-          scaleAndConcurrency: {
-            maximumInstanceCount: args.maximumInstanceCount ?? 100,
-            instanceMemoryMB: args.instanceMemoryMb ?? 2048,
+    const webAppArgs = applyTransform(transform.webApp, {
+      resourceGroupName,
+      location,
+      kind: "functionapp,linux",
+      serverFarmId: this.plan.id,
+      httpsOnly: true,
+      identity: { type: "SystemAssigned" },
+      functionAppConfig: {
+        deployment: {
+          storage: {
+            type: "blobContainer",
+            value: pulumi.interpolate`${this.hostStorage.primaryEndpoints.blob}${deploymentContainer.name}`,
+            authentication: { type: "SystemAssignedIdentity" },
           },
         },
-        siteConfig: {
-          minTlsVersion: "1.2",
-          ftpsState: "Disabled",
-          appSettings: pulumi.output(args.appSettings ?? {}).apply((settings) =>
-            Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
-              name: settingName,
-              value,
-            })),
-          ),
+        runtime: { name: "node", version: nodeVersion },
+        scaleAndConcurrency: {
+          maximumInstanceCount: args.maximumInstanceCount ?? 100,
+          instanceMemoryMB: args.instanceMemoryMb ?? 2048,
         },
-      }),
-      { parent: this },
-    );
+      },
+      // Only what Flex accepts: no ftpsState (Flex has no FTP endpoint) and none of the SDK's defaults.
+      siteConfig: {
+        minTlsVersion: "1.2",
+        appSettings: pulumi.output(args.appSettings ?? {}).apply((settings) =>
+          Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
+            name: settingName,
+            value,
+          })),
+        ),
+      },
+    });
+    const declared = Object.keys(webAppArgs.siteConfig ?? {});
+    const rejected = FLEX_REJECTED_SITE_CONFIG.filter((property) => declared.includes(property));
+    if (rejected.length > 0) {
+      throw new Error(
+        `${owner}: transform.webApp sets siteConfig.${rejected.join(", siteConfig.")}, which Flex Consumption rejects ` +
+          "when it creates the app; remove it (see https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).",
+      );
+    }
+    this.webApp = new web.WebApp(`${name}-app`, webAppArgs, {
+      parent: this,
+      transformations: [sendSiteConfigAsDeclared(webAppArgs.siteConfig)],
+    });
     this.principalId = this.webApp.identity.apply((identity) => {
       if (!identity?.principalId) throw new Error(`${owner}: the Function App reported no system-assigned identity`);
       return identity.principalId;
@@ -240,14 +350,19 @@ export class FunctionApp extends pulumi.ComponentResource {
         { parent: this },
       ),
     ];
+    for (const [grantName, { role, scope }] of Object.entries(args.callbackRoles ?? {})) {
+      grantRole(`${name}-callback-${grantName}`, { principalId: this.principalId, role, scope }, { parent: this });
+    }
 
     this.deployment = new FlexDeployment(
       `${name}-code`,
       {
         scmUrl: this.webApp.hostNameSslStates.apply((states) => scmUrlOf(states)),
+        hostUrl: pulumi.interpolate`https://${this.webApp.defaultHostName}`,
+        siteId: this.webApp.id,
         packagePath: this.artifact.apply(saveArtifact),
         packageSha256: this.artifact.sha256,
-        timeoutSeconds: args.deploymentTimeoutSeconds,
+        timeoutSeconds: args.deploymentTimeoutSeconds ?? DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS,
       },
       // The host must be able to read its deployment container before code arrives.
       { parent: this, dependsOn: grants },

@@ -93,20 +93,42 @@ export function defaultMessageText(item: unknown): string {
 }
 
 /**
- * The chunk blob an Event Grid event (Event Grid schema, as Event Grid writes it into a Storage
- * Queue) names, or why it names none.
+ * The event a queue message carries. How Event Grid's Storage Queue destination stores an event is
+ * disputed: the quickstart says plain text
+ * (https://learn.microsoft.com/azure/event-grid/custom-event-to-queue-storage), while users
+ * (MicrosoftDocs/azure-docs #102923, dapr/components-contrib #232) and Microsoft's own SDK samples
+ * (azure-sdk-for-python eventgrid samples, azure-sdk-for-java `ReceiveEventsFromEventHandler`)
+ * base64-decode it. The app reads the queue with `messageEncoding: none`, so the stored text arrives
+ * as is (parsed by the worker when it is JSON): both forms are accepted.
  */
-export function chunkOfEvent(message: unknown, chunkContainer: string): { blobName: string } | { problem: string } {
-  let event: unknown = message;
-  if (Buffer.isBuffer(event)) event = event.toString("utf8");
-  if (typeof event === "string") {
-    try {
-      event = JSON.parse(event);
-    } catch {
-      return { problem: "the queue message is not JSON; expected an Event Grid event" };
-    }
+export function eventOfQueueMessage(message: unknown): { event: unknown } | { problem: string } {
+  const text = Buffer.isBuffer(message) ? message.toString("utf8") : message;
+  if (typeof text !== "string") return { event: text };
+  const json =
+    parseJsonObject(text) ??
+    (BASE64.test(text.trim()) ? parseJsonObject(Buffer.from(text, "base64").toString("utf8")) : undefined);
+  if (json === undefined) {
+    return { problem: "the queue message is neither JSON nor base64-encoded JSON; expected an Event Grid event" };
   }
-  const { eventType, subject } = (event ?? {}) as { eventType?: unknown; subject?: unknown };
+  return { event: json };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function parseJsonObject(text: string): unknown {
+  if (!/^\s*[[{]/.test(text)) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The chunk blob an Event Grid event (Event Grid schema, as a queue message) names, or why it names none. */
+export function chunkOfEvent(message: unknown, chunkContainer: string): { blobName: string } | { problem: string } {
+  const received = eventOfQueueMessage(message);
+  if ("problem" in received) return received;
+  const { eventType, subject } = (received.event ?? {}) as { eventType?: unknown; subject?: unknown };
   if (eventType !== "Microsoft.Storage.BlobCreated") {
     return { problem: `event type ${JSON.stringify(eventType)} is not Microsoft.Storage.BlobCreated` };
   }
@@ -268,7 +290,7 @@ async function poison(options: IngestionOptions, queueIndex: number, record: Rec
   await options.poisonQueues[queueIndex].sendMessage(encodeMessage(text, options.messageEncoding), NEVER_EXPIRE);
 }
 
-/** Events are read with `messageEncoding: none` (Event Grid writes plain JSON), so their poison records are plain JSON too. */
+/** Events are read with `messageEncoding: none`, so their poison records are plain JSON, the original event inside as received. */
 async function rejectEvent(eventsPoisonQueue: QueueClient, reason: string, message: unknown): Promise<void> {
   const event = Buffer.isBuffer(message)
     ? message.toString("utf8")

@@ -3,7 +3,10 @@
  *
  * What no fake can prove: that a scheduled message deduplicated at send time in a processing queue
  * materializes there at its time and is THEN auto-forwarded into a session-enabled queue with its
- * SessionId (Service Bus documents scheduling and forwarding separately, not together).
+ * SessionId (Service Bus documents scheduling and forwarding separately, not together); and that
+ * the deployed Function App, holding "Azure Service Bus Data Owner" on its work queue, is woken by
+ * the scale controller for a run waiting there (target-based scaling reads the queue's counts,
+ * which needs Manage rights; with Data Receiver alone apps have been reported not to wake).
  *
  * Needs:
  * - SERVICEBUS_NAMESPACE: the namespace's host name (the stack's `producerConfig.fullyQualifiedNamespace`),
@@ -12,7 +15,9 @@
  *   "Azure Service Bus Data Owner" on the namespace: the test creates two temporary queues, uses them,
  *   and deletes them, so the deployed Function App never competes for its messages;
  * - optional DEDUP_PRODUCER_CONFIG: the stack's `producerConfig` output as JSON; the deployed queues'
- *   properties are then checked too.
+ *   properties are then checked too, and one run for a `cloud-probe-<uuid>` data set is put into the
+ *   deployed work queue: the stack's `process` callback runs for it, so use a development stack
+ *   (for a scale-from-zero check, let the app idle a quarter of an hour first).
  * Without SERVICEBUS_NAMESPACE every test is skipped. A run takes about two minutes.
  */
 import * as assert from "node:assert/strict";
@@ -21,7 +26,11 @@ import { after, before, describe, it } from "node:test";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service-bus";
 import { parseDuration } from "../../runtime/dedup-forwarding-queue/duration";
-import { ProcessingScheduler, type ProcessingScheduleConfig } from "../../runtime/dedup-forwarding-queue/producer";
+import {
+  planProcessing,
+  ProcessingScheduler,
+  type ProcessingScheduleConfig,
+} from "../../runtime/dedup-forwarding-queue/producer";
 
 const namespaceSetting = process.env.SERVICEBUS_NAMESPACE;
 const fullyQualifiedNamespace = namespaceSetting?.includes(".")
@@ -141,6 +150,50 @@ describe("DedupForwardingQueue on Azure Service Bus", { skip, timeout: 10 * 60_0
       assert.equal(forwardTargets.size, 1, "every processing queue forwards to the one work queue");
       const [workQueueName] = [...forwardTargets];
       assert.equal((await admin.getQueue(workQueueName ?? "")).requiresSession, true);
+    },
+  );
+
+  it(
+    "gets a run waiting in the deployed work queue processed: the scale controller wakes the app it can read the queue for",
+    {
+      skip: process.env.DEDUP_PRODUCER_CONFIG
+        ? false
+        : "set DEDUP_PRODUCER_CONFIG to the stack's producerConfig output",
+    },
+    async () => {
+      const deployed = JSON.parse(process.env.DEDUP_PRODUCER_CONFIG ?? "{}") as ProcessingScheduleConfig;
+      const [window, { queueName }] = Object.entries(deployed.windows)[0];
+      const workQueueName = queueNameOf((await admin.getQueue(queueName)).forwardTo) ?? "";
+      const before = await admin.getQueueRuntimeProperties(workQueueName);
+      // A period that ended yesterday, sent straight to the work queue: no waiting for its schedule.
+      const { message } = planProcessing(deployed, {
+        dataSetId: `cloud-probe-${randomUUID()}`,
+        observedAt: new Date(Date.now() - 2 * 86_400_000),
+        window,
+      });
+      const sender = client.createSender(workQueueName);
+      try {
+        await sender.sendMessages(message);
+      } finally {
+        await sender.close();
+      }
+      // Peeking a session queue would need its session lock, which would keep the app off the run;
+      // on an otherwise idle development stack the queue's counts say when the run has been taken.
+      const deadline = Date.now() + 8 * 60_000;
+      let after = await admin.getQueueRuntimeProperties(workQueueName);
+      while (after.activeMessageCount > before.activeMessageCount && Date.now() < deadline) {
+        await sleep(15_000);
+        after = await admin.getQueueRuntimeProperties(workQueueName);
+      }
+      assert.ok(
+        after.activeMessageCount <= before.activeMessageCount,
+        `the run for ${message.sessionId} still waits in ${workQueueName} after 8 minutes`,
+      );
+      assert.equal(
+        after.deadLetterMessageCount,
+        before.deadLetterMessageCount,
+        "the run was processed, not dead-lettered",
+      );
     },
   );
 });

@@ -151,14 +151,16 @@ describe("DedupForwardingQueue resources", () => {
     });
   });
 
-  it("grants the app Data Receiver on the work queue only", () => {
+  it("grants the app Service Bus Data Owner on the work queue only: the scale controller needs Manage rights to read queue and session counts (event-driven-scaling, functions-bindings-service-bus)", () => {
     const app = recorder.named(WEB_APP, "readings-fn-app");
     const work = recorder.named(QUEUE, "readings-work");
-    const appGrants = ownedBy("readings", ROLE_ASSIGNMENT).filter(
-      (r) => r.inputs.principalId === app.state.identity.principalId,
-    );
-    const serviceBusGrants = appGrants.filter((r) =>
-      r.inputs.roleDefinitionId.includes(BUILT_IN_ROLES["Azure Service Bus Data Receiver"]),
+    const serviceBusRoles = Object.entries(BUILT_IN_ROLES)
+      .filter(([role]) => role.startsWith("Azure Service Bus"))
+      .map(([, guid]) => guid);
+    const serviceBusGrants = ownedBy("readings", ROLE_ASSIGNMENT).filter(
+      (r) =>
+        r.inputs.principalId === app.state.identity.principalId &&
+        serviceBusRoles.some((guid) => r.inputs.roleDefinitionId.endsWith(guid)),
     );
     assert.deepEqual(
       serviceBusGrants.map((r) => ({
@@ -169,14 +171,35 @@ describe("DedupForwardingQueue resources", () => {
       [
         {
           scope: work.state.id,
-          roleDefinitionId: roleId("Azure Service Bus Data Receiver"),
+          roleDefinitionId: roleId("Azure Service Bus Data Owner"),
           principalType: "ServicePrincipal",
         },
       ],
     );
-    assert.ok(
-      appGrants.every((r) => !r.inputs.roleDefinitionId.includes(BUILT_IN_ROLES["Azure Service Bus Data Sender"])),
-      "the app sends nothing",
+    assert.equal(BUILT_IN_ROLES["Azure Service Bus Data Owner"], "090c5cfd-751d-490a-894a-3ce6f1109419");
+  });
+
+  it("exposes the identity process runs as, the Function App's", async () => {
+    assert.equal(
+      await resolve(readings.functionPrincipalId),
+      recorder.named(WEB_APP, "readings-fn-app").state.identity.principalId,
+    );
+  });
+
+  it("grants the app's identity the roles process needs, on the scopes given", async () => {
+    const reports = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/reports";
+    const component = await build("reporting", {
+      functionApp: { callbackRoles: { reports: { role: "Storage Blob Data Contributor", scope: reports } } },
+    });
+    const grant = recorder.named(ROLE_ASSIGNMENT, "reporting-fn-callback-reports");
+    assert.deepEqual(
+      [grant.inputs.principalId, grant.inputs.principalType, grant.inputs.roleDefinitionId, grant.inputs.scope],
+      [
+        await resolve(component.functionPrincipalId),
+        "ServicePrincipal",
+        roleId("Storage Blob Data Contributor"),
+        reports,
+      ],
     );
   });
 

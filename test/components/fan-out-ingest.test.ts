@@ -261,14 +261,21 @@ describe("a FanOutIngest with default arguments", () => {
     }
   });
 
-  it("runs on Flex Consumption (FC1) with Node.js 22 and the default scale-out ceiling", () => {
+  it("runs on Flex Consumption (FC1) with Node.js 24, the newest Flex supports, and the default scale-out ceiling", () => {
     assert.deepEqual(named(PLAN, "ids-functions-plan").inputs.sku, { tier: "FlexConsumption", name: "FC1" });
     const { functionAppConfig } = named(WEB_APP, "ids-functions-app").inputs;
-    assert.deepEqual(functionAppConfig.runtime, { name: "node", version: "22" });
+    assert.deepEqual(functionAppConfig.runtime, { name: "node", version: "24" });
     assert.equal(functionAppConfig.scaleAndConcurrency.maximumInstanceCount, 100);
   });
 
-  it("reads Event Grid's plain-JSON events, one chunk per instance, poisoning an event after 5 attempts 30 s apart", async () => {
+  it("exposes the identity its callbacks run as, the Function App's", async () => {
+    assert.equal(
+      await resolve(component.functionPrincipalId),
+      named(WEB_APP, "ids-functions-app").state.identity.principalId,
+    );
+  });
+
+  it("reads the events queue's text untouched (messageEncoding none), one chunk per instance, poisoning an event after 5 attempts 30 s apart", async () => {
     const files = unzipSync(zipBytes(await resolve(component.functionApp.artifact)));
     const host = JSON.parse(Buffer.from(files["host.json"]).toString());
     assert.deepEqual(host.extensions.queues, {
@@ -289,6 +296,56 @@ describe("a FanOutIngest with default arguments", () => {
 });
 
 describe("a FanOutIngest with arguments", () => {
+  it("grants the app's identity the roles its callbacks need, by name, on the scopes given", async () => {
+    const vaultId = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/api-keys";
+    const cosmosReaderGuid = "fbdf93bf-df7d-467e-a4d2-9458aa1360c8";
+    const component = await fanOut("callbacks", {
+      functionApp: {
+        callbackRoles: {
+          apiKey: { role: "Key Vault Secrets User", scope: vaultId },
+          cosmosAccount: { role: cosmosReaderGuid, scope: "/subscriptions/s/cosmos" },
+        },
+      },
+    });
+    const principal = await resolve(component.functionPrincipalId);
+    const grants = recorder.ofType(ROLE_ASSIGNMENT).filter((r) => r.name.startsWith("callbacks-functions-callback-"));
+    assert.deepEqual(
+      grants.map((r) => [
+        r.name,
+        r.inputs.principalId,
+        r.inputs.principalType,
+        r.inputs.roleDefinitionId,
+        r.inputs.scope,
+      ]),
+      [
+        [
+          "callbacks-functions-callback-apiKey",
+          principal,
+          "ServicePrincipal",
+          roleId(BUILT_IN_ROLES["Key Vault Secrets User"]),
+          vaultId,
+        ],
+        [
+          "callbacks-functions-callback-cosmosAccount",
+          principal,
+          "ServicePrincipal",
+          roleId(cosmosReaderGuid),
+          "/subscriptions/s/cosmos",
+        ],
+      ],
+    );
+  });
+
+  it("runs on Node.js 22 when asked, and builds the bundle for it", async () => {
+    const component = await fanOut("node22", { functionApp: { nodeVersion: "22" } });
+    assert.deepEqual(named(WEB_APP, "node22-functions-app").inputs.functionAppConfig.runtime, {
+      name: "node",
+      version: "22",
+    });
+    const artifact = await resolve(component.functionApp.artifact);
+    assert.deepEqual(JSON.parse(artifact.files["package.json"]).engines, { node: "22.x" });
+  });
+
   it("uses an existing resource group instead of creating one", async () => {
     await fanOut("existing-rg", { resourceGroupName: "shared-rg" });
     assert.equal(recorder.ofType(RESOURCE_GROUP).filter((r) => r.name === "existing-rg-rg").length, 0);
@@ -577,6 +634,22 @@ describe("invalid arguments fail at construction, naming the argument, the value
     invalid(
       { maximumInstanceCount: 0 },
       'FanOutIngest "ids": maximumInstanceCount 0 is out of range; Flex Consumption allows 1..1000.',
+    ),
+  );
+
+  it(
+    "rejects a Node.js version Flex no longer runs",
+    invalid(
+      { functionApp: { nodeVersion: "20" as "22" } },
+      'FanOutIngest "ids": functionApp.nodeVersion "20" is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).',
+    ),
+  );
+
+  it(
+    "rejects a callback role without a scope",
+    invalid(
+      { functionApp: { callbackRoles: { secrets: { role: "Key Vault Secrets User", scope: "" } } } },
+      'FanOutIngest "ids": functionApp.callbackRoles.secrets.scope "" must be the resource id the role applies to, e.g. vault.id.',
     ),
   );
 

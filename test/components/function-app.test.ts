@@ -1,16 +1,12 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { unzipSync } from "fflate";
 import { installMocks, MOCK_SUBSCRIPTION, resolve } from "../harness/mocks";
 
 const recorder = installMocks();
 
 import { BUILT_IN_ROLES } from "../../components/azure-roles";
-import { deploymentDiff, type PublishInputs, publishPackage, scmUrlOf } from "../../components/flex-deployment";
 import { FunctionApp, validateFunctionAppArgs } from "../../components/function-app";
 
 const echoEntry = {
@@ -40,11 +36,28 @@ describe("FunctionApp", () => {
     assert.equal(plan.reserved, true);
   });
 
-  it("configures Node 22 through functionAppConfig and deploys from its own container with its identity", () => {
+  it("runs the newest Node.js Flex Consumption supports, 24, through functionAppConfig (flex-consumption-plan: supported language stack versions)", () => {
+    assert.deepEqual(recorder.named(WEB_APP, "ingest-app").inputs.functionAppConfig.runtime, {
+      name: "node",
+      version: "24",
+    });
+  });
+
+  it("builds its bundle for that Node.js and declares it in the package's engines, so the artifact runs on that Node", async () => {
+    const artifact = await resolve(app.artifact);
+    const packageJson = JSON.parse(artifact.files["package.json"]);
+    assert.deepEqual(packageJson.engines, { node: "24.x" });
+    assert.deepEqual(Object.keys(unzipSync(Buffer.from(artifact.zipBase64, "base64"))).sort(), [
+      "host.json",
+      "index.js",
+      "package.json",
+    ]);
+  });
+
+  it("deploys from its own container with its identity, HTTPS only", () => {
     const { inputs } = recorder.named(WEB_APP, "ingest-app");
     assert.equal(inputs.kind, "functionapp,linux");
     assert.deepEqual(inputs.identity, { type: "SystemAssigned" });
-    assert.deepEqual(inputs.functionAppConfig.runtime, { name: "node", version: "22" });
     const host = recorder.named("azure-native:storage:StorageAccount", "ingest-host");
     const container = recorder.named("azure-native:storage:BlobContainer", "ingest-deployments");
     assert.deepEqual(inputs.functionAppConfig.deployment.storage, {
@@ -53,8 +66,13 @@ describe("FunctionApp", () => {
       authentication: { type: "SystemAssignedIdentity" },
     });
     assert.equal(inputs.httpsOnly, true);
-    assert.equal(inputs.siteConfig.minTlsVersion, "1.2");
-    assert.equal(inputs.siteConfig.ftpsState, "Disabled");
+  });
+
+  it("sends Flex only the site configuration it accepts: TLS 1.2 and the app settings, none of azure-native's defaults such as netFrameworkVersion (pulumi-azure-native #4168)", () => {
+    // What the engine receives, after the SDK applied siteConfigArgsProvideDefaults.
+    const { siteConfig } = recorder.named(WEB_APP, "ingest-app").inputs;
+    assert.deepEqual(Object.keys(siteConfig).sort(), ["appSettings", "minTlsVersion"]);
+    assert.equal(siteConfig.minTlsVersion, "1.2");
   });
 
   it("connects to host storage and Application Insights by identity, with no key in any app setting", () => {
@@ -130,8 +148,19 @@ describe("FunctionApp", () => {
       `https://${recorder.named(WEB_APP, "ingest-app").state.name}.scm.azurewebsites.net`,
     );
     assert.equal(fs.readFileSync(deployment.inputs.packagePath).toString("base64"), artifact.zipBase64);
-    const tokenCall = recorder.calls.find((c) => c.token === "azure-native:authorization:getClientToken");
-    assert.deepEqual(tokenCall?.inputs, { endpoint: "https://appservice.azure.com" });
+    const tokenCalls = recorder.calls.filter((c) => c.token === "azure-native:authorization:getClientToken");
+    assert.deepEqual(
+      tokenCalls.map((c) => c.inputs.endpoint ?? "Azure Resource Manager"),
+      ["https://appservice.azure.com", "Azure Resource Manager"],
+    );
+  });
+
+  it("checks the host after the deployment at the app's own host name and site id", () => {
+    const deployment = recorder.named("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment", "ingest-code");
+    const site = recorder.named(WEB_APP, "ingest-app");
+    assert.equal(deployment.inputs.hostUrl, `https://${site.state.defaultHostName}`);
+    assert.equal(deployment.inputs.siteId, site.state.id);
+    assert.equal(deployment.inputs.timeoutSeconds, 1200);
   });
 });
 
@@ -160,117 +189,41 @@ describe("FunctionApp argument validation", () => {
     const [problem] = validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "18" as "22" }).list();
     assert.equal(problem.argument, "nodeVersion");
   });
-});
 
-describe("one deploy (FlexDeployment)", () => {
-  type Seen = { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer };
-  let server: http.Server;
-  let scmUrl: string;
-  let seen: Seen[] = [];
-  /** What the fake Kudu answers: POST statuses in turn, then one status poll answer each (`null` = 404). */
-  let script: { publish: number[]; statuses: ({ status: number; status_text?: string } | null)[] } = {
-    publish: [],
-    statuses: [],
-  };
-  const packagePath = path.join(os.tmpdir(), `qp-onedeploy-${process.pid}.zip`);
-  const fast = {
-    fetch: (...args: Parameters<typeof fetch>) => fetch(...args),
-    sleep: async () => {},
-    pollIntervalMs: 1,
-  };
-
-  before(async () => {
-    fs.writeFileSync(packagePath, Buffer.from("PK-test-package"));
-    server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c) => chunks.push(c));
-      req.on("end", () => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) });
-        if (req.url?.startsWith("/api/publish")) {
-          const status = script.publish.shift() ?? 202;
-          res.writeHead(status).end(status === 202 ? '"deployment-1"' : "busy");
-        } else {
-          const next = script.statuses.shift() ?? null;
-          if (next === null) res.writeHead(404).end();
-          else res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(next));
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    scmUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(() => {
-    server.close();
-    fs.rmSync(packagePath, { force: true });
-  });
-
-  const inputs = (): PublishInputs => ({ scmUrl, packagePath, packageSha256: "abc", token: "tkn", timeoutSeconds: 5 });
-
-  it("posts the zip bytes to /api/publish with a bearer token, then polls until Kudu reports success", async () => {
-    seen = [];
-    script = { publish: [202], statuses: [{ status: 1 }, { status: 4, status_text: "Deployment successful." }] };
-    const result = await publishPackage(inputs(), fast);
-    assert.deepEqual(result, { deploymentId: "deployment-1", statusText: "Deployment successful." });
-    const [publish, ...polls] = seen;
-    assert.equal(publish.method, "POST");
-    assert.equal(publish.url, "/api/publish?RemoteBuild=false&Deployer=queue-patterns");
-    assert.equal(publish.headers.authorization, "Bearer tkn");
-    assert.equal(publish.headers["content-type"], "application/zip");
-    assert.equal(publish.body.toString(), "PK-test-package");
-    assert.deepEqual(
-      polls.map((p) => [p.method, p.url, p.headers.authorization]),
-      [
-        ["GET", "/api/deployments/latest", "Bearer tkn"],
-        ["GET", "/api/deployments/latest", "Bearer tkn"],
-      ],
-    );
-  });
-
-  it("retries the post while another deployment holds the site (409)", async () => {
-    seen = [];
-    script = { publish: [409, 409, 202], statuses: [{ status: 4 }] };
-    await publishPackage(inputs(), fast);
-    assert.equal(seen.filter((s) => s.method === "POST").length, 3);
-  });
-
-  it("fails with Kudu's status text when the deployment fails", async () => {
-    script = { publish: [202], statuses: [{ status: 3, status_text: "Bad package" }] };
-    await assert.rejects(publishPackage(inputs(), fast), /ended with status 3: Bad package/);
-  });
-
-  it("fails with the HTTP status when the token is refused", async () => {
-    script = { publish: [401], statuses: [] };
-    await assert.rejects(publishPackage(inputs(), fast), /one deploy to http:\/\/127\.0\.0\.1:\d+ failed: HTTP 401/);
-  });
-
-  it("keeps polling through a 404 until Kudu has shown the deployment, and takes a later 404 as a recycled host", async () => {
-    seen = [];
-    script = { publish: [202], statuses: [null, { status: 2 }, null] };
-    const result = await publishPackage(inputs(), fast);
-    assert.equal(result.statusText, "finished (deployment host recycled)");
-    assert.equal(seen.filter((s) => s.method === "GET").length, 3);
-  });
-
-  it("fails after the timeout when the deployment never shows up", async () => {
-    script = { publish: [202], statuses: [] };
-    await assert.rejects(publishPackage({ ...inputs(), timeoutSeconds: 0.2 }, fast), /did not finish within 0.2 s/);
-  });
-
-  it("redeploys only when the package hash or the target changes, not for a fresh token or path", () => {
-    const base = inputs();
-    assert.equal(deploymentDiff(base, { ...base, token: "new", packagePath: "/elsewhere.zip" }).changes, false);
-    assert.equal(deploymentDiff(base, { ...base, packageSha256: "def" }).changes, true);
-    assert.equal(deploymentDiff(base, { ...base, scmUrl: "https://other" }).changes, true);
-  });
-
-  it("finds the SCM host among the site's host names", () => {
+  it("rejects Node.js 20, past its end of life and no longer listed for Flex, and keeps 22 selectable", () => {
+    const [problem] = validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "20" as "22" }).list();
     assert.equal(
-      scmUrlOf([
-        { name: "app-x1.westeurope-01.azurewebsites.net", hostType: "Standard" },
-        { name: "app-x1.scm.westeurope-01.azurewebsites.net", hostType: "Repository" },
-      ]),
-      "https://app-x1.scm.westeurope-01.azurewebsites.net",
+      problem.fix,
+      'is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).',
     );
-    assert.throws(() => scmUrlOf([]), /no Repository \(SCM\) host name/);
+    assert.deepEqual(validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "22" }).list(), []);
+  });
+
+  it("rejects a callback role that is neither a known role nor a role definition GUID", () => {
+    const problems = validateFunctionAppArgs('FunctionApp "x"', {
+      callbackRoles: {
+        cosmos: { role: "Cosmos DB Data Writer" as "Key Vault Secrets User", scope: "/subscriptions/s" },
+      },
+    }).list();
+    assert.deepEqual(
+      problems.map((p) => p.argument),
+      ["callbackRoles.cosmos.role"],
+    );
+    assert.match(problems[0].fix, /nor a role definition GUID/);
+  });
+
+  it("refuses a transform that puts back a site property Flex rejects", () => {
+    assert.throws(
+      () =>
+        new FunctionApp("legacy", {
+          resourceGroupName: "rg",
+          entry: echoEntry,
+          callbacks: {},
+          transform: {
+            webApp: (args) => ({ ...args, siteConfig: { ...(args.siteConfig as object), ftpsState: "Disabled" } }),
+          },
+        }),
+      /FunctionApp "legacy": transform.webApp sets siteConfig.ftpsState, which Flex Consumption rejects/,
+    );
   });
 });

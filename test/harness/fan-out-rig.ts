@@ -2,7 +2,8 @@
  * The local stand-ins FanOutIngest's tests, scenario and benchmark share:
  * - a paginated id API on loopback (the external source);
  * - Event Grid: BlobCreated events in the Event Grid schema, filtered like the subscription and
- *   written into the events queue as plain JSON, as Event Grid's Storage Queue destination does;
+ *   written into the events queue as plain JSON text or as base64 of it: which of the two Event
+ *   Grid's Storage Queue destination writes is disputed (see `eventOfQueueMessage`), so tests play both;
  * - the Functions queue trigger: receive, invoke, delete on success, `<queue>-poison` after 5 attempts.
  */
 import * as http from "node:http";
@@ -10,7 +11,7 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
 import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../components/fan-out-ingest";
-import { functionAppFiles } from "../../components/function-app";
+import { functionAppArtifactSpec } from "../../components/function-app";
 import type { FanOutOptions } from "../../runtime/fan-out-ingest/functions";
 import { decodeMessage, type MessageEncoding } from "../../runtime/fan-out-ingest/ingestion";
 import { ArtifactProcess, type Invocation } from "./artifact-runner";
@@ -115,15 +116,26 @@ export function passesFilter(filter: SubscriptionFilter, event: { eventType: str
   );
 }
 
+/** The two forms an Event Grid event may take in a Storage Queue: its JSON text, or base64 of that text. */
+export type EventGridQueueEncoding = "json-text" | "base64";
+
+/** The queue message Event Grid's Storage Queue destination would write for an event, in either form. */
+export function eventGridQueueMessage(event: unknown, encoding: EventGridQueueEncoding): string {
+  const text = JSON.stringify(event);
+  return encoding === "base64" ? Buffer.from(text, "utf8").toString("base64") : text;
+}
+
 /**
  * Plays Event Grid for the blobs created under `prefix`: one BlobCreated event per blob, filtered,
- * written into the events queue as plain JSON. Returns what was delivered and what the filter dropped.
+ * written into the events queue in `encoding` (default JSON text). Returns what was delivered and
+ * what the filter dropped.
  */
 export async function publishBlobCreatedEvents(options: {
   container: ContainerClient;
   prefix: string;
   filter: SubscriptionFilter;
   eventsQueue: QueueClient;
+  encoding?: EventGridQueueEncoding;
 }): Promise<{ delivered: string[]; filteredOut: string[] }> {
   const delivered: string[] = [];
   const filteredOut: string[] = [];
@@ -139,7 +151,7 @@ export async function publishBlobCreatedEvents(options: {
       filteredOut.push(blob.name);
       continue;
     }
-    await options.eventsQueue.sendMessage(JSON.stringify(event));
+    await options.eventsQueue.sendMessage(eventGridQueueMessage(event, options.encoding ?? "json-text"));
     delivered.push(blob.name);
   }
   return { delivered, filteredOut };
@@ -319,15 +331,14 @@ export function completeness(messages: string[], expected: number): Completeness
 
 /** The artifact the component deploys for `args`, built without a Pulumi engine. */
 export function buildFanOutArtifact<TItem>(name: string, args: FanOutIngestArgs<TItem>): Promise<Artifact> {
-  const functions = fanOutFunctions(args);
-  return buildArtifact({
-    owner: `FanOutIngest "${name}"`,
-    host: "azure-functions",
-    entry: functions.entry,
-    callbacks: functions.callbacks,
-    nodeMajor: 22,
-    extraFiles: functionAppFiles(`${name}-functions`, functions.hostExtensions),
-  });
+  return buildArtifact(
+    functionAppArtifactSpec({
+      owner: `FanOutIngest "${name}"`,
+      appName: `${name}-functions`,
+      ...fanOutFunctions(args),
+      nodeVersion: args.functionApp?.nodeVersion,
+    }),
+  );
 }
 
 /** A FanOutIngest Function App artifact running against Azurite, with clients for its storage. */

@@ -15,7 +15,7 @@ import {
   timerRunId,
 } from "../../../runtime/fan-out-ingest/layout";
 import { storageClients } from "../../../runtime/fan-out-ingest/storage-clients";
-import { blobCreatedEvent } from "../../harness/fan-out-rig";
+import { blobCreatedEvent, eventGridQueueMessage } from "../../harness/fan-out-rig";
 
 describe("chunk layout", () => {
   it("names chunks <runId>/<6-digit number>.chunk.json so a run's chunks list in order", () => {
@@ -44,10 +44,16 @@ describe("BlobCreated events", () => {
     });
   });
 
-  it("are accepted as the JSON text Event Grid writes into the queue", () => {
-    const text = JSON.stringify(blobCreatedEvent("chunks", "r/000002.chunk.json"));
+  it("are accepted as JSON text, the form the Event Grid quickstart says a Storage Queue gets (custom-event-to-queue-storage)", () => {
+    const text = eventGridQueueMessage(blobCreatedEvent("chunks", "r/000002.chunk.json"), "json-text");
     assert.deepEqual(chunkOfEvent(text, "chunks"), { blobName: "r/000002.chunk.json" });
     assert.deepEqual(chunkOfEvent(Buffer.from(text), "chunks"), { blobName: "r/000002.chunk.json" });
+  });
+
+  it("are accepted base64-encoded, the form users and Microsoft's SDK samples report (azure-docs #102923)", () => {
+    const base64 = eventGridQueueMessage(blobCreatedEvent("chunks", "r/000003.chunk.json"), "base64");
+    assert.deepEqual(chunkOfEvent(base64, "chunks"), { blobName: "r/000003.chunk.json" });
+    assert.deepEqual(chunkOfEvent(Buffer.from(base64), "chunks"), { blobName: "r/000003.chunk.json" });
   });
 
   it("name no chunk for the run manifest", () => {
@@ -73,10 +79,10 @@ describe("BlobCreated events", () => {
     });
   });
 
-  it("name no chunk for a message that is not JSON", () => {
-    assert.deepEqual(chunkOfEvent("not json", "chunks"), {
-      problem: "the queue message is not JSON; expected an Event Grid event",
-    });
+  it("name no chunk for a message that is neither JSON nor base64 of JSON", () => {
+    const problem = "the queue message is neither JSON nor base64-encoded JSON; expected an Event Grid event";
+    assert.deepEqual(chunkOfEvent("not json", "chunks"), { problem });
+    assert.deepEqual(chunkOfEvent(Buffer.from("bm90IGpzb24=", "utf8"), "chunks"), { problem }, "base64 of 'not json'");
   });
 });
 
