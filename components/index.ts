@@ -2,7 +2,7 @@
  * The public API of queue-patterns: the components and the building blocks they stand on.
  */
 export { type Artifact, type ArtifactSpec, buildArtifact, ClosurePackagingError, type RuntimeEntry } from "./artifact";
-export { BUILT_IN_ROLES, type BuiltInRole, grantRole, type RoleGrant } from "./azure-roles";
+export { BUILT_IN_ROLES, type BuiltInRole, type CallbackRole, grantRole, type RoleGrant } from "./azure-roles";
 export {
   DedupForwardingQueue,
   type DedupForwardingQueueArgs,
@@ -39,8 +39,17 @@ export {
   validateFifoIngesterArgs,
 } from "./fifo-ingester";
 export { FlexDeployment, type FlexDeploymentArgs } from "./flex-deployment";
-export { FunctionApp, type FunctionAppArgs, validateFunctionAppArgs } from "./function-app";
 export {
+  DEFAULT_FUNCTIONS_NODE_VERSION,
+  FUNCTIONS_NODE_VERSIONS,
+  FunctionApp,
+  type FunctionAppArgs,
+  type FunctionAppSettings,
+  type FunctionsNodeVersion,
+  validateFunctionAppArgs,
+} from "./function-app";
+export {
+  type AwsPermission,
   type AwsSdkSource,
   LambdaFunction,
   type LambdaFunctionArgs,

@@ -13,7 +13,7 @@ import {
   processorHostExtensions,
   producerConfigOf,
 } from "../../components/dedup-forwarding-queue";
-import { functionAppFiles } from "../../components/function-app";
+import { functionAppArtifactSpec } from "../../components/function-app";
 import { type Observation, planProcessing, ProcessingScheduler } from "../../runtime/dedup-forwarding-queue/producer";
 import { ArtifactProcess } from "../harness/artifact-runner";
 import type { InvokeFunction } from "../runtime/dedup-forwarding-queue/session-trigger";
@@ -69,14 +69,15 @@ export const scenario: Scenario = {
   async run({ log }) {
     const settings = dedupForwardingQueueSettings(NAME, args);
     const config = producerConfigOf(settings);
-    const artifact = await buildArtifact({
-      owner: `DedupForwardingQueue "${NAME}"`,
-      host: "azure-functions",
-      entry: processorEntry(settings),
-      callbacks: { process: args.process },
-      nodeMajor: 22,
-      extraFiles: functionAppFiles(`${NAME}-fn`, processorHostExtensions(settings)),
-    });
+    const artifact = await buildArtifact(
+      functionAppArtifactSpec({
+        owner: `DedupForwardingQueue "${NAME}"`,
+        appName: `${NAME}-fn`,
+        entry: processorEntry(settings),
+        callbacks: { process: args.process },
+        hostExtensions: processorHostExtensions(settings),
+      }),
+    );
     const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions");
     try {
       const bus = fakeNamespaceFor(settings, new Date(DAY_START));
