@@ -21,10 +21,21 @@ describe("the dev stack program", () => {
     assert.equal(recorder.resources.length, 0);
   });
 
-  it("rejects a config section that names no component", () => {
+  it("rejects a config key that names no component or setting, listing the known ones", () => {
     assert.throws(
       () => runStack({ "queue-patterns:fifoIngestr": JSON.stringify({ enabled: true }) }),
-      /config queue-patterns:fifoIngestr names no component; known sections: /,
+      /config queue-patterns:fifoIngestr names no component or setting of this stack; component sections: fanOutIngest, .*; other settings: scheduledNotifierApiToken /,
     );
+  });
+
+  it("reads queue-patterns:scheduledNotifierApiToken, the secret Pulumi.dev.yaml tells the user to set", async () => {
+    assert.doesNotThrow(() =>
+      runStack({
+        "aws:region": "us-east-1",
+        "queue-patterns:scheduledNotifierApiToken": "token",
+        "queue-patterns:scheduledNotifier": JSON.stringify({ enabled: false }),
+      }),
+    );
+    await recorder.settle();
   });
 });
