@@ -21,6 +21,8 @@ export interface RecordedResource {
   id: string;
   /** The state the mock returned (inputs plus computed ids, ARNs and names). */
   state: Record<string, any>;
+  /** The resource options it was registered with (replaceOnChanges, deleteBeforeReplace, ...). */
+  options: pulumi.CustomResourceOptions;
 }
 
 export type CallMock = (inputs: Record<string, any>) => Record<string, any>;
@@ -163,6 +165,7 @@ export function installMocks(calls: Record<string, CallMock> = {}): ResourceReco
   calls = { ...AZURE_CLIENT_CALLS, ...calls };
   const recorder = new ResourceRecorder();
   const parents = new Map<string, string>();
+  const options = new Map<string, pulumi.CustomResourceOptions>();
   pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -173,6 +176,7 @@ export function installMocks(calls: Record<string, CallMock> = {}): ResourceReco
           name: args.name,
           inputs: args.inputs,
           parent: parents.get(`${args.type}::${args.name}`),
+          options: options.get(`${args.type}::${args.name}`) ?? {},
           custom: args.custom ?? true,
           id,
           state,
@@ -191,6 +195,7 @@ export function installMocks(calls: Record<string, CallMock> = {}): ResourceReco
     false,
   );
   recordParents(parents);
+  recordOptions(options);
   return recorder;
 }
 
@@ -214,6 +219,19 @@ function recordParents(parents: Map<string, string>): void {
     names.set(res, name);
     const parentName = parent && names.get(parent);
     if (parentName) parents.set(`${type}::${name}`, parentName);
+    return original(res, parent, type, name, ...rest);
+  };
+}
+
+/** Records `type::name` -> resource options for every resource registered from now on, as recordParents does parents. */
+function recordOptions(options: Map<string, pulumi.CustomResourceOptions>): void {
+  const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
+    registerResource: (res: unknown, parent: unknown, type: string, name: string, ...rest: unknown[]) => unknown;
+  };
+  const original = resourceModule.registerResource;
+  resourceModule.registerResource = (res, parent, type, name, ...rest) => {
+    // registerResource(res, parent, type, name, custom, remote, newDependency, props, opts, ...)
+    options.set(`${type}::${name}`, rest[4] as pulumi.CustomResourceOptions);
     return original(res, parent, type, name, ...rest);
   };
 }
