@@ -84,7 +84,11 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
    * @example "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token-AbCdEf"
    */
   apiTokenSecretArn?: pulumi.Input<string>;
-  /** The customer managed KMS key of the secret, if any; the consumer may then decrypt with it via Secrets Manager. */
+  /**
+   * The customer managed KMS key of the secret, if any; the consumer may then decrypt with it via
+   * Secrets Manager. Its key policy must let IAM policies grant use of the key, as the default key
+   * policy does (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+   */
   secretKmsKeyArn?: pulumi.Input<string>;
   /** How long the consumer caches the token in memory; a rotated token is picked up within this time. @default 300 */
   secretCacheSeconds?: number;
