@@ -1,7 +1,8 @@
 /**
  * The dev stack: builds the components whose config section is enabled and exports their outputs.
  * Each component has a section `queue-patterns:<section>` in Pulumi.<stack>.yaml with `enabled`
- * and its settings; a section that names no component is an error, so a typo never deploys nothing.
+ * and its settings; besides the sections the stack reads only the keys in `STACK_SETTINGS`. Any other
+ * `queue-patterns:` key is an error, so a typo never deploys nothing.
  */
 import * as aws from "@pulumi/aws";
 import * as resources from "@pulumi/azure-native/resources";
@@ -26,6 +27,12 @@ interface ComponentSection {
 type ComponentBuilder = (name: string, section: ComponentSection) => Record<string, pulumi.Input<unknown>>;
 
 const PROJECT = "queue-patterns";
+
+/** The stack's config keys that are not component sections, with what they hold. */
+const STACK_SETTINGS = {
+  scheduledNotifierApiToken:
+    "the messaging API token ScheduledNotifier stores in Secrets Manager (set it with --secret)",
+} as const;
 
 /** The section's resource group, or a new one named after the section. */
 function resourceGroupOf(name: string, section: ComponentSection): pulumi.Input<string> {
@@ -137,7 +144,9 @@ const builders: Record<string, ComponentBuilder> = {
       maxConcurrency: section.maxConcurrency as number | undefined,
       settings: section.settings as Record<string, string> | undefined,
       apiTokenSecretArn,
-      apiToken: apiTokenSecretArn ? undefined : new pulumi.Config(PROJECT).requireSecret("scheduledNotifierApiToken"),
+      apiToken: apiTokenSecretArn
+        ? undefined
+        : new pulumi.Config(PROJECT).requireSecret("scheduledNotifierApiToken" satisfies keyof typeof STACK_SETTINGS),
       // A paged recipient directory and a bearer-token messaging API, both named in `settings`.
       recipients: async function* (run) {
         let page: string | null = `${process.env.DIRECTORY_URL}/recipients?run=${encodeURIComponent(run.id)}`;
@@ -203,7 +212,7 @@ const builders: Record<string, ComponentBuilder> = {
   },
 };
 
-function sectionsInConfig(): string[] {
+function keysInConfig(): string[] {
   return Object.keys(pulumi.runtime.allConfig())
     .filter((key) => key.startsWith(`${PROJECT}:`))
     .map((key) => key.slice(PROJECT.length + 1));
@@ -211,11 +220,15 @@ function sectionsInConfig(): string[] {
 
 function buildEnabledComponents(): Record<string, Record<string, pulumi.Input<unknown>>> {
   const config = new pulumi.Config(PROJECT);
-  const unknown = sectionsInConfig().filter((section) => !(section in builders));
+  const unknown = keysInConfig().filter((key) => !(key in builders) && !(key in STACK_SETTINGS));
   if (unknown.length > 0) {
     throw new Error(
-      `config ${unknown.map((s) => `${PROJECT}:${s}`).join(", ")} names no component; ` +
-        `known sections: ${Object.keys(builders).join(", ") || "(none yet)"}.`,
+      `config ${unknown.map((key) => `${PROJECT}:${key}`).join(", ")} names no component or setting of this stack; ` +
+        `component sections: ${Object.keys(builders).join(", ")}; other settings: ` +
+        Object.entries(STACK_SETTINGS)
+          .map(([key, meaning]) => `${key} (${meaning})`)
+          .join(", ") +
+        ".",
     );
   }
   const outputs: Record<string, Record<string, pulumi.Input<unknown>>> = {};

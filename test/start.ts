@@ -1,39 +1,28 @@
 /**
  * `npm start`: the main job on the embedded defaults.
- * 1. The dev stack's offline plan: the program runs under Pulumi mocks with Pulumi.dev.yaml's config
- *    and every resource it declares is printed (type, name, parent, key inputs). No cloud is asked:
- *    this is not `pulumi preview`, and computed values (ids, ARNs) are the mocks' stand-ins.
+ * 1. The dev stack's offline plan: index.ts runs as `pulumi preview` runs it (Pulumi's own cmd/run,
+ *    which compiles it, with Pulumi.dev.yaml's config in PULUMI_CONFIG) against a loopback engine
+ *    (harness/language-host.ts), and every resource it registers is printed (type, name, parent, key
+ *    inputs). No cloud is asked: computed values (ids, ARNs) are unknown, as in a first preview. The
+ *    same config is then planned in-process under Pulumi mocks, and the two resource sets compared.
  * 2. The local end-to-end scenarios of the components, on emulators started here and stopped at the end.
  * Exits non-zero if the plan fails or a scenario's check fails.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as yaml from "js-yaml";
 import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "./harness/emulators";
-import { installMocks, type RecordedResource } from "./harness/mocks";
+import { engineConfig, runProgram, stackConfigFile } from "./harness/language-host";
+import { installMocks } from "./harness/mocks";
 import { scenarios } from "./scenarios";
 import type { ScenarioContext } from "./scenarios/scenario";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const STACK = "dev";
 
-/** Pulumi.<stack>.yaml's config as the engine hands it to a program: objects as JSON strings. */
-function stackConfig(stack: string): Record<string, string> {
-  const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-  const document = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-  return Object.fromEntries(
-    Object.entries(document.config ?? {}).map(([key, value]) => [
-      key,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]),
-  );
-}
-
 /** One line per input that says something at a glance: scalars and short lists, long values cut. */
-function keyInputs(resource: RecordedResource): string[] {
+function keyInputs(inputs: Record<string, unknown>): string[] {
   const lines: string[] = [];
-  for (const [key, value] of Object.entries(resource.inputs)) {
+  for (const [key, value] of Object.entries(inputs)) {
     if (key.startsWith("__") || value === undefined || value === null) continue;
     let text: string;
     if (typeof value === "object") {
@@ -47,21 +36,55 @@ function keyInputs(resource: RecordedResource): string[] {
   return lines;
 }
 
-async function printPlan(): Promise<number> {
-  const recorder = installMocks();
-  pulumi.runtime.setAllConfig(stackConfig(STACK));
+/** type, name and parent of each resource below the stack, sorted, for comparing two plans. */
+function planShape(resources: { type: string; name: string; parent?: string }[], stackName?: string): string[] {
+  return resources
+    .filter((r) => r.type !== "pulumi:pulumi:Stack")
+    .map((r) => `${r.type} ${r.name}${r.parent && r.parent !== stackName ? ` (parent: ${r.parent})` : ""}`)
+    .sort();
+}
+
+async function printPlan(): Promise<boolean> {
+  const config = stackConfigFile(repoRoot, STACK);
   console.log(
-    `== Offline plan of stack "${STACK}" (computed under Pulumi mocks from Pulumi.${STACK}.yaml; not a pulumi preview, no cloud was asked) ==`,
+    `== Offline plan of stack "${STACK}": index.ts run as \`pulumi preview\` runs it (Pulumi's cmd/run, ` +
+      `Pulumi.${STACK}.yaml in PULUMI_CONFIG) against a loopback engine; no cloud was asked ==`,
   );
+  const run = await runProgram({ projectDir: repoRoot, stack: STACK, config, preview: true });
+  if (run.exitCode !== 0) {
+    for (const line of run.logs.filter((l) => l.severity === "error")) console.log(line.message);
+    console.log(run.stderr);
+    console.log(`== the program failed (exit code ${run.exitCode}) ==`);
+    return false;
+  }
+  const stackName = `queue-patterns-${STACK}`;
+  const registered = run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack");
+  for (const resource of registered) {
+    const parent = resource.parent && resource.parent !== stackName ? ` (parent: ${resource.parent})` : "";
+    console.log(`+ ${resource.type} ${resource.name}${parent}`);
+    for (const line of keyInputs(resource.inputs)) console.log(`    ${line}`);
+  }
+  console.log(`    stack outputs: ${Object.keys(run.stackOutputs ?? {}).join(", ") || "(none)"}`);
+  console.log(
+    `== ${registered.length} resources, through the language-host path on Node ${run.program.nodeVersion} ==`,
+  );
+
+  const recorder = installMocks();
+  pulumi.runtime.setAllConfig(engineConfig(config));
   require("../index");
   await recorder.settle();
-  for (const resource of recorder.resources) {
-    const parent = resource.parent ? ` (parent: ${resource.parent})` : "";
-    console.log(`+ ${resource.type} ${resource.name}${parent}`);
-    for (const line of keyInputs(resource)) console.log(`    ${line}`);
+  const hostShape = planShape(registered, stackName);
+  const inProcessShape = planShape(recorder.resources);
+  const same = JSON.stringify(hostShape) === JSON.stringify(inProcessShape);
+  console.log(
+    `== in-process plan of the same config under Pulumi mocks: ${recorder.resources.length} resources, ` +
+      `${same ? "the same set" : "a DIFFERENT set"} ==`,
+  );
+  if (!same) {
+    console.log(`    only via the language host: ${hostShape.filter((r) => !inProcessShape.includes(r)).join("; ")}`);
+    console.log(`    only in-process: ${inProcessShape.filter((r) => !hostShape.includes(r)).join("; ")}`);
   }
-  console.log(`== ${recorder.resources.length} resources ==`);
-  return recorder.resources.length;
+  return same;
 }
 
 async function runScenarios(): Promise<boolean> {
@@ -92,8 +115,8 @@ async function runScenarios(): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  await printPlan();
-  const passed = await runScenarios();
+  const planned = await printPlan();
+  const passed = (await runScenarios()) && planned;
   console.log(`\n${scenarios.length} scenarios, ${passed ? "all passed" : "some FAILED"}`);
   return passed ? 0 : 1;
 }

@@ -4,8 +4,7 @@ import * as vm from "node:vm";
 import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
 
 /** The id Azure gives a queue or blob container: under its account's queue or blob service. */
-function storageChildId(accountName: string, service: "queue" | "blob", name: string): string {
-  const account = `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${accountName}`;
+function storageChildId(account: string, service: "queue" | "blob", name: string): string {
   return service === "queue"
     ? `${account}/queueServices/default/queues/${name}`
     : `${account}/blobServices/default/containers/${name}`;
@@ -64,7 +63,7 @@ const named = (type: string, name: string): RecordedResource => recorder.named(t
 /** The component's own children of a type (not those of its Function App). */
 const ofComponent = (type: string, name: string) =>
   recorder.ofType(type).filter((r) => r.name.startsWith(`${name}-`) && !r.name.startsWith(`${name}-functions-`));
-const dataAccount = (component: string) => named(ACCOUNT, `${component}-data`).inputs.accountName;
+const dataAccount = (component: string) => named(ACCOUNT, `${component}-data`).state.id;
 const queueId = (component: string, queue: string) => storageChildId(dataAccount(component), "queue", queue);
 const containerId = (component: string, container: string) => storageChildId(dataAccount(component), "blob", container);
 
@@ -186,7 +185,7 @@ describe("a FanOutIngest with default arguments", () => {
   });
 
   it("grants the system topic exactly: send to the events queue and write dead letters", () => {
-    const grants = recorder.ofType(ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "ids-events-principal");
+    const grants = recorder.ofType(ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === named(TOPIC, "ids-events").state.identity.principalId);
     assert.deepEqual(
       grants.map((r) => [r.inputs.roleDefinitionId, r.inputs.scope, r.inputs.principalType]),
       [

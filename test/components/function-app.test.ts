@@ -95,7 +95,7 @@ describe("FunctionApp", () => {
   });
 
   it("grants its identity exactly Blob Data Owner on its host storage and Metrics Publisher on its telemetry", () => {
-    const principal = `${recorder.named(WEB_APP, "ingest-app").state.name}-principal`;
+    const principal = recorder.named(WEB_APP, "ingest-app").state.identity.principalId;
     const grants = recorder
       .ofType("azure-native:authorization:RoleAssignment")
       .filter((r) => r.name.startsWith("ingest-"))

@@ -5,9 +5,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-export const MOCK_ACCOUNT = "123456789012";
-export const MOCK_REGION = "us-east-1";
-export const MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+import { MOCK_SUBSCRIPTION, MOCK_TENANT, providerState } from "./provider-state";
+
+export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "./provider-state";
 
 /** One `newResource` call, as the engine would have seen it. */
 export interface RecordedResource {
@@ -31,11 +31,21 @@ export type CallMock = (inputs: Record<string, any>) => Record<string, any>;
 const AZURE_CLIENT_CALLS: Record<string, CallMock> = {
   "azure-native:authorization:getClientConfig": () => ({
     subscriptionId: MOCK_SUBSCRIPTION,
-    tenantId: "tenant",
+    tenantId: MOCK_TENANT,
     clientId: "client",
     objectId: "deployer-object-id",
   }),
   "azure-native:authorization:getClientToken": () => ({ token: "mock-token" }),
+};
+
+/** AWS's public SSM parameters, as the dev stack reads the latest Amazon Linux AMI from them. */
+const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
+  "aws:ssm/getParameter:getParameter": ({ name }) => {
+    if (!String(name).startsWith("/aws/service/ami-amazon-linux-latest/")) {
+      throw new Error(`unmocked SSM parameter ${name}`);
+    }
+    return { id: name, name, type: "String", value: "ami-0123456789abcdef0", version: 1, withDecryption: true };
+  },
 };
 
 export class ResourceRecorder {
@@ -74,129 +84,55 @@ export class ResourceRecorder {
   }
 }
 
-/** Computed state a real provider would return, so ARNs and URLs look like the real thing. */
-function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
-  const [pkg, module] = type.split(":");
-  if (pkg === "aws") {
-    const service = module.split("/")[0];
-    const physical = inputs.name ?? `${name}-${shortHash(name)}`;
-    const arns: Record<string, string> = {
-      sqs: `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`,
-      sns: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`,
-      lambda: `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${physical}`,
-      cloudwatch: `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${physical}`,
-      iam: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}`,
-      secretsmanager: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${physical}-AbCdEf`,
-      autoscaling: `arn:aws:autoscaling:${MOCK_REGION}:${MOCK_ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/${physical}`,
-    };
-    const state: Record<string, any> = {
-      name: physical,
-      arn: arns[service] ?? `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`,
-    };
-    if (service === "sqs") state.url = `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${physical}`;
-    return state;
-  }
-  if (pkg === "azure-native") {
-    const physical = inputs[AZURE_NAME_INPUTS[type] ?? "name"] ?? name;
-    const resourceId = (armType: string, resourceName: string) =>
-      `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/${armType}/${resourceName}`;
-    const storageAccountId = resourceId(STORAGE_ACCOUNT_ARM_TYPE, inputs.accountName);
-    const state: Record<string, any> = {
-      name: physical,
-      id: resourceId(type === "azure-native:storage:StorageAccount" ? STORAGE_ACCOUNT_ARM_TYPE : module, physical),
-    };
-    // Azure nests queues and containers under their account's services; role scopes use these ids.
-    if (type === "azure-native:storage:Queue")
-      state.id = `${storageAccountId}/queueServices/default/queues/${physical}`;
-    if (type === "azure-native:storage:BlobContainer") {
-      state.id = `${storageAccountId}/blobServices/default/containers/${physical}`;
-    }
-    if (type === "azure-native:web:WebApp" || inputs.identity?.type === "SystemAssigned") {
-      state.identity = { type: "SystemAssigned", principalId: `${physical}-principal`, tenantId: "tenant" };
-    }
-    if (type === "azure-native:web:WebApp") {
-      state.defaultHostName = `${physical}.azurewebsites.net`;
-      state.hostNameSslStates = [
-        { name: `${physical}.azurewebsites.net`, hostType: "Standard" },
-        { name: `${physical}.scm.azurewebsites.net`, hostType: "Repository" },
-      ];
-    }
-    if (type === "azure-native:storage:StorageAccount") {
-      state.primaryEndpoints = {
-        blob: `https://${physical}.blob.core.windows.net/`,
-        queue: `https://${physical}.queue.core.windows.net/`,
-      };
-    }
-    if (type === "azure-native:servicebus:Namespace") {
-      state.serviceBusEndpoint = `https://${physical}.servicebus.windows.net:443/`;
-    }
-    if (type === "azure-native:applicationinsights:Component") {
-      state.connectionString = `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://example.in.applicationinsights.azure.com/`;
-    }
-    return state;
-  }
-  return {};
-}
-
-const STORAGE_ACCOUNT_ARM_TYPE = "Microsoft.Storage/storageAccounts";
-
-/** The input that carries an azure-native resource's own name, where it is not `name`. */
-const AZURE_NAME_INPUTS: Record<string, string> = {
-  "azure-native:storage:StorageAccount": "accountName",
-  "azure-native:storage:BlobContainer": "containerName",
-  "azure-native:storage:Queue": "queueName",
-  "azure-native:servicebus:Namespace": "namespaceName",
-  "azure-native:servicebus:Queue": "queueName",
-  "azure-native:eventgrid:SystemTopic": "systemTopicName",
-  "azure-native:resources:ResourceGroup": "resourceGroupName",
-};
-
-function shortHash(text: string): string {
-  let hash = 0;
-  for (const char of text) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return hash.toString(16).padStart(7, "0").slice(0, 7);
-}
-
 /**
  * Installs recording mocks. `calls` maps function tokens to results; any other call throws.
  * Parents are recorded through a stack transformation, which sees each resource's options.
  */
 export function installMocks(calls: Record<string, CallMock> = {}): ResourceRecorder {
-  calls = { ...AZURE_CLIENT_CALLS, ...calls };
   const recorder = new ResourceRecorder();
   const parents = new Map<string, string>();
   const options = new Map<string, pulumi.CustomResourceOptions>();
-  pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
-        const id = state.id ?? `${args.name}-id`;
-        recorder.resources.push({
-          type: args.type,
-          name: args.name,
-          inputs: args.inputs,
-          parent: parents.get(`${args.type}::${args.name}`),
-          options: options.get(`${args.type}::${args.name}`) ?? {},
-          custom: args.custom ?? true,
-          id,
-          state,
-        });
-        return { id, state };
-      },
-      call(args) {
-        recorder.calls.push({ token: args.token, inputs: args.inputs });
-        const mock = calls[args.token];
-        if (!mock) throw new Error(`unmocked call ${args.token}(${JSON.stringify(args.inputs)})`);
-        return mock(args.inputs);
-      },
-    },
-    "queue-patterns",
-    "test",
-    false,
-  );
+  pulumi.runtime.setMocks(providerMocks(recorder, calls, parents, options), "queue-patterns", "test", false);
   recordParents(parents);
   recordOptions(options);
   return recorder;
+}
+
+/**
+ * Mocks that answer as the providers do (ids and ARNs in their documented formats, see
+ * provider-state.ts) and record each registration and call into `recorder`. `parents` maps
+ * `type::name` to the parent's name where the caller can see parents, `options` to the resource
+ * options it was registered with.
+ */
+export function providerMocks(
+  recorder: ResourceRecorder,
+  calls: Record<string, CallMock> = {},
+  parents = new Map<string, string>(),
+  options = new Map<string, pulumi.CustomResourceOptions>(),
+): pulumi.runtime.Mocks {
+  const mockedCalls = { ...AZURE_CLIENT_CALLS, ...AWS_PUBLIC_PARAMETER_CALLS, ...calls };
+  return {
+    newResource(args) {
+      const { id, state } = providerState(args.type, args.name, args.inputs);
+      recorder.resources.push({
+        type: args.type,
+        name: args.name,
+        inputs: args.inputs,
+        parent: parents.get(`${args.type}::${args.name}`),
+        options: options.get(`${args.type}::${args.name}`) ?? {},
+        custom: args.custom ?? true,
+        id,
+        state,
+      });
+      return { id, state };
+    },
+    call(args) {
+      recorder.calls.push({ token: args.token, inputs: args.inputs });
+      const mock = mockedCalls[args.token];
+      if (!mock) throw new Error(`unmocked call ${args.token}(${JSON.stringify(args.inputs)})`);
+      return mock(args.inputs);
+    },
+  };
 }
 
 /**
