@@ -10,7 +10,7 @@
  * resource type, from the names and URLs the code is given; the mocks' ARNs are never copied.
  */
 import * as assert from "node:assert/strict";
-import { before, describe, it, type TestContext } from "node:test";
+import { before, describe, it } from "node:test";
 import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../harness/mocks";
 
 const recorder = installMocks({
@@ -64,8 +64,6 @@ interface Call {
   on: () => Target;
   /** Each must be denied; none for actions without resource-level permissions (`*` only). */
   others: () => Target[];
-  /** Why this check cannot judge yet (reported as todo), if it cannot. */
-  pending?: () => string | undefined;
 }
 
 /** An SQS queue's ARN from its URL, `https://sqs.<region>.amazonaws.com/<account>/<name>`. */
@@ -138,18 +136,6 @@ const onFailureDestination = (queueName: string) =>
   );
 
 /**
- * Until the mocks give a bucket the ARN S3 gives it (`arn:aws:s3:::<name>`, the name being the
- * bucket's id), its request ARNs match nothing the mocked policies name; those checks wait.
- */
-function bucketArnPending(bucketName: string): () => string | undefined {
-  return () => {
-    const bucket = named(BUCKET, bucketName);
-    const s3Arn = `arn:aws:s3:::${bucket.id}`;
-    return bucket.state.arn === s3Arn ? undefined : `the mocks' bucket ARN ${bucket.state.arn} is not S3's ${s3Arn}`;
-  };
-}
-
-/**
  * Judges one role: each call allowed on its own resources and denied on the others, and no allowed
  * action that no call needs.
  */
@@ -157,9 +143,7 @@ function judgeRole(role: string, policyName: string, calls: Call[]): void {
   const principal = () => principalOf(role);
   const policy = () => policyOf(ROLE_POLICY, policyName);
   for (const call of calls) {
-    it(`allows ${call.action} (${call.by}) on its own resource and denies it on another account's and another name's`, async (t: TestContext) => {
-      const reason = call.pending?.();
-      if (reason) t.todo(reason);
+    it(`allows ${call.action} (${call.by}) on its own resource and denies it on another account's and another name's`, async () => {
       const judge = ({ resourcePolicy, ...target }: Target) =>
         decide(
           { identity: [policy()], resource: resourcePolicy },
@@ -231,13 +215,11 @@ function notifierConsumerCalls(name: string, secret: () => string, kmsKey?: stri
   const bucket = () => env().NOTIFIER_LEDGER_BUCKET;
   const record = (bucketName: string, key = ledgerObjectKey("2025-03-25T09:00:00Z:user-1")) =>
     `arn:aws:s3:::${bucketName}/${key}`;
-  const pending = bucketArnPending(`${name}-ledger`);
   const onLedger = (action: string, by: string): Call => ({
     action,
     by,
     on: () => ({ resource: record(bucket()) }),
     others: () => [{ resource: record(bucket(), "other/key") }, { resource: record(`${bucket()}-other`) }],
-    pending,
   });
   const calls: Call[] = [
     ...eventSourceCalls(() => env().NOTIFIER_JOBS_QUEUE_URL),
@@ -258,7 +240,6 @@ function notifierConsumerCalls(name: string, secret: () => string, kmsKey?: stri
       by: "S3, telling a missing ledger record (404, not 403) to a GetObject (API_GetObject, Permissions)",
       on: () => ({ resource: `arn:aws:s3:::${bucket()}` }),
       others: () => [{ resource: `arn:aws:s3:::${bucket()}-other` }],
-      pending,
     },
     {
       action: "secretsmanager:GetSecretValue",
@@ -523,9 +504,7 @@ describe("TLS-only resource policies", () => {
     );
   });
 
-  it("the ledger bucket's policy denies every S3 bucket and object action without TLS", async (t: TestContext) => {
-    const reason = bucketArnPending("iam-notifier-ledger")();
-    if (reason) t.todo(reason);
+  it("the ledger bucket's policy denies every S3 bucket and object action without TLS", async () => {
     const bucket = `arn:aws:s3:::${named(BUCKET, "iam-notifier-ledger").id}`;
     const document = policyOf("aws:s3/bucketPolicy:BucketPolicy", "iam-notifier-ledger-policy");
     assert.deepEqual(await notDeniedWithoutTls(document, await actionsOn("s3", "bucket"), bucket), []);
