@@ -10,6 +10,7 @@ import {
   requireFifoTopicArn,
   validateFifoIngesterArgs,
 } from "../../components/fifo-ingester";
+import { SNS_TOPIC_POLICY_ACTIONS } from "../../components/aws-secure-defaults";
 import { InvalidArgumentsError } from "../../components/validation";
 import { decide } from "../harness/iam-simulator";
 
@@ -72,6 +73,7 @@ describe("a FifoIngester with default arguments", () => {
     });
   });
 
+  // That this list is every action a topic policy can name is judged in iam-policies.test.ts.
   it("gives the topic a policy that denies without TLS every action a topic policy can name (SNS: valid policy actions)", () => {
     const policy = named(TOPIC_POLICY, "listings-topic-policy");
     assert.equal(policy.inputs.arn, topicArn());
@@ -82,19 +84,7 @@ describe("a FifoIngester with default arguments", () => {
           Sid: "DenyInsecureTransport",
           Effect: "Deny",
           Principal: "*",
-          Action: [
-            "sns:AddPermission",
-            "sns:DeleteTopic",
-            "sns:GetDataProtectionPolicy",
-            "sns:GetTopicAttributes",
-            "sns:ListSubscriptionsByTopic",
-            "sns:ListTagsForResource",
-            "sns:Publish",
-            "sns:PutDataProtectionPolicy",
-            "sns:RemovePermission",
-            "sns:SetTopicAttributes",
-            "sns:Subscribe",
-          ],
+          Action: SNS_TOPIC_POLICY_ACTIONS,
           Resource: topicArn(),
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
