@@ -10,6 +10,8 @@ import type * as pulumi from "@pulumi/pulumi";
  * A resource-policy statement that denies every request made without TLS. IAM policies cannot
  * require TLS of callers the component does not control; the resource's own policy can, for every
  * principal. `resources` and `actions` are written as given: a single ARN or action stays a string.
+ * Give every action of the resource: `sqs:*` for a queue, `s3:*` for a bucket and its objects,
+ * {@link SNS_TOPIC_POLICY_ACTIONS} for a topic.
  */
 export function denyInsecureTransport(
   resources: pulumi.Input<string> | pulumi.Input<string>[],
@@ -24,6 +26,29 @@ export function denyInsecureTransport(
     Condition: { Bool: { "aws:SecureTransport": "false" } },
   };
 }
+
+/**
+ * Every action an SNS topic policy can name, from "Valid Amazon SNS policy actions"
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html).
+ * A topic policy takes no other action: SNS refuses one outside this list with "Policy statement
+ * action out of service scope" (e.g. sns:CreateTopic, sns:SetSubscriptionAttributes), and AWS's own
+ * TLS-only example names actions rather than `sns:*`
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html#enforce-encryption-data-in-transit).
+ * `sns:Publish` also authorizes PublishBatch.
+ */
+export const SNS_TOPIC_POLICY_ACTIONS = [
+  "sns:AddPermission",
+  "sns:DeleteTopic",
+  "sns:GetDataProtectionPolicy",
+  "sns:GetTopicAttributes",
+  "sns:ListSubscriptionsByTopic",
+  "sns:ListTagsForResource",
+  "sns:Publish",
+  "sns:PutDataProtectionPolicy",
+  "sns:RemovePermission",
+  "sns:SetTopicAttributes",
+  "sns:Subscribe",
+];
 
 /**
  * SSE-SQS: encryption at rest under keys SQS manages, with no KMS key policy to grant. SNS cannot

@@ -16,6 +16,7 @@ import {
   deadLetterDepthAlarmArgs,
   denyInsecureTransport,
   MAX_MESSAGE_RETENTION_SECONDS,
+  SNS_TOPIC_POLICY_ACTIONS,
   SQS_MANAGED_ENCRYPTION,
 } from "./aws-secure-defaults";
 import {
@@ -32,7 +33,8 @@ export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runti
 /**
  * The consumer function's settings (`timeoutSeconds`, `memorySizeMb`, ...) come from
  * {@link LambdaSettings} with LambdaFunction's defaults; `reservedConcurrency`, when set, must be at
- * least `maxConcurrency`.
+ * least `maxConcurrency`. `permissions` are what `handler` itself calls (e.g.
+ * `[{ actions: ["dynamodb:PutItem"], resources: [table.arn] }]`), added to the consumer's role.
  */
 export interface FifoIngesterArgs<T = unknown> extends LambdaSettings {
   /**
@@ -59,7 +61,9 @@ export interface FifoIngesterArgs<T = unknown> extends LambdaSettings {
   /**
    * High-throughput FIFO: dedup and throughput quota per message group on the queues
    * (`deduplicationScope=messageGroup`, `fifoThroughputLimit=perMessageGroupId`) and on the created
-   * topic (`fifoThroughputScope=MessageGroup`, which SNS cannot switch back).
+   * topic (`fifoThroughputScope=MessageGroup`). SNS cannot switch a topic back to `Topic`, so turning
+   * this off later replaces the created topic: a new ARN (`topicArn`) and a new subscription;
+   * publishers must move to the new ARN. Turning it on updates the topic in place.
    * @default true
    */
   highThroughput?: boolean;
@@ -306,16 +310,16 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
     );
 
     if (args.topicArn === undefined) {
-      this.topic = new aws.sns.Topic(
-        `${name}-topic`,
-        applyTransform(transform.topic, {
-          fifoTopic: true,
-          contentBasedDeduplication: settings.contentBasedDeduplication,
-          fifoThroughputScope: settings.highThroughput ? "MessageGroup" : "Topic",
-          kmsMasterKeyId: settings.topicKmsKeyId,
-        }),
-        parent,
-      );
+      const topicArgs = applyTransform(transform.topic, {
+        fifoTopic: true,
+        contentBasedDeduplication: settings.contentBasedDeduplication,
+        fifoThroughputScope: settings.highThroughput ? "MessageGroup" : "Topic",
+        kmsMasterKeyId: settings.topicKmsKeyId,
+      });
+      this.topic = new aws.sns.Topic(`${name}-topic`, topicArgs, {
+        ...parent,
+        ...topicThroughputScopeOptions(settings.highThroughput, topicArgs.name !== undefined),
+      });
       new aws.sns.TopicPolicy(
         `${name}-topic-policy`,
         applyTransform(transform.topicPolicy, {
@@ -383,6 +387,7 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
         awsSdk: args.awsSdk,
         logRetentionDays: args.logRetentionDays,
         reservedConcurrency: args.reservedConcurrency,
+        permissions: args.permissions,
         environment: pulumi
           .all([args.environment ?? {}, this.deadLetterQueue.url])
           .apply(([environment, deadLetterQueueUrl]) => ({
@@ -482,20 +487,23 @@ export function queuePolicyDocument(queueArn: string, topicArn: string, sid: str
   };
 }
 
-/** Every topic action (AWS Solutions Constructs' list), denied without TLS. */
-const TOPIC_ACTIONS = [
-  "SNS:Publish",
-  "SNS:RemovePermission",
-  "SNS:SetTopicAttributes",
-  "SNS:DeleteTopic",
-  "SNS:ListSubscriptionsByTopic",
-  "SNS:GetTopicAttributes",
-  "SNS:Receive",
-  "SNS:AddPermission",
-  "SNS:Subscribe",
-];
-
 /** The created topic refuses requests without TLS; same-account principals publish through their IAM policies. */
 export function topicPolicy(topicArn: string): aws.iam.PolicyDocument {
-  return { Version: "2012-10-17", Statement: [denyInsecureTransport(topicArn, TOPIC_ACTIONS)] };
+  return { Version: "2012-10-17", Statement: [denyInsecureTransport(topicArn, SNS_TOPIC_POLICY_ACTIONS)] };
+}
+
+/**
+ * How the created topic changes when `highThroughput` does. SNS switches a FIFO topic's
+ * `fifoThroughputScope` from `Topic` to `MessageGroup` in place, but never back
+ * (https://docs.aws.amazon.com/sns/latest/dg/fifo-high-throughput.html): asking for `Topic` on a
+ * topic that has `MessageGroup` would fail the update, so that change replaces the topic instead.
+ * An auto-named replacement is created before the old topic is deleted; a topic given a fixed name
+ * (through `transform.topic`) must be deleted first, since two topics cannot share a name.
+ */
+export function topicThroughputScopeOptions(
+  highThroughput: boolean,
+  fixedName: boolean,
+): Pick<pulumi.CustomResourceOptions, "replaceOnChanges" | "deleteBeforeReplace"> {
+  if (highThroughput) return {};
+  return { replaceOnChanges: ["fifoThroughputScope"], ...(fixedName ? { deleteBeforeReplace: true } : {}) };
 }

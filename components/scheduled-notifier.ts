@@ -35,7 +35,10 @@ import {
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
-/** The settings of one of the two functions. */
+/**
+ * The settings of one of the two functions. `permissions` are what that function's callback itself
+ * calls (`recipients` in the producer, `send` in the consumer), added to that function's role only.
+ */
 export type NotifierFunctionArgs = Omit<LambdaSettings, "reservedConcurrency"> &
   Pick<LambdaFunctionArgs, "architecture" | "transform">;
 
@@ -73,9 +76,19 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
    * @example new pulumi.Config().requireSecret("messagingApiToken")
    */
   apiToken?: pulumi.Input<string>;
-  /** An existing Secrets Manager secret holding the API token as text, instead of `apiToken`. */
+  /**
+   * An existing Secrets Manager secret holding the API token as text, instead of `apiToken`. Its
+   * complete ARN (ending in `-` and the six random characters Secrets Manager adds, as the console
+   * shows it) is granted exactly. A partial ARN, without them, is granted as `<ARN>-??????`: that
+   * secret, and a secret created later under the same name.
+   * @example "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token-AbCdEf"
+   */
   apiTokenSecretArn?: pulumi.Input<string>;
-  /** The customer managed KMS key of the secret, if any; the consumer may then decrypt with it via Secrets Manager. */
+  /**
+   * The customer managed KMS key of the secret, if any; the consumer may then decrypt with it via
+   * Secrets Manager. Its key policy must let IAM policies grant use of the key, as the default key
+   * policy does (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+   */
   secretKmsKeyArn?: pulumi.Input<string>;
   /** How long the consumer caches the token in memory; a rotated token is picked up within this time. @default 300 */
   secretCacheSeconds?: number;
@@ -442,6 +455,7 @@ function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctio
     runtime: fn?.runtime,
     architecture: fn?.architecture,
     awsSdk: fn?.awsSdk,
+    permissions: fn?.permissions,
     transform: fn?.transform,
   };
 }
@@ -449,6 +463,85 @@ function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctio
 /** The account of an ARN (`arn:aws:lambda:<region>:<account>:...`). */
 function accountOf(arn: string): string {
   return arn.split(":")[4];
+}
+
+/**
+ * A complete secret ARN: the name, `-` and six characters. Secrets Manager reads an ARN ending so as
+ * complete too (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
+ */
+const COMPLETE_SECRET_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
+
+/**
+ * What a policy must name to grant `secretArn`. IAM authorizes a request against the secret's
+ * complete ARN, the name followed by `-` and six random characters
+ * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html), so a
+ * partial ARN granted as given matches nothing and every read is denied. For a partial ARN the grant
+ * is `<ARN>-??????`, the pattern Secrets Manager documents for one secret by name
+ * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/permissions_grant-limited-resources.html);
+ * `-*` would also match other secrets whose names merely start the same.
+ */
+export function secretGrantResource(secretArn: string): string {
+  return COMPLETE_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`;
+}
+
+/** The resources the consumer works on, by ARN. */
+export interface ConsumerResources {
+  jobsQueueArn: string;
+  deadLetterQueueArn: string;
+  ledgerBucketArn: string;
+  secretArn: string;
+  /** The secret's customer managed KMS key, if any. */
+  secretKmsKeyArn?: string;
+}
+
+/** Exactly what the consumer does: consume jobs, dead-letter them, use the ledger, read the token. */
+export function consumerPolicyStatements(resources: ConsumerResources): aws.iam.PolicyStatement[] {
+  const { jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn } = resources;
+  const statements: aws.iam.PolicyStatement[] = [
+    {
+      Sid: "ConsumeJobs",
+      Effect: "Allow",
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+      Resource: [jobsQueueArn],
+    },
+    { Sid: "DeadLetterJobs", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterQueueArn] },
+    {
+      Sid: "UseDeliveryLedger",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: [`${ledgerBucketArn}/${LEDGER_PREFIX}*`],
+    },
+    {
+      // S3 answers a read of a missing key with 404 NoSuchKey only to a caller allowed s3:ListBucket on
+      // the bucket, and with 403 AccessDenied to any other
+      // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions"). The ledger
+      // reads records that may have expired and must tell "gone" from "denied". Not narrowed by
+      // s3:prefix: S3 does not document that key for that check, and the bucket holds only ledger records.
+      Sid: "TellMissingLedgerRecords",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: [ledgerBucketArn],
+    },
+    {
+      Sid: "ReadApiToken",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: [secretGrantResource(secretArn)],
+    },
+  ];
+  if (secretKmsKeyArn) {
+    statements.push({
+      Sid: "DecryptApiToken",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [secretKmsKeyArn],
+      // Only when Secrets Manager asks on the consumer's behalf, in the secret's region.
+      Condition: {
+        StringEquals: { "kms:ViaService": `secretsmanager.${secretArn.split(":")[3]}.amazonaws.com` },
+      },
+    });
+  }
+  return statements;
 }
 
 /**
@@ -614,7 +707,17 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           [NOTIFIER_ENV.secretArn]: this.secretArn,
           [NOTIFIER_ENV.ledgerBucket]: this.ledgerBucketName,
         },
-        policyStatements: this.consumerStatements(args.secretKmsKeyArn),
+        policyStatements: pulumi
+          .all([
+            this.jobsQueue.arn,
+            this.deadLetterQueue.arn,
+            this.ledgerBucket.arn,
+            this.secretArn,
+            args.secretKmsKeyArn,
+          ])
+          .apply(([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn]) =>
+            consumerPolicyStatements({ jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn }),
+          ),
       },
       parent,
     );
@@ -801,49 +904,5 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
       parent,
     );
     return bucket;
-  }
-
-  /** Exactly what the consumer does: consume jobs, dead-letter them, use the ledger, read the token. */
-  private consumerStatements(
-    secretKmsKeyArn: pulumi.Input<string> | undefined,
-  ): pulumi.Output<aws.iam.PolicyStatement[]> {
-    return pulumi
-      .all([this.jobsQueue.arn, this.deadLetterQueue.arn, this.ledgerBucket.arn, this.secretArn, secretKmsKeyArn])
-      .apply(([jobsArn, deadLetterArn, bucketArn, secretArn, kmsKeyArn]) => {
-        const statements: aws.iam.PolicyStatement[] = [
-          {
-            Sid: "ConsumeJobs",
-            Effect: "Allow",
-            Action: [
-              "sqs:ReceiveMessage",
-              "sqs:DeleteMessage",
-              "sqs:GetQueueAttributes",
-              "sqs:ChangeMessageVisibility",
-            ],
-            Resource: [jobsArn],
-          },
-          { Sid: "DeadLetterJobs", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterArn] },
-          {
-            Sid: "UseDeliveryLedger",
-            Effect: "Allow",
-            Action: ["s3:GetObject", "s3:PutObject"],
-            Resource: [`${bucketArn}/${LEDGER_PREFIX}*`],
-          },
-          { Sid: "ReadApiToken", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secretArn] },
-        ];
-        if (kmsKeyArn) {
-          statements.push({
-            Sid: "DecryptApiToken",
-            Effect: "Allow",
-            Action: ["kms:Decrypt"],
-            Resource: [kmsKeyArn],
-            // Only when Secrets Manager asks on the consumer's behalf, in the secret's region.
-            Condition: {
-              StringEquals: { "kms:ViaService": `secretsmanager.${secretArn.split(":")[3]}.amazonaws.com` },
-            },
-          });
-        }
-        return statements;
-      });
   }
 }

@@ -10,7 +10,9 @@ import {
   requireFifoTopicArn,
   validateFifoIngesterArgs,
 } from "../../components/fifo-ingester";
+import { SNS_TOPIC_POLICY_ACTIONS } from "../../components/aws-secure-defaults";
 import { InvalidArgumentsError } from "../../components/validation";
+import { decide } from "../harness/iam-simulator";
 
 const QUEUE = "aws:sqs/queue:Queue";
 const QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy";
@@ -71,7 +73,8 @@ describe("a FifoIngester with default arguments", () => {
     });
   });
 
-  it("gives the topic a policy that denies every request without TLS", () => {
+  // That this list is every action a topic policy can name is judged in iam-policies.test.ts.
+  it("gives the topic a policy that denies without TLS every action a topic policy can name (SNS: valid policy actions)", () => {
     const policy = named(TOPIC_POLICY, "listings-topic-policy");
     assert.equal(policy.inputs.arn, topicArn());
     assert.deepEqual(policyOf(policy), {
@@ -81,22 +84,17 @@ describe("a FifoIngester with default arguments", () => {
           Sid: "DenyInsecureTransport",
           Effect: "Deny",
           Principal: "*",
-          Action: [
-            "SNS:Publish",
-            "SNS:RemovePermission",
-            "SNS:SetTopicAttributes",
-            "SNS:DeleteTopic",
-            "SNS:ListSubscriptionsByTopic",
-            "SNS:GetTopicAttributes",
-            "SNS:Receive",
-            "SNS:AddPermission",
-            "SNS:Subscribe",
-          ],
+          Action: SNS_TOPIC_POLICY_ACTIONS,
           Resource: topicArn(),
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
       ],
     });
+  });
+
+  it("updates the high-throughput topic in place if high throughput is turned on later: SNS switches Topic to MessageGroup", () => {
+    assert.equal(named(TOPIC, "listings-topic").options.replaceOnChanges, undefined);
+    assert.equal(named(TOPIC, "listings-topic").options.deleteBeforeReplace, undefined);
   });
 
   it("creates a high-throughput FIFO queue with SSE-SQS, redriving to the dead-letter queue after 5 receives", () => {
@@ -303,6 +301,39 @@ describe("a FifoIngester with arguments", () => {
     assert.equal(named(TOPIC, "standard-throughput-topic").inputs.fifoThroughputScope, "Topic");
   });
 
+  it("replaces the topic when high throughput is turned off: SNS cannot switch fifoThroughputScope from MessageGroup back to Topic (sns fifo-high-throughput)", async () => {
+    await ingester("switched-back", { highThroughput: false });
+    const { options } = named(TOPIC, "switched-back-topic");
+    assert.deepEqual(options.replaceOnChanges, ["fifoThroughputScope"]);
+    // Auto-named: the replacement is created first, then the old topic deleted.
+    assert.equal(options.deleteBeforeReplace, undefined);
+  });
+
+  it("deletes a topic with a fixed name before creating its replacement, since two topics cannot share a name", async () => {
+    await ingester("fixed-name", {
+      highThroughput: false,
+      transform: { topic: (args) => ({ ...args, name: "listings-events.fifo" }) },
+    });
+    const { options } = named(TOPIC, "fixed-name-topic");
+    assert.deepEqual(options.replaceOnChanges, ["fifoThroughputScope"]);
+    assert.equal(options.deleteBeforeReplace, true);
+  });
+
+  it("adds the handler's permissions to the consumer's role: the handler may write to the user's table", async () => {
+    const table = arn("dynamodb", "table/listings");
+    await ingester("permitted", { permissions: [{ actions: ["dynamodb:PutItem"], resources: [table] }] });
+    const policy = policyOf(named(ROLE_POLICY, "permitted-consumer-policy"));
+    assert.deepEqual(
+      policy.Statement.find((s: { Sid: string }) => s.Sid === "CallbackPermission0"),
+      { Sid: "CallbackPermission0", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [table] },
+    );
+    const principal = named("aws:iam/role:Role", "permitted-consumer-role").state.arn;
+    const put = (resource: string) =>
+      decide({ identity: [policy] }, { principal, action: "dynamodb:PutItem", resource });
+    assert.equal(await put(table), "Allowed");
+    assert.equal(await put(arn("dynamodb", "table/other")), "ImplicitlyDenied");
+  });
+
   it("derives the visibility timeout from a longer function timeout, and takes batch size, concurrency and receive count", async () => {
     await ingester("tuned", { timeoutSeconds: 120, batchSize: 5, maxConcurrency: 50, maxReceiveCount: 3 });
     assert.equal(named(FUNCTION, "tuned-consumer-function").inputs.timeout, 120);
@@ -501,6 +532,13 @@ describe("FifoIngester argument validation", () => {
 
   it("rejects an unknown body format", () => {
     assert.equal(problems({ body: "xml" as never }), `${owner}: body "xml" is not a body format; use "json" or "raw".`);
+  });
+
+  it("rejects a handler permission that names no resource", () => {
+    assert.equal(
+      problems({ permissions: [{ actions: ["dynamodb:PutItem"], resources: [] }] }),
+      `${owner}: permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].`,
+    );
   });
 
   it("rejects an alarm action that is not an SNS topic", () => {

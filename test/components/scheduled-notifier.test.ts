@@ -14,6 +14,7 @@ import {
   validateScheduledNotifierArgs,
 } from "../../components/scheduled-notifier";
 import { InvalidArgumentsError } from "../../components/validation";
+import { decide } from "../harness/iam-simulator";
 
 const QUEUE = "aws:sqs/queue:Queue";
 const FUNCTION = "aws:lambda/function:Function";
@@ -178,7 +179,7 @@ describe("ScheduledNotifier", () => {
     ]);
   });
 
-  it("lets the consumer consume the jobs queue, dead-letter, use the ledger's records and read exactly the token's secret", () => {
+  it("lets the consumer consume the jobs queue, dead-letter, use the ledger's records, list its bucket and read exactly the token's secret", () => {
     assert.deepEqual(ownStatements("reminders-consumer"), [
       {
         Sid: "ConsumeJobs",
@@ -197,6 +198,12 @@ describe("ScheduledNotifier", () => {
         Effect: "Allow",
         Action: ["s3:GetObject", "s3:PutObject"],
         Resource: [`${arnOf("aws:s3/bucket:Bucket", "reminders-ledger")}/ledger/*`],
+      },
+      {
+        Sid: "TellMissingLedgerRecords",
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [arnOf("aws:s3/bucket:Bucket", "reminders-ledger")],
       },
       {
         Sid: "ReadApiToken",
@@ -450,6 +457,91 @@ describe("ScheduledNotifier with an existing secret and a customer managed key",
 
   it("creates the schedule disabled when enabled is false", () => {
     assert.equal(recorder.named("aws:scheduler/schedule:Schedule", "existing-schedule").inputs.state, "DISABLED");
+  });
+});
+
+describe("ScheduledNotifier with an existing secret named by a partial ARN", () => {
+  const PARTIAL = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token";
+  before(async () => {
+    const notifier = new ScheduledNotifier("partial", { ...baseArgs, apiToken: undefined, apiTokenSecretArn: PARTIAL });
+    await resolve(pulumi.all([notifier.consumer.arn, notifier.eventSourceMapping.id]));
+    await recorder.settle();
+  });
+
+  const consumerPolicy = () => JSON.parse(recorder.named(ROLE_POLICY, "partial-consumer-policy").inputs.policy);
+  const readToken = (secretArn: string) =>
+    decide(
+      { identity: [consumerPolicy()] },
+      {
+        principal: arnOf("aws:iam/role:Role", "partial-consumer-role"),
+        action: "secretsmanager:GetSecretValue",
+        resource: secretArn,
+      },
+    );
+
+  it("lets the consumer read the secret's complete ARN, the name and six characters IAM authorizes (Secrets Manager reference_iam-permissions)", async () => {
+    assert.equal(await readToken(`${PARTIAL}-AbCdEf`), "Allowed");
+  });
+
+  it("grants the documented name-?????? pattern, so no other secret whose name starts the same", async () => {
+    assert.deepEqual(ownStatements("partial-consumer").find((s) => s.Sid === "ReadApiToken").Resource, [
+      `${PARTIAL}-??????`,
+    ]);
+    assert.equal(await readToken(`${PARTIAL}-old-AbCdEf`), "ImplicitlyDenied");
+  });
+
+  it("still gives the function the ARN as given, which Secrets Manager resolves", () => {
+    const variables = recorder.named(FUNCTION, "partial-consumer-function").inputs.environment.variables;
+    assert.equal(variables.NOTIFIER_SECRET_ARN, PARTIAL);
+  });
+});
+
+describe("ScheduledNotifier with permissions for its callbacks", () => {
+  const TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/recipients";
+  const TOPIC = "arn:aws:sns:us-east-1:123456789012:sent";
+  before(async () => {
+    const notifier = new ScheduledNotifier("permitted", {
+      ...baseArgs,
+      producer: { permissions: [{ actions: ["dynamodb:Query"], resources: [TABLE] }] },
+      consumer: { permissions: [{ actions: ["sns:Publish"], resources: [pulumi.output(TOPIC)] }] },
+    });
+    await resolve(pulumi.all([notifier.producer.arn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
+    await recorder.settle();
+  });
+
+  const allowed = (fn: string, action: string, resource: string) =>
+    decide(
+      { identity: [JSON.parse(recorder.named(ROLE_POLICY, `permitted-${fn}-policy`).inputs.policy)] },
+      { principal: arnOf("aws:iam/role:Role", `permitted-${fn}-role`), action, resource },
+    );
+
+  it("adds the producer's permissions to the producer's role: recipients may query the user's table", async () => {
+    assert.deepEqual(
+      ownStatements("permitted-producer").find((s) => s.Sid === "CallbackPermission0"),
+      { Sid: "CallbackPermission0", Effect: "Allow", Action: ["dynamodb:Query"], Resource: [TABLE] },
+    );
+    assert.equal(await allowed("producer", "dynamodb:Query", TABLE), "Allowed");
+    assert.equal(await allowed("consumer", "dynamodb:Query", TABLE), "ImplicitlyDenied");
+  });
+
+  it("adds the consumer's permissions to the consumer's role: send may publish to the user's topic", async () => {
+    assert.deepEqual(
+      ownStatements("permitted-consumer").find((s) => s.Sid === "CallbackPermission0"),
+      { Sid: "CallbackPermission0", Effect: "Allow", Action: ["sns:Publish"], Resource: [TOPIC] },
+    );
+    assert.equal(await allowed("consumer", "sns:Publish", TOPIC), "Allowed");
+    assert.equal(await allowed("producer", "sns:Publish", TOPIC), "ImplicitlyDenied");
+  });
+
+  it("rejects a permission without actions, naming the function it was given to", () => {
+    assert.throws(
+      () =>
+        validateScheduledNotifierArgs("daily", {
+          ...baseArgs,
+          consumer: { permissions: [{ actions: [], resources: [TOPIC] }] },
+        }),
+      /consumer\.permissions\[0\]\.actions \[\] must list IAM actions as "service:Action"/,
+    );
   });
 });
 

@@ -21,6 +21,8 @@ export interface RecordedResource {
   id: string;
   /** The state the mock returned (inputs plus computed ids, ARNs and names). */
   state: Record<string, any>;
+  /** The resource options it was registered with (replaceOnChanges, deleteBeforeReplace, ...). */
+  options: pulumi.CustomResourceOptions;
 }
 
 export type CallMock = (inputs: Record<string, any>) => Record<string, any>;
@@ -89,20 +91,24 @@ export class ResourceRecorder {
 export function installMocks(calls: Record<string, CallMock> = {}): ResourceRecorder {
   const recorder = new ResourceRecorder();
   const parents = new Map<string, string>();
-  pulumi.runtime.setMocks(providerMocks(recorder, calls, parents), "queue-patterns", "test", false);
+  const options = new Map<string, pulumi.CustomResourceOptions>();
+  pulumi.runtime.setMocks(providerMocks(recorder, calls, parents, options), "queue-patterns", "test", false);
   recordParents(parents);
+  recordOptions(options);
   return recorder;
 }
 
 /**
  * Mocks that answer as the providers do (ids and ARNs in their documented formats, see
  * provider-state.ts) and record each registration and call into `recorder`. `parents` maps
- * `type::name` to the parent's name where the caller can see parents.
+ * `type::name` to the parent's name where the caller can see parents, `options` to the resource
+ * options it was registered with.
  */
 export function providerMocks(
   recorder: ResourceRecorder,
   calls: Record<string, CallMock> = {},
   parents = new Map<string, string>(),
+  options = new Map<string, pulumi.CustomResourceOptions>(),
 ): pulumi.runtime.Mocks {
   const mockedCalls = { ...AZURE_CLIENT_CALLS, ...AWS_PUBLIC_PARAMETER_CALLS, ...calls };
   return {
@@ -113,6 +119,7 @@ export function providerMocks(
         name: args.name,
         inputs: args.inputs,
         parent: parents.get(`${args.type}::${args.name}`),
+        options: options.get(`${args.type}::${args.name}`) ?? {},
         custom: args.custom ?? true,
         id,
         state,
@@ -148,6 +155,19 @@ function recordParents(parents: Map<string, string>): void {
     names.set(res, name);
     const parentName = parent && names.get(parent);
     if (parentName) parents.set(`${type}::${name}`, parentName);
+    return original(res, parent, type, name, ...rest);
+  };
+}
+
+/** Records `type::name` -> resource options for every resource registered from now on, as recordParents does parents. */
+function recordOptions(options: Map<string, pulumi.CustomResourceOptions>): void {
+  const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
+    registerResource: (res: unknown, parent: unknown, type: string, name: string, ...rest: unknown[]) => unknown;
+  };
+  const original = resourceModule.registerResource;
+  resourceModule.registerResource = (res, parent, type, name, ...rest) => {
+    // registerResource(res, parent, type, name, custom, remote, newDependency, props, opts, ...)
+    options.set(`${type}::${name}`, rest[4] as pulumi.CustomResourceOptions);
     return original(res, parent, type, name, ...rest);
   };
 }

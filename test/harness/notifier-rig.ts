@@ -6,12 +6,13 @@
  */
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
 import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
-import { notifierEntries } from "../../components/scheduled-notifier";
+import { functionPolicy } from "../../components/lambda-function";
+import { type ConsumerResources, consumerPolicyStatements, notifierEntries } from "../../components/scheduled-notifier";
 import { NOTIFIER_ENV } from "../../runtime/scheduled-notifier/contract";
 import { ArtifactProcess, type Invocation } from "./artifact-runner";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "./emulators";
 import { directoryRecipients, type MessagingApi, sendThroughMessagingApi } from "./fake-messaging-api";
-import { type FakeAwsServices, startFakeAwsServices } from "./fake-s3-secrets-manager";
+import { type FakeAwsServices, type FakeAwsServicesOptions, startFakeAwsServices } from "./fake-s3-secrets-manager";
 import { receiveAll } from "./queue-contents";
 import { drainQueue, type EventSourceStats } from "./sqs-event-source";
 
@@ -42,7 +43,49 @@ export interface NotifierRig {
   stop(): Promise<void>;
 }
 
-const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:notifier-api-token-AbCdEf";
+const ACCOUNT = "000000000000";
+const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:notifier-api-token-AbCdEf`;
+const LEDGER_BUCKET = "notifier-ledger";
+
+/**
+ * The consumer's role with the policy the component gives it (consumerPolicyStatements inside
+ * LambdaFunction's functionPolicy), for the fake S3 and Secrets Manager to authorize its requests.
+ * The bucket is named as the consumer's environment names it; its ARN is S3's (`arn:aws:s3:::<name>`).
+ */
+export function notifierConsumerCaller(
+  resources: Omit<ConsumerResources, "ledgerBucketArn"> & { ledgerBucket: string },
+): FakeAwsServicesOptions["caller"] {
+  const { ledgerBucket, ...rest } = resources;
+  const account = resources.secretArn.split(":")[4];
+  return {
+    roleArn: `arn:aws:iam::${account}:role/notifier-consumer-role`,
+    policy: JSON.parse(
+      JSON.stringify(
+        functionPolicy(
+          `arn:aws:logs:us-east-1:${account}:log-group:notifier-consumer`,
+          consumerPolicyStatements({ ...rest, ledgerBucketArn: `arn:aws:s3:::${ledgerBucket}` }),
+        ),
+      ),
+    ),
+  };
+}
+
+/**
+ * The fake S3 and Secrets Manager's options for a consumer whose ledger is `ledgerBucket`, authorizing
+ * as the component's consumer role; for tests of the ledger and the consumer alone.
+ */
+export function fakeAwsFor(ledgerBucket: string): FakeAwsServicesOptions {
+  const queue = (name: string) => `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`;
+  return {
+    secret: { arn: SECRET_ARN, value: "t0ken" },
+    caller: notifierConsumerCaller({
+      jobsQueueArn: queue("jobs"),
+      deadLetterQueueArn: queue("dead-letters"),
+      ledgerBucket,
+      secretArn: SECRET_ARN,
+    }),
+  };
+}
 
 /** Queues on fauxqs, the fake services, and both artifacts running in their own processes. */
 export async function startNotifierRig(options: NotifierRigOptions): Promise<NotifierRig> {
@@ -51,22 +94,34 @@ export async function startNotifierRig(options: NotifierRigOptions): Promise<Not
   const { QueueUrl: deadLetterQueueUrl = "" } = await sqs.send(
     new CreateQueueCommand({ QueueName: `notifier-dead-letters-${suffix}` }),
   );
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ["QueueArn"] }),
-  );
+  const queueArn = async (queueUrl: string) => {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    return Attributes?.QueueArn ?? "";
+  };
+  const deadLetterQueueArn = await queueArn(deadLetterQueueUrl);
   const { QueueUrl: jobsQueueUrl = "" } = await sqs.send(
     new CreateQueueCommand({
       QueueName: `notifier-jobs-${suffix}`,
       Attributes: {
         VisibilityTimeout: "180",
         RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: Attributes?.QueueArn,
+          deadLetterTargetArn: deadLetterQueueArn,
           maxReceiveCount: String(options.maxReceiveCount),
         }),
       },
     }),
   );
-  const aws = await startFakeAwsServices({ arn: SECRET_ARN, value: options.token });
+  const aws = await startFakeAwsServices({
+    secret: { arn: SECRET_ARN, value: options.token },
+    caller: notifierConsumerCaller({
+      jobsQueueArn: await queueArn(jobsQueueUrl),
+      deadLetterQueueArn,
+      ledgerBucket: LEDGER_BUCKET,
+      secretArn: SECRET_ARN,
+    }),
+  });
   const env = {
     ...fauxqsFunctionEnv(options.fauxqs),
     AWS_ENDPOINT_URL_S3: aws.url,
@@ -80,7 +135,7 @@ export async function startNotifierRig(options: NotifierRigOptions): Promise<Not
   const consumer = await ArtifactProcess.start(zipBytes(options.artifacts.consumer), "aws-lambda", {
     ...env,
     [NOTIFIER_ENV.secretArn]: SECRET_ARN,
-    [NOTIFIER_ENV.ledgerBucket]: "notifier-ledger",
+    [NOTIFIER_ENV.ledgerBucket]: LEDGER_BUCKET,
   });
   const consumerLogs: string[] = [];
   return {

@@ -20,6 +20,7 @@ import {
 } from "../../../runtime/scheduled-notifier/errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
 import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
+import { fakeAwsFor } from "../../harness/notifier-rig";
 
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-token-AbCdEf";
 const JOBS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs";
@@ -63,7 +64,7 @@ describe("the ScheduledNotifier consumer", () => {
   let ledger: S3DeliveryLedger;
 
   before(async () => {
-    s3 = await startFakeAwsServices({ arn: "unused", value: "unused" });
+    s3 = await startFakeAwsServices(fakeAwsFor("ledger"));
     s3Client = new S3Client({
       endpoint: s3.url,
       region: "us-east-1",

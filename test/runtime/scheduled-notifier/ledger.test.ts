@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { LedgerConflictError, ledgerObjectKey, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
 import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
+import { fakeAwsFor } from "../../harness/notifier-rig";
 
 /**
  * A client whose next conditional PutObject of the given kind reaches S3 but loses its response, so
@@ -21,6 +22,25 @@ function losingNextResponse(client: S3Client, condition: "IfNoneMatch" | "IfMatc
   return { send } as unknown as S3Client;
 }
 
+/**
+ * A client through which the record of a key expires (S3's lifecycle rule deletes it) right after a
+ * create of it fails because it exists: the ledger's following read finds nothing.
+ */
+function expiringAfterFailedCreate(client: S3Client, s3: FakeAwsServices): S3Client {
+  const send = async (command: unknown) => {
+    const real = client.send.bind(client) as (c: unknown) => Promise<unknown>;
+    try {
+      return await real(command);
+    } catch (error) {
+      if (command instanceof PutObjectCommand && command.input.IfNoneMatch === "*") {
+        s3.objects.delete(`${command.input.Bucket}/${command.input.Key}`);
+      }
+      throw error;
+    }
+  };
+  return { send } as unknown as S3Client;
+}
+
 describe("the S3 delivery ledger (against S3's conditional-write rules)", () => {
   let s3: FakeAwsServices;
   let client: S3Client;
@@ -28,7 +48,7 @@ describe("the S3 delivery ledger (against S3's conditional-write rules)", () => 
   let ledger: S3DeliveryLedger;
 
   before(async () => {
-    s3 = await startFakeAwsServices({ arn: "unused", value: "unused" });
+    s3 = await startFakeAwsServices(fakeAwsFor("ledger-bucket"));
     client = new S3Client({
       endpoint: s3.url,
       region: "us-east-1",
@@ -121,6 +141,12 @@ describe("the S3 delivery ledger (against S3's conditional-write rules)", () => 
     if (result.outcome !== "claimed") assert.fail("first claim failed");
     await retrying.markSent(result.claim);
     assert.equal((await ledger.claim("run-1:user-1", 60)).outcome, "already-sent");
+  });
+
+  it("answers in-progress when the record expires between a failed create and the read: S3 says 404, not 403, to the consumer's role, which may list the bucket (API_GetObject, Permissions)", async () => {
+    await ledger.claim("run-1:user-1", 60);
+    const expiring = new S3DeliveryLedger(expiringAfterFailedCreate(client, s3), "ledger-bucket", () => clock);
+    assert.deepEqual(await expiring.claim("run-1:user-1", 60), { outcome: "in-progress" });
   });
 
   it("stores keys of any length and alphabet under the ledger prefix as a fixed-size hash", () => {
