@@ -103,7 +103,9 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
 
   it("FlexDeployment's registered provider runs in Pulumi's dynamic-provider host: a new package redeploys, a fresh token does not", async () => {
     expectSuccess(up);
-    const deployments = up.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment");
+    const deployments = up.registrations.filter(
+      (r) => r.type === "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment",
+    );
     assert.ok(deployments.length > 0, "the dev stack registers its Flex deployments as dynamic resources");
     const host = await startDynamicProviderHost();
     try {

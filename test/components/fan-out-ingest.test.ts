@@ -185,7 +185,9 @@ describe("a FanOutIngest with default arguments", () => {
   });
 
   it("grants the system topic exactly: send to the events queue and write dead letters", () => {
-    const grants = recorder.ofType(ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === named(TOPIC, "ids-events").state.identity.principalId);
+    const grants = recorder
+      .ofType(ROLE_ASSIGNMENT)
+      .filter((r) => r.inputs.principalId === named(TOPIC, "ids-events").state.identity.principalId);
     assert.deepEqual(
       grants.map((r) => [r.inputs.roleDefinitionId, r.inputs.scope, r.inputs.principalType]),
       [
