@@ -210,6 +210,10 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       minify: true,
       legalComments: "none",
       banner: { js: nodeMajorBanner(spec.nodeMajor) },
+      // `import()` of a module left outside the bundle becomes `require`: in a CommonJS file the
+      // ES module loader it would start costs the cold path dearly (for `node:http` its facade reads
+      // every lazy export, which loads undici), and the SDK's CommonJS builds `require` the same.
+      supported: { "dynamic-import": false },
       charset: "utf8",
       external,
       nodePaths,

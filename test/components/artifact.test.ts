@@ -66,6 +66,13 @@ describe("a Lambda artifact built from an inline closure", () => {
     assert.ok(zipBytes(artifact).byteLength < 300_000, `zip is ${zipBytes(artifact).byteLength} bytes`);
   });
 
+  it("turns import() into require: an ES module namespace of a built-in copies every export (https://nodejs.org/api/esm.html#builtin-modules), which for node:http loads undici", async () => {
+    // The SDK's ES builds load node:http with `await import("node:http")` for plain-HTTP endpoints.
+    const artifact = await buildArtifact(lambdaSpec(sqsSender("hello")));
+    assert.match(artifact.files["index.js"], /require\("node:http"\)/);
+    assert.doesNotMatch(artifact.files["index.js"], /\bimport\(/);
+  });
+
   it("leaves @aws-sdk out of the bundle when awsSdk is runtime", async () => {
     const bundled = await resolve(new LambdaFunction("bundled", { callbacks: { handler: sqsSender("a") } }).artifact);
     const external = await resolve(
