@@ -76,7 +76,7 @@ export class ArtifactProcess {
     child.on("exit", (code) => {
       for (const waiter of this.pending.values()) {
         waiter.reject(
-          new Error(`artifact process (Node.js ${node.version}) exited with ${code}:\n${this.stderr.join("")}`),
+          new Error(`artifact process exited with ${code} (Node.js ${node.version}):\n${this.stderr.join("")}`),
         );
       }
       this.pending.clear();
@@ -112,7 +112,7 @@ export class ArtifactProcess {
         const onExit = (code: number | null) =>
           reject(
             new Error(
-              `artifact process (Node.js ${node.version}) exited with ${code} while loading:\n${runner.stderr.join("")}`,
+              `artifact process exited with ${code} while loading (Node.js ${node.version}):\n${runner.stderr.join("")}`,
             ),
           );
         const onMessage = (message: any) => {
