@@ -455,14 +455,17 @@ const STUB_TLS = {
   key: path.join(repositoryRoot(), "bench", "stub-tls", "key.pem"),
 };
 
-/** Terminates TLS on a loopback port and passes the bytes on to the plain HTTP server at `target`. */
+/**
+ * Terminates TLS on a loopback port and passes the bytes on to the plain HTTP server at `target`.
+ * Both hops disable Nagle's algorithm, as Node's HTTP server does, so no write waits for a delayed ACK.
+ */
 async function tlsFrontOf(target: string): Promise<{ url: string; stop(): Promise<void> }> {
   const upstreamPort = Number(new URL(target).port);
   const sockets = new Set<net.Socket>();
   const server = tls.createServer(
-    { cert: fs.readFileSync(STUB_TLS.cert), key: fs.readFileSync(STUB_TLS.key) },
+    { cert: fs.readFileSync(STUB_TLS.cert), key: fs.readFileSync(STUB_TLS.key), noDelay: true },
     (socket) => {
-      const upstream = net.connect(upstreamPort, "127.0.0.1");
+      const upstream = net.connect({ port: upstreamPort, host: "127.0.0.1", noDelay: true });
       for (const end of [socket, upstream]) {
         sockets.add(end);
         end.once("close", () => sockets.delete(end));
@@ -510,12 +513,15 @@ async function measureColdStarts(
       assertNoNodeModulesAbove(path.dirname(dir));
     }
     const node = nodeBuildFor(folders.get(subjects[0]) as string);
-    const once = async (subject: Subject) => {
-      const dir = folders.get(subject) as string;
-      const { run, loaded } = await coldStart(node, subject, dir, callback, event, env, stub);
-      return { run, readFiles: filesRead(loaded, [dir, env.NODE_PATH]) };
-    };
-    for (const subject of subjects) (measured.get(subject) as Measured).readFiles = (await once(subject)).readFiles;
+    const once = (subject: Subject) =>
+      coldStart(node, subject, folders.get(subject) as string, callback, event, env, stub);
+    for (const subject of subjects) {
+      const { loaded } = await once(subject);
+      (measured.get(subject) as Measured).readFiles = filesRead(loaded, [
+        folders.get(subject) as string,
+        env.NODE_PATH,
+      ]);
+    }
     for (let round = 0; round < COLD_START_RUNS; round++) {
       for (const subject of round % 2 === 0 ? subjects : [...subjects].reverse()) {
         const results = measured.get(subject) as Measured;
@@ -648,7 +654,9 @@ function printReport(
     `Cold start: ${COLD_START_RUNS} measured runs per archive and page-cache state after one warm-up, interleaved ABC CBA; each archive is unpacked once into a fresh empty temp folder ` +
       "(no node_modules above) and each run spawns the official Node.js build of the runtime there, with Lambda's environment variables. " +
       "Cold cache: before the run, the files the warm-up read (its modules and the package.json files of their folders) are evicted from the page cache " +
-      "(dd oflag=nocache: posix_fadvise DONTNEED); the Node.js binary and the file-system metadata stay cached. Cells: median (min-max).",
+      "(dd oflag=nocache: posix_fadvise DONTNEED); the Node.js binary and the file-system metadata stay cached. " +
+      "Node.js start-up: from the process's start (performance.timeOrigin) to the harness's first line; CPU: process.cpuUsage() of the whole process at the first result. " +
+      "Cells: median (min-max).",
   );
   const callbackFunction = comparisons[0].callbackFunction;
   console.log(
