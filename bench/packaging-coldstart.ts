@@ -4,8 +4,10 @@
  * archive's entry, invokes its `handler` once, prints one result line, then one line listing the
  * module files it loaded (for the parent to evict from the page cache), and exits.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { format } from "node:util";
 
 /** Prefixes the result line the child prints for the parent; the handler's own logs go to stdout too. */
 export const RESULT_MARKER = "__packaging_bench_result__ ";
@@ -40,7 +42,21 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
+/**
+ * Lambda's Node.js runtime replaces the console before it loads the handler, with functions that
+ * write each line synchronously to a file descriptor (LogPatch.js of
+ * https://github.com/aws/aws-lambda-nodejs-runtime-interface-client): the handler's logs never
+ * create `process.stdout`. So does this harness, or the first log line would charge the set-up of
+ * Node's stdout stream to the archive under test.
+ */
+function patchConsoleAsLambdaDoes(): void {
+  for (const level of ["log", "info", "warn", "error", "debug", "trace"] as const) {
+    console[level] = (...args: unknown[]) => fs.writeSync(1, `${format(...args)}\n`);
+  }
+}
+
 async function main(): Promise<void> {
+  patchConsoleAsLambdaDoes();
   const [dir, entryFile, eventJson] = process.argv.slice(2);
   const started = performance.now();
   let loaded = started;
