@@ -89,7 +89,7 @@ const CALLBACKS: BenchCallback[] = [
   },
 ];
 
-/** An archive under test: its files, its zip, how the platform enters it, the Node major it runs on. */
+/** An archive under test: its files, its zip and how the platform enters it. */
 interface Subject {
   label: string;
   files: Record<string, Uint8Array>;
@@ -136,7 +136,7 @@ export async function run(): Promise<void> {
     for (const callback of CALLBACKS) {
       const stackDir = typicalStackFolder(temps, [...STACK_PACKAGES, ...callback.imports]);
       const callbackFunction = await buildCallbackFunction(recorder, `bench-${callback.name}`, callback, stackDir);
-      for (const runtime of ["nodejs22.x", "nodejs24.x"] as const) {
+      for (const runtime of lambdaRuntimes()) {
         const ours = await buildOurs(callback, runtime, "bundle");
         const oursRuntimeSdk = await buildOurs(callback, runtime, "runtime");
         const env = lambdaEnvironment(runtime, stub.endpoint, runtimeSdk);
@@ -152,6 +152,13 @@ export async function run(): Promise<void> {
     await stub.close();
     for (const dir of temps) removeFolder(dir);
   }
+}
+
+/** The Lambda runtimes `LambdaFunction` supports, each deploying one Node.js major. */
+function lambdaRuntimes(): LambdaNodeRuntime[] {
+  const { LAMBDA_NODE_MAJOR } =
+    require("../components/lambda-function") as typeof import("../components/lambda-function");
+  return Object.keys(LAMBDA_NODE_MAJOR) as LambdaNodeRuntime[];
 }
 
 /** This library's artifact, built through `LambdaFunction` as a component would. */
