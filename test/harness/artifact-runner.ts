@@ -1,13 +1,15 @@
 /**
  * Runs a packaged artifact the way the platform would: unpacked into an empty temp folder (no
- * node_modules anywhere above it), loaded in a fresh `node` process, invoked with events.
+ * node_modules anywhere above it), loaded in a fresh process of the official Node.js build of the
+ * major the artifact declares (the one its runtime deploys), invoked with events.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
-import type { FunctionHost } from "../../components/artifact";
+import { BUNDLE_FILE, declaredNodeMajor, type FunctionHost } from "../../components/artifact";
+import { type NodeBuild, nodeBuild } from "./node-builds";
 
 export interface Invocation {
   result?: unknown;
@@ -42,6 +44,16 @@ export function assertNoNodeModulesAbove(dir: string): void {
   }
 }
 
+/** The official Node.js build for the major the unpacked artifact's bundle declares. */
+export function nodeBuildFor(dir: string): NodeBuild {
+  const bundle = path.join(dir, BUNDLE_FILE);
+  const major = fs.existsSync(bundle) ? declaredNodeMajor(fs.readFileSync(bundle, "utf8")) : undefined;
+  if (major === undefined) {
+    throw new Error(`${bundle} declares no Node.js major on its first line: build the archive with buildArtifact`);
+  }
+  return nodeBuild(major);
+}
+
 export class ArtifactProcess {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (message: any) => void; reject: (error: Error) => void }>();
@@ -50,6 +62,8 @@ export class ArtifactProcess {
 
   private constructor(
     readonly dir: string,
+    /** The Node.js build running the artifact: the major it declares, never the machine's own node. */
+    readonly node: NodeBuild,
     private readonly child: ChildProcess,
   ) {
     child.on("message", (message: any) => {
@@ -61,38 +75,63 @@ export class ArtifactProcess {
     });
     child.on("exit", (code) => {
       for (const waiter of this.pending.values()) {
-        waiter.reject(new Error(`artifact process exited with ${code}:\n${this.stderr.join("")}`));
+        waiter.reject(
+          new Error(`artifact process exited with ${code} (Node.js ${node.version}):\n${this.stderr.join("")}`),
+        );
       }
       this.pending.clear();
     });
   }
 
-  /** Unpacks `zip` and starts a fresh Node.js process around it; `env` is all the environment it gets. */
+  /**
+   * Unpacks `zip` and starts a fresh process of the Node.js build the artifact declares around it;
+   * `env` is all the environment it gets.
+   */
   static async start(zip: Uint8Array, host: FunctionHost, env: Record<string, string> = {}): Promise<ArtifactProcess> {
     const dir = unpack(zip);
     assertNoNodeModulesAbove(dir);
+    let node: NodeBuild;
+    try {
+      node = nodeBuildFor(dir);
+    } catch (error) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     const child = fork(path.join(__dirname, "artifact-host.js"), [dir, host], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? "", ...env },
+      execPath: node.execPath,
       execArgv: [],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
-    const runner = new ArtifactProcess(dir, child);
+    const runner = new ArtifactProcess(dir, node, child);
     child.stdout?.on("data", (chunk) => runner.stderr.push(String(chunk)));
     child.stderr?.on("data", (chunk) => runner.stderr.push(String(chunk)));
-    await new Promise<void>((resolve, reject) => {
-      const onExit = (code: number | null) =>
-        reject(new Error(`artifact process exited with ${code} while loading:\n${runner.stderr.join("")}`));
-      const onMessage = (message: any) => {
-        if (message?.ready) {
-          child.off("message", onMessage);
-          child.off("exit", onExit);
-          resolve();
-        }
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-    });
+    try {
+      const reported = await new Promise<string>((resolve, reject) => {
+        const onExit = (code: number | null) =>
+          reject(
+            new Error(
+              `artifact process exited with ${code} while loading (Node.js ${node.version}):\n${runner.stderr.join("")}`,
+            ),
+          );
+        const onMessage = (message: any) => {
+          if (message?.ready) {
+            child.off("message", onMessage);
+            child.off("exit", onExit);
+            resolve(message.nodeVersion);
+          }
+        };
+        child.on("message", onMessage);
+        child.once("exit", onExit);
+      });
+      if (reported !== node.version) {
+        throw new Error(`the artifact reports Node.js ${reported}, not ${node.version} of ${node.execPath}`);
+      }
+    } catch (error) {
+      await runner.stop();
+      throw error;
+    }
     return runner;
   }
 
