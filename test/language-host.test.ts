@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import {
   engineConfig,
+  planShape,
   type ProgramRun,
   runProgram,
   stackConfigFile,
@@ -42,14 +43,6 @@ function expectSuccess(run: ProgramRun): void {
   assert.equal(run.exitCode, 0, `the program failed:\n${failureText(run)}`);
 }
 
-/** type::name::parent of each registration below the stack, sorted; the stack's children have no parent. */
-function shapeOf(resources: { type: string; name: string; parent?: string }[], stackName?: string): string[] {
-  return resources
-    .filter((r) => r.type !== "pulumi:pulumi:Stack")
-    .map((r) => `${r.type}::${r.name}::${r.parent === stackName ? "" : (r.parent ?? "")}`)
-    .sort();
-}
-
 describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engine)", () => {
   const { config, secretKeys } = everyComponentConfig();
   let up: ProgramRun;
@@ -65,7 +58,7 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
     pulumi.runtime.setAllConfig(engineConfig(config), secretKeys);
     const outputs = require("../index") as Record<string, Record<string, unknown>>;
     await recorder.settle();
-    inProcess = { shape: shapeOf(recorder.resources), outputs };
+    inProcess = { shape: planShape(recorder.resources), outputs };
   });
 
   it("runs index.ts, the entry Pulumi.yaml names, not the library package.json exports", () => {
@@ -77,7 +70,7 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
   it("registers the same resources, names and parents as the in-process plan", () => {
     expectSuccess(up);
     const stackName = `queue-patterns-${STACK}`;
-    assert.deepEqual(shapeOf(up.registrations, stackName), inProcess.shape);
+    assert.deepEqual(planShape(up.registrations, stackName), inProcess.shape);
   });
 
   it("exports each enabled component's outputs as stack outputs, every one with a value", () => {
@@ -126,7 +119,7 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
 
   it("plans the same resources in a preview, where ids and computed outputs are unknown", () => {
     expectSuccess(preview);
-    assert.deepEqual(shapeOf(preview.registrations, `queue-patterns-${STACK}`), inProcess.shape);
+    assert.deepEqual(planShape(preview.registrations, `queue-patterns-${STACK}`), inProcess.shape);
   });
 });
 

@@ -11,7 +11,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "./harness/emulators";
-import { engineConfig, runProgram, stackConfigFile } from "./harness/language-host";
+import { engineConfig, planShape, runProgram, stackConfigFile } from "./harness/language-host";
 import { installMocks } from "./harness/mocks";
 import { scenarios } from "./scenarios";
 import type { ScenarioContext } from "./scenarios/scenario";
@@ -34,14 +34,6 @@ function keyInputs(inputs: Record<string, unknown>): string[] {
     lines.push(`${key}=${text.length > 100 ? `${text.slice(0, 97)}...` : text}`);
   }
   return lines;
-}
-
-/** type, name and parent of each resource below the stack, sorted, for comparing two plans. */
-function planShape(resources: { type: string; name: string; parent?: string }[], stackName?: string): string[] {
-  return resources
-    .filter((r) => r.type !== "pulumi:pulumi:Stack")
-    .map((r) => `${r.type} ${r.name}${r.parent && r.parent !== stackName ? ` (parent: ${r.parent})` : ""}`)
-    .sort();
 }
 
 async function printPlan(): Promise<boolean> {

@@ -384,6 +384,17 @@ export async function runProgram(options: ProgramOptions): Promise<ProgramRun> {
   }
 }
 
+/**
+ * Each resource below the stack as "type name (parent: p)", sorted: what two plans of one program
+ * must agree on. Children of the stack (named `stackName`) and unparented resources read the same.
+ */
+export function planShape(resources: { type: string; name: string; parent?: string }[], stackName?: string): string[] {
+  return resources
+    .filter((r) => r.type !== "pulumi:pulumi:Stack")
+    .map((r) => `${r.type} ${r.name}${r.parent && r.parent !== stackName ? ` (parent: ${r.parent})` : ""}`)
+    .sort();
+}
+
 /** Config as the engine hands it to a program: every value a string, objects as JSON text. */
 export function engineConfig(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
