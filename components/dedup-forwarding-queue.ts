@@ -12,12 +12,8 @@ import * as monitor from "@pulumi/azure-native/monitor";
 import * as servicebus from "@pulumi/azure-native/servicebus";
 import * as pulumi from "@pulumi/pulumi";
 import { describeDuration, isoDuration, parseDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
-import {
-  DAY_SECONDS,
-  isTimeZone,
-  longestBackwardShiftSeconds,
-  periodShapeProblem,
-} from "../runtime/dedup-forwarding-queue/period";
+import { DAY_SECONDS, longestBackwardShiftSeconds, periodShapeProblem } from "../runtime/dedup-forwarding-queue/period";
+import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import type { ProcessCallback, ProcessorOptions } from "../runtime/dedup-forwarding-queue/processor";
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import type { RuntimeEntry } from "./artifact";
@@ -217,7 +213,7 @@ function checkWindows(
   scheduleDelaySeconds: number | undefined,
 ): Map<string, { periodSeconds: number; duplicateWindowSeconds: number }> {
   const periods = new Map<string, { periodSeconds: number; duplicateWindowSeconds: number }>();
-  const dstSeconds = isTimeZone(timeZone) ? longestBackwardShiftSeconds(timeZone) : 0;
+  const dstSeconds = isIanaTimeZone(timeZone) ? longestBackwardShiftSeconds(timeZone) : 0;
   const seenQueueNames = new Map<string, string>();
   for (const [window, text] of Object.entries(windows)) {
     const argument = `windows.${window}`;
@@ -257,7 +253,7 @@ function checkWindows(
     // its run: the window must span the longest real-time period (DST) plus the delay.
     const needed = periodSeconds + dstSeconds + (scheduleDelaySeconds ?? 0);
     periods.set(window, { periodSeconds, duplicateWindowSeconds: needed });
-    if (scheduleDelaySeconds === undefined || !isTimeZone(timeZone)) continue;
+    if (scheduleDelaySeconds === undefined || !isIanaTimeZone(timeZone)) continue;
     const parts = [
       "the period",
       ...(dstSeconds > 0 ? [`${describeDuration(dstSeconds)} for the clocks going back in ${timeZone}`] : []),
@@ -281,7 +277,7 @@ function resolveSettings(
   const checker = new ArgumentChecker(ownerLabel("DedupForwardingQueue", name));
   const timeZone = args.timeZone ?? DEFAULTS.timeZone;
   checker.check(
-    isTimeZone(timeZone),
+    isIanaTimeZone(timeZone),
     "timeZone",
     timeZone,
     'is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',

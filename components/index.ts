@@ -68,7 +68,6 @@ export {
   validatePersistentEniAsgArgs,
 } from "./persistent-eni-asg";
 export {
-  isIanaTimeZone,
   type NotifierFunctionArgs,
   ScheduledNotifier,
   type ScheduledNotifierArgs,
@@ -76,4 +75,5 @@ export {
   validateScheduledNotifierArgs,
 } from "./scheduled-notifier";
 export type { Transform } from "./transform";
+export { isIanaTimeZone } from "../runtime/shared/time-zone";
 export { type ArgumentProblem, InvalidArgumentsError } from "./validation";

@@ -19,6 +19,7 @@ import {
   type SendCallback,
 } from "../runtime/scheduled-notifier/contract";
 import type { ConsumerOptions } from "../runtime/scheduled-notifier/consumer";
+import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import type { RuntimeEntry } from "./artifact";
 import {
   deadLetterDepthAlarmArgs,
@@ -289,18 +290,6 @@ export function scheduleExpressionProblem(expression: string): string | undefine
     return 'exactly one of day-of-month and day-of-week must be "?", e.g. "cron(0 9 * * ? *)" for every day';
   }
   return undefined;
-}
-
-/** Whether a name is an IANA time zone the runtime knows (what Scheduler's time zones are). */
-export function isIanaTimeZone(name: string): boolean {
-  // Offsets such as "+01:00" are accepted by newer Intl versions, but Scheduler wants a zone name.
-  if (!/^[A-Za-z]/.test(name)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;

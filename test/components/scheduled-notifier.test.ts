@@ -6,11 +6,10 @@ const recorder = installMocks();
 
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import { isIanaTimeZone, scheduleExpressionProblem } from "../../components";
 import {
-  isIanaTimeZone,
   ScheduledNotifier,
   type ScheduledNotifierArgs,
-  scheduleExpressionProblem,
   validateScheduledNotifierArgs,
 } from "../../components/scheduled-notifier";
 import { InvalidArgumentsError } from "../../components/validation";
