@@ -34,6 +34,7 @@ import {
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
+import { arnParts, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
 import { scheduleExpressionProblem } from "./validators/schedule-expression";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -205,7 +206,6 @@ const DAY_SECONDS = 86_400;
 /** Lambda's 4 KB environment, less what the notifier's own variables (queue URLs, ARNs) need. */
 const MAX_SETTINGS_BYTES = 3072;
 
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Lambda reserves these prefixes for its own environment variables. */
 const RESERVED_ENV_PREFIXES = ["AWS_", "LAMBDA_"];
@@ -310,7 +310,7 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
   );
   if (typeof args.apiTokenSecretArn === "string") {
     checker.check(
-      SECRET_ARN.test(args.apiTokenSecretArn),
+      isSecretsManagerSecretArn(args.apiTokenSecretArn),
       "apiTokenSecretArn",
       args.apiTokenSecretArn,
       'is not a Secrets Manager secret ARN ("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
@@ -362,17 +362,6 @@ function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctio
   };
 }
 
-/** The account of an ARN (`arn:aws:lambda:<region>:<account>:...`). */
-function accountOf(arn: string): string {
-  return arn.split(":")[4];
-}
-
-/**
- * A complete secret ARN: the name, `-` and six characters. Secrets Manager reads an ARN ending so as
- * complete too (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
- */
-const COMPLETE_SECRET_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
-
 /**
  * What a policy must name to grant `secretArn`. IAM authorizes a request against the secret's
  * complete ARN, the name followed by `-` and six random characters
@@ -383,7 +372,7 @@ const COMPLETE_SECRET_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
  * `-*` would also match other secrets whose names merely start the same.
  */
 export function secretGrantResource(secretArn: string): string {
-  return COMPLETE_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`;
+  return isCompleteSecretArn(secretArn) ? secretArn : `${secretArn}-??????`;
 }
 
 /** The resources the consumer works on, by ARN. */
@@ -660,7 +649,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
                 Principal: { Service: "scheduler.amazonaws.com" },
                 Action: "sts:AssumeRole",
                 // Only schedules of this account may use the role (confused-deputy protection).
-                Condition: { StringEquals: { "aws:SourceAccount": accountOf(arn) } },
+                Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
               },
             ],
           }),
