@@ -428,7 +428,7 @@ export function consumerPolicyStatements(resources: ConsumerResources): aws.iam.
       Resource: [secretKmsKeyArn],
       // Only when Secrets Manager asks on the consumer's behalf, in the secret's region.
       Condition: {
-        StringEquals: { "kms:ViaService": `secretsmanager.${secretArn.split(":")[3]}.amazonaws.com` },
+        StringEquals: { "kms:ViaService": `secretsmanager.${arnParts(secretArn).region}.amazonaws.com` },
       },
     });
   }
