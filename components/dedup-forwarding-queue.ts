@@ -11,7 +11,7 @@
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as servicebus from "@pulumi/azure-native/servicebus";
 import * as pulumi from "@pulumi/pulumi";
-import { describeDuration, isoDuration, parseDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
+import { describeDuration, isoDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
 import { DAY_SECONDS, longestBackwardShiftSeconds, periodShapeProblem } from "../runtime/dedup-forwarding-queue/period";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import type { ProcessCallback, ProcessorOptions } from "../runtime/dedup-forwarding-queue/processor";
@@ -22,6 +22,7 @@ import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFu
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
+import { durationArgument } from "./validators/duration";
 
 export type {
   ProcessCallback,
@@ -177,32 +178,6 @@ function queueNames(
       windowNames.map((window) => [window, `${prefix}-processing-${window}`.toLowerCase()]),
     ),
   };
-}
-
-/** Reads a duration argument, recording a problem when unreadable or outside [min, max] seconds. */
-function durationArgument(
-  checker: ArgumentChecker,
-  argument: string,
-  value: string,
-  range: { min: number; max?: number; rule: string },
-): number | undefined {
-  const seconds = parseDuration(value);
-  if (seconds === undefined) {
-    checker.check(
-      false,
-      argument,
-      value,
-      'is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
-    );
-    return undefined;
-  }
-  const inRange = seconds >= range.min && (range.max === undefined || seconds <= range.max);
-  const allowed =
-    range.max === undefined
-      ? `at least ${describeDuration(range.min)}`
-      : `${describeDuration(range.min)}..${describeDuration(range.max)}`;
-  checker.check(inRange, argument, value, `is out of range; ${range.rule} ${allowed}.`);
-  return inRange ? seconds : undefined;
 }
 
 /** Checks every window; returns the valid ones with their period and duplicate-detection window. */
