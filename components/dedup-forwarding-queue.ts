@@ -53,7 +53,9 @@ export interface DedupForwardingQueueArgs {
    */
   process: ProcessCallback;
   /**
-   * The IANA time zone whose wall clock the periods follow ("1 day" = the local calendar day).
+   * The IANA time zone whose wall clock the periods follow ("1 day" = the local calendar day). A
+   * zone name, not a UTC offset such as "+01:00" (see runtime/shared/time-zone.ts); a fixed offset
+   * is a name too ("Etc/GMT-1" is UTC+01:00).
    * @default "UTC"
    * @example "Europe/London"
    */
