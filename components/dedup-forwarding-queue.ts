@@ -11,13 +11,9 @@
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as servicebus from "@pulumi/azure-native/servicebus";
 import * as pulumi from "@pulumi/pulumi";
-import { describeDuration, isoDuration, parseDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
-import {
-  DAY_SECONDS,
-  isTimeZone,
-  longestBackwardShiftSeconds,
-  periodShapeProblem,
-} from "../runtime/dedup-forwarding-queue/period";
+import { describeDuration, isoDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
+import { DAY_SECONDS, longestBackwardShiftSeconds, periodShapeProblem } from "../runtime/dedup-forwarding-queue/period";
+import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import type { ProcessCallback, ProcessorOptions } from "../runtime/dedup-forwarding-queue/processor";
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import type { RuntimeEntry } from "./artifact";
@@ -26,6 +22,7 @@ import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFu
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
+import { durationArgument } from "./validators/duration";
 
 export type {
   ProcessCallback,
@@ -56,7 +53,9 @@ export interface DedupForwardingQueueArgs {
    */
   process: ProcessCallback;
   /**
-   * The IANA time zone whose wall clock the periods follow ("1 day" = the local calendar day).
+   * The IANA time zone whose wall clock the periods follow ("1 day" = the local calendar day). A
+   * zone name, not a UTC offset such as "+01:00" (see runtime/shared/time-zone.ts); a fixed offset
+   * is a name too ("Etc/GMT-1" is UTC+01:00).
    * @default "UTC"
    * @example "Europe/London"
    */
@@ -183,32 +182,6 @@ function queueNames(
   };
 }
 
-/** Reads a duration argument, recording a problem when unreadable or outside [min, max] seconds. */
-function durationArgument(
-  checker: ArgumentChecker,
-  argument: string,
-  value: string,
-  range: { min: number; max?: number; rule: string },
-): number | undefined {
-  const seconds = parseDuration(value);
-  if (seconds === undefined) {
-    checker.check(
-      false,
-      argument,
-      value,
-      'is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
-    );
-    return undefined;
-  }
-  const inRange = seconds >= range.min && (range.max === undefined || seconds <= range.max);
-  const allowed =
-    range.max === undefined
-      ? `at least ${describeDuration(range.min)}`
-      : `${describeDuration(range.min)}..${describeDuration(range.max)}`;
-  checker.check(inRange, argument, value, `is out of range; ${range.rule} ${allowed}.`);
-  return inRange ? seconds : undefined;
-}
-
 /** Checks every window; returns the valid ones with their period and duplicate-detection window. */
 function checkWindows(
   checker: ArgumentChecker,
@@ -217,7 +190,7 @@ function checkWindows(
   scheduleDelaySeconds: number | undefined,
 ): Map<string, { periodSeconds: number; duplicateWindowSeconds: number }> {
   const periods = new Map<string, { periodSeconds: number; duplicateWindowSeconds: number }>();
-  const dstSeconds = isTimeZone(timeZone) ? longestBackwardShiftSeconds(timeZone) : 0;
+  const dstSeconds = isIanaTimeZone(timeZone) ? longestBackwardShiftSeconds(timeZone) : 0;
   const seenQueueNames = new Map<string, string>();
   for (const [window, text] of Object.entries(windows)) {
     const argument = `windows.${window}`;
@@ -257,7 +230,7 @@ function checkWindows(
     // its run: the window must span the longest real-time period (DST) plus the delay.
     const needed = periodSeconds + dstSeconds + (scheduleDelaySeconds ?? 0);
     periods.set(window, { periodSeconds, duplicateWindowSeconds: needed });
-    if (scheduleDelaySeconds === undefined || !isTimeZone(timeZone)) continue;
+    if (scheduleDelaySeconds === undefined || !isIanaTimeZone(timeZone)) continue;
     const parts = [
       "the period",
       ...(dstSeconds > 0 ? [`${describeDuration(dstSeconds)} for the clocks going back in ${timeZone}`] : []),
@@ -281,7 +254,7 @@ function resolveSettings(
   const checker = new ArgumentChecker(ownerLabel("DedupForwardingQueue", name));
   const timeZone = args.timeZone ?? DEFAULTS.timeZone;
   checker.check(
-    isTimeZone(timeZone),
+    isIanaTimeZone(timeZone),
     "timeZone",
     timeZone,
     'is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',

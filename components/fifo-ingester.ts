@@ -26,6 +26,7 @@ import {
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
+import { isSnsTopicArn } from "./validators/arn";
 import { ArgumentChecker, type ArgumentProblem, InvalidArgumentsError, ownerLabel } from "./validation";
 
 export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runtime/fifo-ingester/handler";
@@ -106,8 +107,6 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 const DEFAULT_TIMEOUT_SECONDS = 30;
 /** The longest name that still fits SQS's 80 characters once `-queue`, `-<7 random>` and `.fifo` are added. */
 const MAX_NAME_LENGTH = 61;
-
-const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$/;
 
 /** The arguments with every default applied, in one place. */
 function withDefaults<T>(args: FifoIngesterArgs<T>) {
@@ -211,7 +210,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   }
   if (typeof args.alarmActionArn === "string") {
     checker.check(
-      SNS_TOPIC_ARN.test(args.alarmActionArn),
+      isSnsTopicArn(args.alarmActionArn),
       "alarmActionArn",
       args.alarmActionArn,
       "is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<topic>.",
@@ -222,7 +221,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
 
 /** Problems with an existing topic's ARN: not an SNS ARN, or a standard topic. */
 export function topicArnProblems(topicArn: string): ArgumentProblem[] {
-  if (!SNS_TOPIC_ARN.test(topicArn)) {
+  if (!isSnsTopicArn(topicArn)) {
     return [
       {
         argument: "topicArn",

@@ -68,12 +68,12 @@ export {
   validatePersistentEniAsgArgs,
 } from "./persistent-eni-asg";
 export {
-  isIanaTimeZone,
   type NotifierFunctionArgs,
   ScheduledNotifier,
   type ScheduledNotifierArgs,
-  scheduleExpressionProblem,
   validateScheduledNotifierArgs,
 } from "./scheduled-notifier";
 export type { Transform } from "./transform";
+export { scheduleExpressionProblem } from "./validators/schedule-expression";
+export { isIanaTimeZone } from "../runtime/shared/time-zone";
 export { type ArgumentProblem, InvalidArgumentsError } from "./validation";

@@ -22,6 +22,7 @@ import {
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
+import { arnParts, isArn } from "./validators/arn";
 import { type ArgumentChecker, ownerLabel } from "./validation";
 
 export type { AfterAttach, AfterAttachInput } from "../runtime/persistent-eni-asg/attacher";
@@ -315,7 +316,7 @@ export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAs
     args.alarmActions.forEach((action, i) => {
       if (typeof action === "string") {
         checker.check(
-          action.startsWith("arn:"),
+          isArn(action),
           `alarmActions[${i}]`,
           action,
           'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
@@ -431,12 +432,6 @@ function numberToIp(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
 }
 
-/** `arn:<partition>:<service>:<region>:<account>:...` -> the parts this component builds ARNs from. */
-function arnScope(arn: string): { partition: string; region: string; account: string } {
-  const [, partition, , region, account] = arn.split(":");
-  return { partition, region, account };
-}
-
 /**
  * The attacher's permissions beyond its logs: move this one ENI between instances of this group,
  * complete this group's lifecycle actions, read what it must decide on, and report failed events.
@@ -446,7 +441,7 @@ export function attacherPolicyStatements(
   autoScalingGroupName: string,
   failureQueueArn: string,
 ): aws.iam.PolicyStatement[] {
-  const { partition, region, account } = arnScope(eniArn);
+  const { partition, region, account } = arnParts(eniArn);
   return [
     {
       Sid: "MovePersistentEni",

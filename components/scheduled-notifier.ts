@@ -19,6 +19,7 @@ import {
   type SendCallback,
 } from "../runtime/scheduled-notifier/contract";
 import type { ConsumerOptions } from "../runtime/scheduled-notifier/consumer";
+import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import type { RuntimeEntry } from "./artifact";
 import {
   deadLetterDepthAlarmArgs,
@@ -33,6 +34,8 @@ import {
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
+import { arnParts, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
+import { scheduleExpressionProblem } from "./validators/schedule-expression";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
 /**
@@ -203,107 +206,6 @@ const DAY_SECONDS = 86_400;
 /** Lambda's 4 KB environment, less what the notifier's own variables (queue URLs, ARNs) need. */
 const MAX_SETTINGS_BYTES = 3072;
 
-interface CronField {
-  name: string;
-  min: number;
-  max: number;
-  names?: string[];
-  /** Forms beside numbers, ranges, lists and steps (`L`, `W`, `#`). */
-  special?: RegExp;
-}
-
-const MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-const WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-const CRON_FIELDS: CronField[] = [
-  { name: "minutes", min: 0, max: 59 },
-  { name: "hours", min: 0, max: 23 },
-  { name: "day-of-month", min: 1, max: 31, special: /^(\?|L|LW|L-\d{1,2}|\d{1,2}W)$/ },
-  { name: "month", min: 1, max: 12, names: MONTHS },
-  {
-    name: "day-of-week",
-    min: 1,
-    max: 7,
-    names: WEEKDAYS,
-    special: /^(\?|L|[1-7]L|[A-Z]{3}L|[1-7]#[1-5]|[A-Z]{3}#[1-5])$/,
-  },
-  { name: "year", min: 1970, max: 2199 },
-];
-
-function cronValue(token: string, field: CronField): number | undefined {
-  if (/^\d+$/.test(token)) return Number(token);
-  const index = field.names?.indexOf(token.toUpperCase()) ?? -1;
-  return index >= 0 ? index + 1 : undefined;
-}
-
-/** Why one cron field is invalid, or undefined. */
-function cronFieldProblem(value: string, field: CronField): string | undefined {
-  for (const part of value.split(",")) {
-    if (field.special?.test(part.toUpperCase())) {
-      if (part === "?" || !/\d/.test(part)) continue;
-      const day = Number(part.match(/\d+/)?.[0]);
-      if (day >= field.min && day <= field.max) continue;
-      return `${field.name} "${value}" names ${day}, outside ${field.min}..${field.max}`;
-    }
-    const match = part.match(/^(\*|[A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?(?:\/(\d+))?$/);
-    if (!match) return `${field.name} "${value}" is not a value, range, list or step`;
-    const [, start, end, step] = match;
-    const bounds = [start, end].filter((token): token is string => token !== undefined && token !== "*");
-    for (const token of bounds) {
-      const number = cronValue(token, field);
-      if (number === undefined || number < field.min || number > field.max) {
-        const allowed = field.names
-          ? `${field.min}..${field.max} or ${field.names[0]}..${field.names.at(-1)}`
-          : `${field.min}..${field.max}`;
-        return `${field.name} "${value}" has ${token}, outside ${allowed}`;
-      }
-    }
-    if (step !== undefined && Number(step) < 1) return `${field.name} "${value}" steps by 0`;
-  }
-  return undefined;
-}
-
-/** Why a schedule expression is not a valid recurring EventBridge Scheduler expression, or undefined. */
-export function scheduleExpressionProblem(expression: string): string | undefined {
-  const rate = expression.match(/^rate\((.*)\)$/);
-  if (rate) {
-    const parts = rate[1].match(/^(\d+) (minute|minutes|hour|hours|day|days)$/);
-    if (!parts || Number(parts[1]) < 1) {
-      return 'a rate is "rate(<positive whole number> <minute(s)|hour(s)|day(s)>)", e.g. "rate(6 hours)"';
-    }
-    return undefined;
-  }
-  const cron = expression.match(/^cron\((.*)\)$/);
-  if (!cron) return 'use "cron(<6 fields>)" or "rate(<value> <unit>)"';
-  const fields = cron[1].trim().split(/\s+/);
-  if (fields.length !== 6) {
-    return (
-      `a cron has 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}; ` +
-      'e.g. "cron(0 9 ? * MON-FRI *)" is 09:00 on weekdays'
-    );
-  }
-  for (const [index, field] of CRON_FIELDS.entries()) {
-    const problem = cronFieldProblem(fields[index], field);
-    if (problem) return problem;
-  }
-  if ((fields[2] === "?") === (fields[4] === "?")) {
-    return 'exactly one of day-of-month and day-of-week must be "?", e.g. "cron(0 9 * * ? *)" for every day';
-  }
-  return undefined;
-}
-
-/** Whether a name is an IANA time zone the runtime knows (what Scheduler's time zones are). */
-export function isIanaTimeZone(name: string): boolean {
-  // Offsets such as "+01:00" are accepted by newer Intl versions, but Scheduler wants a zone name.
-  if (!/^[A-Za-z]/.test(name)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Lambda reserves these prefixes for its own environment variables. */
 const RESERVED_ENV_PREFIXES = ["AWS_", "LAMBDA_"];
@@ -408,7 +310,7 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
   );
   if (typeof args.apiTokenSecretArn === "string") {
     checker.check(
-      SECRET_ARN.test(args.apiTokenSecretArn),
+      isSecretsManagerSecretArn(args.apiTokenSecretArn),
       "apiTokenSecretArn",
       args.apiTokenSecretArn,
       'is not a Secrets Manager secret ARN ("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
@@ -460,17 +362,6 @@ function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctio
   };
 }
 
-/** The account of an ARN (`arn:aws:lambda:<region>:<account>:...`). */
-function accountOf(arn: string): string {
-  return arn.split(":")[4];
-}
-
-/**
- * A complete secret ARN: the name, `-` and six characters. Secrets Manager reads an ARN ending so as
- * complete too (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
- */
-const COMPLETE_SECRET_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
-
 /**
  * What a policy must name to grant `secretArn`. IAM authorizes a request against the secret's
  * complete ARN, the name followed by `-` and six random characters
@@ -481,7 +372,7 @@ const COMPLETE_SECRET_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
  * `-*` would also match other secrets whose names merely start the same.
  */
 export function secretGrantResource(secretArn: string): string {
-  return COMPLETE_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`;
+  return isCompleteSecretArn(secretArn) ? secretArn : `${secretArn}-??????`;
 }
 
 /** The resources the consumer works on, by ARN. */
@@ -537,7 +428,7 @@ export function consumerPolicyStatements(resources: ConsumerResources): aws.iam.
       Resource: [secretKmsKeyArn],
       // Only when Secrets Manager asks on the consumer's behalf, in the secret's region.
       Condition: {
-        StringEquals: { "kms:ViaService": `secretsmanager.${secretArn.split(":")[3]}.amazonaws.com` },
+        StringEquals: { "kms:ViaService": `secretsmanager.${arnParts(secretArn).region}.amazonaws.com` },
       },
     });
   }
@@ -758,7 +649,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
                 Principal: { Service: "scheduler.amazonaws.com" },
                 Action: "sts:AssumeRole",
                 // Only schedules of this account may use the role (confused-deputy protection).
-                Condition: { StringEquals: { "aws:SourceAccount": accountOf(arn) } },
+                Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
               },
             ],
           }),

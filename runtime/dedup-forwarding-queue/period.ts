@@ -44,17 +44,6 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** Whether Node.js knows the IANA time zone (`UTC`, `Europe/London`, ...). */
-export function isTimeZone(timeZone: string): boolean {
-  if (typeof timeZone !== "string" || timeZone.length === 0) return false;
-  try {
-    formatterFor(timeZone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The local wall-clock time of an instant, as milliseconds of a UTC date with the same fields. */
 function wallClock(instantMs: number, timeZone: string): number {
   if (timeZone === "UTC") return instantMs;

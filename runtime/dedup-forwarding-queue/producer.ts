@@ -12,7 +12,8 @@
 import { createHash } from "node:crypto";
 import type { ServiceBusMessage, ServiceBusSender } from "@azure/service-bus";
 import { PROCESSING_REQUEST_CONTENT_TYPE, type ProcessingRequest } from "./message";
-import { isTimeZone, periodOf } from "./period";
+import { isIanaTimeZone } from "../shared/time-zone";
+import { periodOf } from "./period";
 
 /** One window: the processing queue its messages go to, its period length and its duplicate-detection window. */
 export interface ProcessingWindowConfig {
@@ -201,7 +202,7 @@ export class ProcessingScheduler {
     options: { now?: () => Date } = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    if (!isTimeZone(config.timeZone)) {
+    if (!isIanaTimeZone(config.timeZone)) {
       throw new InvalidObservationError(
         `the configuration's timeZone ${JSON.stringify(config.timeZone)} is not an IANA time zone.`,
       );

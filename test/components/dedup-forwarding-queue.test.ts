@@ -511,6 +511,13 @@ describe("DedupForwardingQueue argument validation", () => {
     );
   });
 
+  it("rejects a UTC offset in place of a time zone name, as Node.js 22+ Intl would accept it (ECMA-402 2024)", () => {
+    assert.equal(
+      message({ timeZone: "+01:00" }),
+      'DedupForwardingQueue "readings": timeZone "+01:00" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
+    );
+  });
+
   it("rejects a schedule delay that is not a duration", () => {
     assert.equal(
       message({ scheduleDelay: "soon" }),

@@ -167,6 +167,13 @@ describe("bad observations", () => {
     );
   });
 
+  it("rejects a configuration whose time zone is a UTC offset, as the component does", () => {
+    assert.throws(
+      () => new ProcessingScheduler(recordingClient(), { ...config, timeZone: "+01:00" }),
+      new InvalidObservationError('the configuration\'s timeZone "+01:00" is not an IANA time zone.'),
+    );
+  });
+
   it("rejects a configuration whose time zone Node.js does not know", () => {
     assert.throws(
       () => new ProcessingScheduler(recordingClient(), { ...config, timeZone: "Mars/Olympus" }),

@@ -1,0 +1,57 @@
+/**
+ * ARNs the components take as arguments, one check per resource type, each following the ARN
+ * format its service documents in the Service Authorization Reference. The general shape is
+ * `arn:<partition>:<service>:<region>:<account>:<resource>`
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html); partitions are `aws`,
+ * `aws-cn`, `aws-us-gov` and the like.
+ */
+
+/** The sections of an ARN the components build other ARNs and conditions from. */
+export interface ArnParts {
+  partition: string;
+  service: string;
+  region: string;
+  account: string;
+  resource: string;
+}
+
+/** `arn:aws:sns:us-east-1:123456789012:on-call` -> its sections (region and account may be empty). */
+export function arnParts(arn: string): ArnParts {
+  const [, partition, service, region, account, ...resource] = arn.split(":");
+  return { partition, service, region, account, resource: resource.join(":") };
+}
+
+/**
+ * Any ARN: six sections, the resource non-empty. Region and account may be empty (IAM, S3) or not
+ * an account id (CloudWatch's EC2 actions, `arn:aws:automate:<region>:ec2:stop`).
+ */
+export function isArn(value: string): boolean {
+  return /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[^:]*:.+$/.test(value);
+}
+
+/**
+ * An SNS topic: `arn:${Partition}:sns:${Region}:${Account}:${TopicName}`, the name letters,
+ * digits, `-` and `_`, with `.fifo` for a FIFO topic
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html#amazonsns-resources-for-iam-policies).
+ */
+export function isSnsTopicArn(value: string): boolean {
+  return /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$/.test(value);
+}
+
+/**
+ * A Secrets Manager secret: `arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}`
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html#awssecretsmanager-resources-for-iam-policies),
+ * complete (the name, `-` and six random characters) or partial (the name only).
+ */
+export function isSecretsManagerSecretArn(value: string): boolean {
+  return /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(value);
+}
+
+/**
+ * Whether a secret ARN is complete: the name, `-` and six characters. Secrets Manager reads an ARN
+ * ending so as complete too
+ * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
+ */
+export function isCompleteSecretArn(secretArn: string): boolean {
+  return /:secret:.+-[A-Za-z0-9]{6}$/.test(secretArn);
+}
