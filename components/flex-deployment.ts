@@ -124,6 +124,11 @@ function jsonOf<T>(text: string): T | undefined {
   }
 }
 
+/** The HTTP status of an answer; undefined for a network error. */
+function statusOf(answer: Answer): number | undefined {
+  return "networkError" in answer ? undefined : answer.status;
+}
+
 function describe(answer: Answer): string {
   return "networkError" in answer
     ? `network error ${answer.networkError}`
@@ -132,7 +137,8 @@ function describe(answer: Answer): string {
 
 /** Answers that say "not yet": the site is busy, warming up or overloaded. */
 function isBusy(answer: Answer): boolean {
-  return "networkError" in answer || answer.status === 409 || answer.status === 429 || answer.status >= 500;
+  const status = statusOf(answer);
+  return status === undefined || status === 409 || status === 429 || status >= 500;
 }
 
 /**
@@ -158,11 +164,12 @@ async function postPackage(
       headers: { ...scmHeaders(inputs), "Content-Type": "application/zip" },
       body,
     });
+    const status = statusOf(answer);
     if (!("networkError" in answer) && answer.status >= 200 && answer.status < 300) {
       return { deploymentId: deploymentIdOf(inputs, answer), postedAt };
     }
     const transient =
-      isBusy(answer) || (!("networkError" in answer) && isRolePropagationAnswer(answer.status, answer.text));
+      isBusy(answer) || (status !== undefined && "text" in answer && isRolePropagationAnswer(status, answer.text));
     const wait = Math.min(environment.pollIntervalMs * 2 ** attempt, MAX_BACKOFF_MS);
     if (!transient || environment.now() + wait > deadline) {
       throw new Error(
@@ -211,7 +218,8 @@ async function waitForDeployment(
   let last: Answer | undefined;
   while (environment.now() < deadline) {
     last = await request(environment, statusUrl, { headers: scmHeaders(inputs) });
-    if (!("networkError" in last) && last.status === 200) {
+    const status = statusOf(last);
+    if (status === 200 && "text" in last) {
       const deployment = jsonOf<{ id?: string; status?: number; status_text?: string; log_url?: string }>(last.text);
       if (deployment?.status !== undefined && (deployment.id === undefined || deployment.id === deploymentId)) {
         if (SUCCEEDED_STATES.includes(deployment.status)) return deployment.status_text || "success";
@@ -222,12 +230,12 @@ async function waitForDeployment(
           );
         }
       }
-    } else if (!("networkError" in last) && last.status !== 404 && !isBusy(last)) {
+    } else if (status !== undefined && status !== 404 && !isBusy(last)) {
       throw new Error(`reading one deploy ${deploymentId} at ${statusUrl} failed: ${describe(last)}`);
     }
     await environment.sleep(environment.pollIntervalMs);
   }
-  const notFound = last !== undefined && !("networkError" in last) && last.status === 404;
+  const notFound = last !== undefined && statusOf(last) === 404;
   throw new Error(
     notFound
       ? `one deploy ${deploymentId} to ${inputs.scmUrl} was still not found (404) after ${inputs.timeoutSeconds} s; ` +
@@ -262,7 +270,7 @@ async function waitForHost(
     if (masterKey !== undefined) {
       const sentAt = environment.now();
       const answer = await request(environment, statusUrl, { headers: { "x-functions-key": masterKey } });
-      if (!("networkError" in answer) && answer.status === 200) {
+      if (statusOf(answer) === 200 && "text" in answer) {
         const status = jsonOf<HostStatus>(answer.text) ?? {};
         // The host process is at least as old as `processUptime` when the request was sent.
         const startedAfterPost = typeof status.processUptime === "number" && sentAt - status.processUptime >= postedAt;
@@ -273,7 +281,7 @@ async function waitForHost(
             : `state ${status.state}${status.errors?.length ? `, errors: ${status.errors.join("; ")}` : ""}`;
       } else {
         // A key rotated by a restarting host is refused; list it again.
-        if (!("networkError" in answer) && (answer.status === 401 || answer.status === 403)) masterKey = undefined;
+        if (statusOf(answer) === 401 || statusOf(answer) === 403) masterKey = undefined;
         lastSeen = describe(answer);
       }
     }
@@ -298,17 +306,18 @@ async function listMasterKey(
     method: "POST",
     headers: { Authorization: `Bearer ${inputs.armToken}` },
   });
-  if (!("networkError" in answer) && answer.status === 200) {
+  const status = statusOf(answer);
+  if (status === 200 && "text" in answer) {
     const masterKey = jsonOf<{ masterKey?: string }>(answer.text)?.masterKey;
     return masterKey ? { masterKey } : { notYet: "ARM listed no master key yet (the host has not started)" };
   }
-  if (!("networkError" in answer) && answer.status === 401) {
+  if (status === 401) {
     throw new Error(
       `listing the host keys of ${inputs.siteId} failed: ${describe(answer)}; the ARM token was refused.`,
     );
   }
   const permission =
-    !("networkError" in answer) && answer.status === 403
+    status === 403
       ? " (the deployer needs Microsoft.Web/sites/host/listkeys/action on the app, e.g. Website Contributor)"
       : "";
   return { notYet: `listing the host keys answered ${describe(answer)}${permission}` };

@@ -93,8 +93,7 @@ export function installMocks(calls: Record<string, CallMock> = {}): ResourceReco
   const parents = new Map<string, string>();
   const options = new Map<string, pulumi.CustomResourceOptions>();
   pulumi.runtime.setMocks(providerMocks(recorder, calls, parents, options), "queue-patterns", "test", false);
-  recordParents(parents);
-  recordOptions(options);
+  recordRegistrations(parents, options);
   return recorder;
 }
 
@@ -136,10 +135,11 @@ export function providerMocks(
 }
 
 /**
- * Records `type::name` -> parent name for every resource registered from now on, by wrapping the
- * SDK's registration function (the mock engine is not told parents in a form tests can read).
+ * Records, for every resource registered from now on, `type::name` -> its parent's name and its
+ * resource options, by wrapping the SDK's registration function (the mock engine is told neither in
+ * a form tests can read).
  */
-function recordParents(parents: Map<string, string>): void {
+function recordRegistrations(parents: Map<string, string>, options: Map<string, pulumi.CustomResourceOptions>): void {
   const names = new WeakMap<pulumi.Resource, string>();
   const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
     registerResource: (
@@ -155,17 +155,6 @@ function recordParents(parents: Map<string, string>): void {
     names.set(res, name);
     const parentName = parent && names.get(parent);
     if (parentName) parents.set(`${type}::${name}`, parentName);
-    return original(res, parent, type, name, ...rest);
-  };
-}
-
-/** Records `type::name` -> resource options for every resource registered from now on, as recordParents does parents. */
-function recordOptions(options: Map<string, pulumi.CustomResourceOptions>): void {
-  const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
-    registerResource: (res: unknown, parent: unknown, type: string, name: string, ...rest: unknown[]) => unknown;
-  };
-  const original = resourceModule.registerResource;
-  resourceModule.registerResource = (res, parent, type, name, ...rest) => {
     // registerResource(res, parent, type, name, custom, remote, newDependency, props, opts, ...)
     options.set(`${type}::${name}`, rest[4] as pulumi.CustomResourceOptions);
     return original(res, parent, type, name, ...rest);
