@@ -7,24 +7,12 @@
 import * as aws from "@pulumi/aws";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  DedupForwardingQueue,
-  FanOutIngest,
-  FifoIngester,
-  PersistentEniAsg,
-  type ProducerPrincipal,
-  ScheduledNotifier,
-} from "./components";
+import { DedupForwardingQueue, FanOutIngest, FifoIngester, PersistentEniAsg, ScheduledNotifier } from "./components";
 import { RateLimitedError } from "./runtime/scheduled-notifier/errors";
-
-/** A component's config section. */
-interface ComponentSection {
-  enabled?: boolean;
-  [setting: string]: unknown;
-}
+import { ConfigSection } from "./stack-config";
 
 /** Builds one component from its section and returns the outputs the stack exports for it. */
-type ComponentBuilder = (name: string, section: ComponentSection) => Record<string, pulumi.Input<unknown>>;
+type ComponentBuilder = (name: string, section: ConfigSection) => Record<string, pulumi.Input<unknown>>;
 
 const PROJECT = "queue-patterns";
 
@@ -35,16 +23,15 @@ const STACK_SETTINGS = {
 } as const;
 
 /** The section's resource group, or a new one named after the section. */
-function resourceGroupOf(name: string, section: ComponentSection): pulumi.Input<string> {
-  return (section.resourceGroupName as string | undefined) ?? new resources.ResourceGroup(`${name}-rg`).name;
+function resourceGroupOf(name: string, section: ConfigSection): pulumi.Input<string> {
+  return section.string("resourceGroupName") ?? new resources.ResourceGroup(`${name}-rg`).name;
 }
 
 /** The components the stack knows, by config section, with the dev stack's demonstration callbacks. */
 const builders: Record<string, ComponentBuilder> = {
   fanOutIngest(name, section) {
-    const setting = <T>(key: string) => section[key] as T | undefined;
     const ingest = new FanOutIngest<string>(name, {
-      resourceGroupName: setting<string>("resourceGroupName"),
+      resourceGroupName: section.string("resourceGroupName"),
       // A paginated id API named in appSettings, answering { ids: string[], next: string | null } per page.
       source: async function* ({ parameters }) {
         const since = parameters.since ? `&since=${encodeURIComponent(parameters.since)}` : "";
@@ -58,12 +45,13 @@ const builders: Record<string, ComponentBuilder> = {
         }
       },
       toMessage: (id) => JSON.stringify({ id }),
-      appSettings: { API_URL: setting<string>("apiUrl") ?? "https://api.example.com" },
-      chunkSize: setting<number>("chunkSize"),
-      queueCount: setting<number>("queueCount"),
-      messageEncoding: setting<"base64" | "none">("messageEncoding"),
-      schedule: setting<string>("schedule"),
-      maximumInstanceCount: setting<number>("maximumInstanceCount"),
+      appSettings: { API_URL: section.string("apiUrl") ?? "https://api.example.com" },
+      chunkSize: section.number("chunkSize"),
+      queueCount: section.number("queueCount"),
+      // The component names the encodings it accepts when the value is another.
+      messageEncoding: section.string("messageEncoding") as "base64" | "none" | undefined,
+      schedule: section.string("schedule"),
+      maximumInstanceCount: section.number("maximumInstanceCount"),
     });
     return {
       runUrl: ingest.runUrl,
@@ -87,12 +75,12 @@ const builders: Record<string, ComponentBuilder> = {
           }),
         );
       },
-      batchSize: section.batchSize as number | undefined,
-      maxConcurrency: section.maxConcurrency as number | undefined,
-      maxReceiveCount: section.maxReceiveCount as number | undefined,
-      timeoutSeconds: section.timeoutSeconds as number | undefined,
-      alarmActionArn: section.alarmActionArn as string | undefined,
-      topicArn: section.topicArn as string | undefined,
+      batchSize: section.number("batchSize"),
+      maxConcurrency: section.number("maxConcurrency"),
+      maxReceiveCount: section.number("maxReceiveCount"),
+      timeoutSeconds: section.number("timeoutSeconds"),
+      alarmActionArn: section.string("alarmActionArn"),
+      topicArn: section.string("topicArn"),
     });
     return {
       topicArn: ingester.topicArn,
@@ -103,26 +91,24 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   persistentEniAsg(name, section) {
-    const setting = <T>(key: string) => section[key] as T | undefined;
-    const existingNetworkInterfaceId = setting<string>("existingNetworkInterfaceId");
+    const existingNetworkInterfaceId = section.string("existingNetworkInterfaceId");
+    const created = {
+      subnetId: section.string("subnetId") ?? "",
+      privateIp: section.string("privateIp") ?? "",
+      securityGroupIds: section.strings("securityGroupIds") ?? [],
+      subnetCidrBlock: section.string("subnetCidrBlock"),
+    };
     const asg = new PersistentEniAsg(name, {
-      networkInterface: existingNetworkInterfaceId
-        ? { existingNetworkInterfaceId }
-        : {
-            subnetId: setting<string>("subnetId") ?? "",
-            privateIp: setting<string>("privateIp") ?? "",
-            securityGroupIds: setting<string[]>("securityGroupIds") ?? [],
-            subnetCidrBlock: setting<string>("subnetCidrBlock"),
-          },
+      networkInterface: existingNetworkInterfaceId ? { existingNetworkInterfaceId } : created,
       imageId:
-        setting<string>("imageId") ??
+        section.string("imageId") ??
         aws.ssm.getParameterOutput({ name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64" })
           .value,
-      instanceType: setting<string>("instanceType") ?? "t4g.small",
-      targetGroupArns: setting<string[]>("targetGroupArns") ?? [],
-      instanceProfileArn: setting<string>("instanceProfileArn"),
-      detachOnTerminate: setting<boolean>("detachOnTerminate") ?? true,
-      alarmActions: setting<string[]>("alarmActions"),
+      instanceType: section.string("instanceType") ?? "t4g.small",
+      targetGroupArns: section.strings("targetGroupArns") ?? [],
+      instanceProfileArn: section.string("instanceProfileArn"),
+      detachOnTerminate: section.boolean("detachOnTerminate") ?? true,
+      alarmActions: section.strings("alarmActions"),
       afterAttach: async ({ instanceId, networkInterfaceId, privateIp }) => {
         console.log(JSON.stringify({ message: "persistent IP attached", instanceId, networkInterfaceId, privateIp }));
       },
@@ -137,13 +123,14 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   scheduledNotifier(name, section) {
-    const apiTokenSecretArn = section.apiTokenSecretArn as string | undefined;
+    const apiTokenSecretArn = section.string("apiTokenSecretArn");
     const notifier = new ScheduledNotifier(name, {
-      schedule: section.schedule as string,
-      timezone: section.timezone as string | undefined,
-      enabled: section.scheduleEnabled as boolean | undefined,
-      maxConcurrency: section.maxConcurrency as number | undefined,
-      settings: section.settings as Record<string, string> | undefined,
+      // The component says what a schedule looks like when it is missing.
+      schedule: section.string("schedule") as string,
+      timezone: section.string("timezone"),
+      enabled: section.boolean("scheduleEnabled"),
+      maxConcurrency: section.number("maxConcurrency"),
+      settings: section.stringMap("settings"),
       apiTokenSecretArn,
       apiToken: apiTokenSecretArn
         ? undefined
@@ -185,10 +172,11 @@ const builders: Record<string, ComponentBuilder> = {
   dedupForwardingQueue(name, section) {
     const queue = new DedupForwardingQueue(name, {
       resourceGroupName: resourceGroupOf(name, section),
-      windows: (section.windows as Record<string, string> | undefined) ?? { daily: "1 day", twoHourly: "2 hours" },
-      timeZone: section.timeZone as string | undefined,
-      scheduleDelay: section.scheduleDelay as string | undefined,
-      producerPrincipalIds: section.producerPrincipalIds as Record<string, ProducerPrincipal> | undefined,
+      windows: section.stringMap("windows") ?? { daily: "1 day", twoHourly: "2 hours" },
+      timeZone: section.string("timeZone"),
+      scheduleDelay: section.string("scheduleDelay"),
+      // Object ids by producer name; a principal with its type is written in code, not config.
+      producerPrincipalIds: section.stringMap("producerPrincipalIds"),
       process: async ({ dataSetId, period, window, periodStart, periodEnd, message }) => {
         console.log(
           JSON.stringify({
@@ -233,9 +221,11 @@ function buildEnabledComponents(): Record<string, Record<string, pulumi.Input<un
     );
   }
   const outputs: Record<string, Record<string, pulumi.Input<unknown>>> = {};
-  for (const [section, build] of Object.entries(builders)) {
-    const settings = config.getObject<ComponentSection>(section);
-    if (settings?.enabled) outputs[section] = build(section, settings);
+  for (const [name, build] of Object.entries(builders)) {
+    const section = new ConfigSection(`${PROJECT}:${name}`, config.getObject(name) ?? {});
+    if (!section.boolean("enabled")) continue;
+    outputs[name] = build(name, section);
+    section.finish();
   }
   return outputs;
 }

@@ -16,28 +16,39 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as esbuild from "esbuild";
 import { zipSync } from "fflate";
+import type { Callbacks, RuntimeModule } from "../runtime/shared/runtime-module";
 
 /** Where an artifact runs; it decides the externals and the archive layout. */
 export type FunctionHost = "aws-lambda" | "azure-functions";
 
-/** The runtime module an artifact starts from. */
-export interface RuntimeEntry {
-  /** Absolute path of the compiled module under `runtime/` (use `require.resolve`). */
-  module: string;
-  /** Its exported factory: `(callbacks, options) => exports`. Lambda factories return `{ handler }`. */
-  factory: string;
-  /** Plain JSON handed to the factory at cold start: ids, names, settings. Never secrets. */
-  options?: unknown;
+/**
+ * What an artifact starts: a runtime module's declared factory (see
+ * `runtime/shared/runtime-module.ts`) and the plain JSON options it is called with at cold start:
+ * ids, names, settings, never secrets. Build one with {@link runtimeEntry}, which checks the options
+ * against the factory's.
+ */
+export interface RuntimeEntry<C extends Callbacks = Callbacks, O = unknown> {
+  runtime: RuntimeModule<C, O>;
+  options: O;
+}
+
+/** The entry that starts `runtime` with `options`; a wrong option is a compile error. */
+export function runtimeEntry<C extends Callbacks, O>(
+  runtime: RuntimeModule<C, O>,
+  options: NoInfer<O>,
+): RuntimeEntry<C, O> {
+  return { runtime, options };
 }
 
 /** What to package. */
-export interface ArtifactSpec {
+export interface ArtifactSpec<C extends Callbacks = Callbacks> {
   /** Names the component instance in errors, e.g. `FifoIngester "listings"`. */
   owner: string;
   host: FunctionHost;
-  entry: RuntimeEntry;
+  /** The options were checked against the factory when the entry was made (`runtimeEntry`). */
+  entry: RuntimeEntry<C, any>;
   /** The user's inline callbacks by argument name (`handler`, `source`, ...); undefined ones are skipped. */
-  callbacks: Record<string, ((...args: never[]) => unknown) | undefined>;
+  callbacks: C;
   /** Node.js major version of the function runtime; esbuild targets it. */
   nodeMajor: number;
   /** Module patterns left out of the bundle because the platform provides them. */
@@ -107,7 +118,7 @@ const CAPTURE_HELP =
   "(SDKs and other pure-JavaScript packages); it may not capture `this`, native add-ons, secrets or @pulumi/* modules.";
 
 /** Serializes every callback, bundles the entry and zips the result. */
-export async function buildArtifact(spec: ArtifactSpec): Promise<Artifact> {
+export async function buildArtifact<C extends Callbacks>(spec: ArtifactSpec<C>): Promise<Artifact> {
   const serialized = await serializeCallbacks(spec);
   const bundle = await bundleEntry(spec, serialized);
   const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
@@ -120,7 +131,7 @@ export async function buildArtifact(spec: ArtifactSpec): Promise<Artifact> {
 }
 
 /** `buildArtifact` as an Output, for resource inputs. */
-export function artifactOutput(spec: ArtifactSpec): pulumi.Output<Artifact> {
+export function artifactOutput<C extends Callbacks>(spec: ArtifactSpec<C>): pulumi.Output<Artifact> {
   return pulumi.output(buildArtifact(spec));
 }
 
@@ -173,14 +184,32 @@ async function serializeCallbacks(spec: ArtifactSpec): Promise<Record<string, st
 }
 
 function entrySource(spec: ArtifactSpec, serialized: Record<string, string>): string {
+  const { module } = spec.entry.runtime;
   const callbacks = Object.keys(serialized)
     .map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(`${CALLBACK_NAMESPACE}:${name}`)}).handler`)
     .join(",\n  ");
   return [
-    `const runtime = require(${JSON.stringify(spec.entry.module)});`,
+    `const runtime = require(${JSON.stringify(module)});`,
     `const callbacks = {\n  ${callbacks}\n};`,
-    `Object.assign(module.exports, runtime[${JSON.stringify(spec.entry.factory)}](callbacks, ${JSON.stringify(spec.entry.options ?? {})}));`,
+    `Object.assign(module.exports, runtime[${JSON.stringify(factoryExportName(spec))}](callbacks, ${JSON.stringify(spec.entry.options ?? {})}));`,
   ].join("\n");
+}
+
+/**
+ * The name the runtime module exports its factory under, found by identity: the entry holds the
+ * function itself, so the name in the bundle is always the one the module exports it as.
+ */
+function factoryExportName(spec: ArtifactSpec): string {
+  const { module, factory } = spec.entry.runtime;
+  const exported = require(module) as Record<string, unknown>;
+  const name = Object.keys(exported).find((key) => exported[key] === factory);
+  if (name === undefined) {
+    throw new ClosurePackagingError(
+      `${spec.owner}: the runtime module ${module} does not export the factory its entry declares; ` +
+        "declare the entry in that module with runtimeModule(__filename, <an exported factory>).",
+    );
+  }
+  return name;
 }
 
 /** The folders whose node_modules a captured module may live in: the program's and this package's. */
@@ -192,11 +221,12 @@ function moduleRoots(): string[] {
 async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
   const nodePaths = moduleRoots();
   const external = [...(spec.external ?? []), ...(spec.host === "azure-functions" ? AZURE_WORKER_MODULES : [])];
+  const contents = entrySource(spec, serialized);
   let result: esbuild.BuildResult<{ metafile: true; write: false }>;
   try {
     result = await esbuild.build({
       stdin: {
-        contents: entrySource(spec, serialized),
+        contents,
         resolveDir: process.cwd(),
         sourcefile: "entry.js",
         loader: "js",

@@ -4,6 +4,7 @@
  */
 import * as authorization from "@pulumi/azure-native/authorization";
 import type * as pulumi from "@pulumi/pulumi";
+import type { AwsPermission } from "./lambda-function";
 import type { ArgumentChecker } from "./validation";
 
 /**
@@ -42,9 +43,10 @@ export interface RoleGrant {
 
 /**
  * A role the user's callbacks need on a resource of their own (a Function App component grants it to
- * its app's identity), e.g. `{ role: "Key Vault Secrets User", scope: vault.id }`.
+ * its app's identity), e.g. `{ role: "Key Vault Secrets User", scope: vault.id }`: Azure's form of
+ * `function.permissions`, beside AWS's {@link AwsPermission}.
  */
-export type CallbackRole = Pick<RoleGrant, "role" | "scope">;
+export type AzurePermission = Pick<RoleGrant, "role" | "scope">;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -63,11 +65,11 @@ export function roleDefinitionId(role: RoleGrant["role"]): pulumi.Output<string>
     );
 }
 
-/** Records a problem for every callback role whose role is neither a known name nor a GUID, or has no scope. */
-export function checkCallbackRoles(
+/** Records a problem for every permission whose role is neither a known name nor a GUID, or has no scope. */
+export function checkAzurePermissions(
   checker: ArgumentChecker,
   argument: string,
-  roles: Record<string, CallbackRole> | undefined,
+  roles: Record<string, AzurePermission> | undefined,
 ): void {
   for (const [grantName, grant] of Object.entries(roles ?? {})) {
     const role = grant?.role as string | undefined;

@@ -14,9 +14,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { describeDuration, isoDuration, timeSpan } from "../runtime/dedup-forwarding-queue/duration";
 import { DAY_SECONDS, longestBackwardShiftSeconds, periodShapeProblem } from "../runtime/dedup-forwarding-queue/period";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
-import type { ProcessCallback, ProcessorOptions } from "../runtime/dedup-forwarding-queue/processor";
+import {
+  type ProcessCallback,
+  type ProcessorOptions,
+  processorRuntime,
+} from "../runtime/dedup-forwarding-queue/processor";
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
-import type { RuntimeEntry } from "./artifact";
+import { runtimeEntry } from "./artifact";
 import { grantRole, type RoleGrant } from "./azure-roles";
 import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
 import { uniqueSuffix } from "./naming";
@@ -99,10 +103,10 @@ export interface DedupForwardingQueueArgs {
   /** Action groups notified when a queue of the component holds dead-lettered messages. */
   alertActionGroupIds?: pulumi.Input<string>[];
   /**
-   * Settings of the Function App building block, including `callbackRoles`: the Azure roles
+   * Settings of the Function App building block, including `permissions`: the Azure roles
    * `process` needs on resources of its own, granted to the app's identity (see also
    * `functionPrincipalId`).
-   * @example { callbackRoles: { reports: { role: "Storage Blob Data Contributor", scope: reports.id } } }
+   * @example { permissions: { reports: { role: "Storage Blob Data Contributor", scope: reports.id } } }
    */
   functionApp?: FunctionAppSettings;
   /** Escape hatches: change what the component did not foresee. */
@@ -429,7 +433,7 @@ export function producerConfigOf(settings: DedupForwardingQueueSettings): Proces
 }
 
 /** The runtime the Function App's artifact starts from, for building it outside a Pulumi program too. */
-export function processorEntry(settings: DedupForwardingQueueSettings): RuntimeEntry {
+export function processorEntry(settings: DedupForwardingQueueSettings) {
   const options: ProcessorOptions = {
     functionName: PROCESSOR_FUNCTION_NAME,
     queueName: settings.workQueueName,
@@ -437,11 +441,7 @@ export function processorEntry(settings: DedupForwardingQueueSettings): RuntimeE
     maxDeliveryCount: settings.maxDeliveryCount,
     windows: settings.windows.map((w) => w.name),
   };
-  return {
-    module: require.resolve("../runtime/dedup-forwarding-queue/processor"),
-    factory: "registerProcessor",
-    options,
-  };
+  return runtimeEntry(processorRuntime, options);
 }
 
 /** host.json `extensions.serviceBus`: one message per session at a time, completed on success. */
@@ -501,7 +501,7 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
   readonly functionApp: FunctionApp;
   /**
    * The object id of the Function App's system-assigned identity, which `process` runs as: grant it
-   * what `process` uses (or pass `functionApp.callbackRoles`), e.g. a Cosmos DB SQL role assignment.
+   * what `process` uses (or pass `functionApp.permissions`), e.g. a Cosmos DB SQL role assignment.
    */
   readonly functionPrincipalId: pulumi.Output<string>;
   readonly deadLetterAlert: monitor.MetricAlert;
@@ -589,7 +589,7 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
         entry: processorEntry(settings),
         callbacks: { process: args.process },
         hostExtensions: processorHostExtensions(settings),
-        appSettings: { [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: this.fullyQualifiedNamespace },
+        environment: { [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: this.fullyQualifiedNamespace },
         ...args.functionApp,
         transform: transform.functionApp,
       },

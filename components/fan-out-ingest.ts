@@ -13,9 +13,10 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import type { RunContext } from "../runtime/fan-out-ingest/chunking";
-import type { FanOutOptions } from "../runtime/fan-out-ingest/functions";
+import { type FanOutCallbacks, type FanOutOptions, fanOutRuntime } from "../runtime/fan-out-ingest/functions";
 import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
+import { runtimeEntry } from "./artifact";
 import { type BuiltInRole, grantRole } from "./azure-roles";
 import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
 import { storageAccountName } from "./naming";
@@ -113,9 +114,9 @@ export interface FanOutIngestArgs<TItem = unknown> {
   maximumInstanceCount?: number;
   /**
    * Settings of the Function App building block: Node.js version, instance memory, log retention,
-   * and `callbackRoles`, the Azure roles `source` and `toMessage` need on resources of their own
+   * and `permissions`, the Azure roles `source` and `toMessage` need on resources of their own
    * (granted to the app's identity; see also `functionPrincipalId`).
-   * @example { nodeVersion: "22", callbackRoles: { apiKey: { role: "Key Vault Secrets User", scope: vault.id } } }
+   * @example { nodeVersion: "22", permissions: { apiKey: { role: "Key Vault Secrets User", scope: vault.id } } }
    */
   functionApp?: Omit<FunctionAppSettings, "maximumInstanceCount">;
   /** Escape hatches: change what this component did not foresee. */
@@ -358,7 +359,7 @@ export function chunkCreatedFilter(chunkContainerName: string) {
  */
 export function fanOutFunctions<TItem>(
   args: FanOutIngestArgs<TItem>,
-): Pick<FunctionAppArgs, "entry" | "callbacks" | "hostExtensions"> {
+): Pick<FunctionAppArgs<FanOutCallbacks>, "entry" | "callbacks" | "hostExtensions"> {
   const settings = withDefaults(args);
   const queueNames = targetQueueNames(settings.queueName, settings.queueCount);
   const options: FanOutOptions = {
@@ -376,8 +377,8 @@ export function fanOutFunctions<TItem>(
     ...(args.schedule ? { schedule: args.schedule } : {}),
   };
   return {
-    entry: { module: require.resolve("../runtime/fan-out-ingest/functions"), factory: "register", options },
-    callbacks: { source: args.source, toMessage: args.toMessage },
+    entry: runtimeEntry(fanOutRuntime, options),
+    callbacks: { source: args.source, toMessage: args.toMessage } as FanOutCallbacks,
     hostExtensions: { queues: INGESTION_HOST_QUEUES },
   };
 }
@@ -405,7 +406,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
   readonly functionAppName: pulumi.Output<string>;
   /**
    * The object id of the Function App's system-assigned identity, which `source` and `toMessage` run
-   * as: grant it what they use beyond this component (or pass `functionApp.callbackRoles`), e.g. a
+   * as: grant it what they use beyond this component (or pass `functionApp.permissions`), e.g. a
    * Cosmos DB SQL role assignment.
    */
   readonly functionPrincipalId: pulumi.Output<string>;
@@ -576,7 +577,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
         resourceGroupName,
         location: args.location,
         ...fanOutFunctions(args),
-        appSettings: pulumi
+        environment: pulumi
           .all([args.appSettings ?? {}, this.blobServiceUri, this.queueServiceUri])
           .apply(([userSettings, blobServiceUri, queueServiceUri]) => ({
             ...userSettings,

@@ -10,8 +10,9 @@ import {
   DEAD_LETTER_QUEUE_URL_ENV,
   type FifoHandlerOptions,
   type FifoRecordHandler,
+  fifoIngesterRuntime,
 } from "../runtime/fifo-ingester/handler";
-import type { RuntimeEntry } from "./artifact";
+import { runtimeEntry } from "./artifact";
 import {
   deadLetterDepthAlarmArgs,
   denyInsecureTransport,
@@ -22,7 +23,7 @@ import {
 import {
   LambdaFunction,
   type LambdaFunctionArgs,
-  type LambdaSettings,
+  type LambdaFunctionSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
@@ -33,11 +34,11 @@ export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runti
 
 /**
  * The consumer function's settings (`timeoutSeconds`, `memorySizeMb`, ...) come from
- * {@link LambdaSettings} with LambdaFunction's defaults; `reservedConcurrency`, when set, must be at
+ * {@link LambdaFunctionSettings} with LambdaFunction's defaults; `reservedConcurrency`, when set, must be at
  * least `maxConcurrency`. `permissions` are what `handler` itself calls (e.g.
  * `[{ actions: ["dynamodb:PutItem"], resources: [table.arn] }]`), added to the consumer's role.
  */
-export interface FifoIngesterArgs<T = unknown> extends LambdaSettings {
+export interface FifoIngesterArgs<T = unknown> extends LambdaFunctionSettings {
   /**
    * Processes one record: the decoded body and its metadata (group id, dedup id, sequence number,
    * receive count). Throwing marks the record failed; later records of its group wait for it.
@@ -126,8 +127,8 @@ function withDefaults<T>(args: FifoIngesterArgs<T>) {
 }
 
 /** The runtime an ingester's artifact starts from, for building it outside a Pulumi program too. */
-export function fifoIngesterEntry(options: FifoHandlerOptions): RuntimeEntry {
-  return { module: require.resolve("../runtime/fifo-ingester/handler"), factory: "createFifoHandler", options };
+export function fifoIngesterEntry(options: FifoHandlerOptions) {
+  return runtimeEntry(fifoIngesterRuntime, options);
 }
 
 /** Validates the arguments; every problem is collected. Plain-string ARNs are checked here, Outputs at deployment. */

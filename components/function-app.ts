@@ -9,10 +9,11 @@ import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
+import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
-import { type CallbackRole, checkCallbackRoles, grantRole } from "./azure-roles";
+import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-roles";
+import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
-import { storageAccountName } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -29,20 +30,11 @@ export type FunctionsNodeVersion = (typeof FUNCTIONS_NODE_VERSIONS)[number];
 /** The newest Node.js Flex Consumption runs. */
 export const DEFAULT_FUNCTIONS_NODE_VERSION: FunctionsNodeVersion = "24";
 
-export interface FunctionAppArgs {
-  /** The component the app belongs to, for error messages. @default `FunctionApp "<name>"` */
-  owner?: string;
-  resourceGroupName: pulumi.Input<string>;
-  /** @default the resource group's location */
-  location?: pulumi.Input<string>;
-  /** The runtime module that registers the app's triggers (`app.storageQueue(...)`, ...). */
-  entry: RuntimeEntry;
-  /** The inline callbacks, by argument name. */
-  callbacks: Record<string, ((...args: never[]) => unknown) | undefined>;
-  /** host.json `extensions` (per-trigger settings such as queue message encoding). */
-  hostExtensions?: Record<string, unknown>;
-  /** Resource endpoints and non-secret settings; never keys or connection strings. */
-  appSettings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+/**
+ * The settings of the Function App that runs a user's callbacks: what every Azure component takes
+ * as `function` and passes through.
+ */
+export interface FunctionAppSettings {
   /**
    * The Node.js major version the app runs on; the bundle targets it and the package declares it.
    * @default "24"
@@ -66,19 +58,32 @@ export interface FunctionAppArgs {
    * their own role system (Cosmos DB's SQL roles), grant `principalId` there instead.
    * @example { secrets: { role: "Key Vault Secrets User", scope: vault.id } }
    */
-  callbackRoles?: Record<string, CallbackRole>;
-  transform?: {
-    webApp?: Transform<web.WebAppArgs>;
-    plan?: Transform<web.AppServicePlanArgs>;
-    hostStorage?: Transform<storage.StorageAccountArgs>;
-  };
+  permissions?: Record<string, AzurePermission>;
 }
 
-/** The settings of a component's Function App that its user may tune; components pass them through. */
-export type FunctionAppSettings = Pick<
-  FunctionAppArgs,
-  "maximumInstanceCount" | "instanceMemoryMb" | "nodeVersion" | "logRetentionDays" | "callbackRoles"
->;
+/** Escape hatches of the block's children, what a component offers as `transform.function`. */
+export interface FunctionAppTransform {
+  webApp?: Transform<web.WebAppArgs>;
+  plan?: Transform<web.AppServicePlanArgs>;
+  hostStorage?: Transform<storage.StorageAccountArgs>;
+}
+
+export interface FunctionAppArgs<C extends Callbacks = Callbacks> extends FunctionAppSettings {
+  /** The component the app belongs to, for error messages. @default `FunctionApp "<name>"` */
+  owner?: string;
+  resourceGroupName: pulumi.Input<string>;
+  /** @default the resource group's location */
+  location?: pulumi.Input<string>;
+  /** The runtime module that registers the app's triggers (`app.storageQueue(...)`, ...), with its options. */
+  entry: RuntimeEntry<C, any>;
+  /** The inline callbacks, by argument name: those the entry's factory takes. */
+  callbacks: C;
+  /** host.json `extensions` (per-trigger settings such as queue message encoding). */
+  hostExtensions?: Record<string, unknown>;
+  /** Resource endpoints and non-secret settings, as app settings (`process.env`); never keys or connection strings. */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  transform?: FunctionAppTransform;
+}
 
 export const FUNCTIONS_EXTENSION_BUNDLE = {
   id: "Microsoft.Azure.Functions.ExtensionBundle",
@@ -113,14 +118,14 @@ export function functionAppFiles(
 }
 
 /** What a Function App artifact is built from: the bundle targets the app's Node.js, and its package says so. */
-export function functionAppArtifactSpec(spec: {
+export function functionAppArtifactSpec<C extends Callbacks>(spec: {
   owner: string;
   appName: string;
-  entry: RuntimeEntry;
-  callbacks: ArtifactSpec["callbacks"];
+  entry: RuntimeEntry<C, any>;
+  callbacks: C;
   hostExtensions?: Record<string, unknown>;
   nodeVersion?: FunctionsNodeVersion;
-}): ArtifactSpec {
+}): ArtifactSpec<C> {
   const nodeVersion = spec.nodeVersion ?? DEFAULT_FUNCTIONS_NODE_VERSION;
   return {
     owner: spec.owner,
@@ -165,20 +170,21 @@ export function sendSiteConfigAsDeclared(siteConfig: web.WebAppArgs["siteConfig"
 }
 
 /** Validates the block's own arguments. */
-export function validateFunctionAppArgs(
-  owner: string,
-  args: Pick<
-    FunctionAppArgs,
-    "maximumInstanceCount" | "instanceMemoryMb" | "logRetentionDays" | "nodeVersion" | "callbackRoles"
-  >,
-): ArgumentChecker {
+export function validateFunctionAppArgs(owner: string, args: FunctionAppSettings, prefix = ""): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
-    .integerInRange("maximumInstanceCount", args.maximumInstanceCount, 1, 1000, "Flex Consumption allows")
-    .integerInRange("logRetentionDays", args.logRetentionDays, 30, 730, "Log Analytics allows");
+    .integerInRange(`${prefix}maximumInstanceCount`, args.maximumInstanceCount, 1, 1000, "Flex Consumption allows")
+    .integerInRange(`${prefix}logRetentionDays`, args.logRetentionDays, 30, 730, "Log Analytics allows")
+    .integerInRange(
+      `${prefix}deploymentTimeoutSeconds`,
+      args.deploymentTimeoutSeconds,
+      60,
+      7200,
+      "the deployer allows",
+    );
   if (args.instanceMemoryMb !== undefined) {
     checker.check(
       args.instanceMemoryMb === 2048 || args.instanceMemoryMb === 4096,
-      "instanceMemoryMb",
+      `${prefix}instanceMemoryMb`,
       args.instanceMemoryMb,
       "is not a Flex Consumption instance size; use 2048 or 4096.",
     );
@@ -186,18 +192,18 @@ export function validateFunctionAppArgs(
   if (args.nodeVersion !== undefined) {
     checker.check(
       FUNCTIONS_NODE_VERSIONS.includes(args.nodeVersion),
-      "nodeVersion",
+      `${prefix}nodeVersion`,
       args.nodeVersion,
       `is not offered for Node.js Functions on Flex Consumption; use ${FUNCTIONS_NODE_VERSIONS.map((v) => JSON.stringify(v)).join(" or ")}` +
         (args.nodeVersion === ("20" as string) ? " (Node.js 20 reached its end of life on 2026-04-30)." : "."),
     );
   }
-  checkCallbackRoles(checker, "callbackRoles", args.callbackRoles);
+  checkAzurePermissions(checker, `${prefix}permissions`, args.permissions);
   return checker;
 }
 
 /** A Flex Consumption Function App running inline callbacks, with identity-based everything. */
-export class FunctionApp extends pulumi.ComponentResource {
+export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.ComponentResource {
   readonly webApp: web.WebApp;
   readonly plan: web.AppServicePlan;
   /** The app's own host storage (AzureWebJobsStorage and the deployment container). */
@@ -210,7 +216,7 @@ export class FunctionApp extends pulumi.ComponentResource {
   readonly principalId: pulumi.Output<string>;
   readonly name: pulumi.Output<string>;
 
-  constructor(name: string, args: FunctionAppArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: FunctionAppArgs<C>, opts?: pulumi.ComponentResourceOptions) {
     super("queue-patterns:azure:FunctionApp", name, {}, opts);
     const owner = args.owner ?? ownerLabel("FunctionApp", name);
     validateFunctionAppArgs(owner, args).throwIfAny();
@@ -231,19 +237,11 @@ export class FunctionApp extends pulumi.ComponentResource {
 
     this.hostStorage = new storage.StorageAccount(
       `${name}-host`,
-      applyTransform(transform.hostStorage, {
-        accountName: storageAccountName(`${name}-host`),
-        resourceGroupName,
-        location,
-        kind: "StorageV2",
-        sku: { name: "Standard_LRS" },
-        minimumTlsVersion: "TLS1_2",
-        enableHttpsTrafficOnly: true,
-        allowBlobPublicAccess: false,
-        // Identity only: the host, the deployment and Pulumi never need an account key.
-        allowSharedKeyAccess: false,
-        defaultToOAuthAuthentication: true,
-      }),
+      // Identity only: the host, the deployment and Pulumi never need an account key.
+      applyTransform(
+        transform.hostStorage,
+        hardenedStorageAccountArgs({ logicalName: `${name}-host`, resourceGroupName, location }),
+      ),
       { parent: this },
     );
     const deploymentContainer = new storage.BlobContainer(
@@ -313,7 +311,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       // Only what Flex accepts: no ftpsState (Flex has no FTP endpoint) and none of the SDK's defaults.
       siteConfig: {
         minTlsVersion: "1.2",
-        appSettings: pulumi.output(args.appSettings ?? {}).apply((settings) =>
+        appSettings: pulumi.output(args.environment ?? {}).apply((settings) =>
           Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
             name: settingName,
             value,
@@ -350,7 +348,7 @@ export class FunctionApp extends pulumi.ComponentResource {
         { parent: this },
       ),
     ];
-    for (const [grantName, { role, scope }] of Object.entries(args.callbackRoles ?? {})) {
+    for (const [grantName, { role, scope }] of Object.entries(args.permissions ?? {})) {
       grantRole(`${name}-callback-${grantName}`, { principalId: this.principalId, role, scope }, { parent: this });
     }
 

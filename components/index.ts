@@ -2,7 +2,7 @@
  * The public API of queue-patterns: the components and the building blocks they stand on.
  */
 export { type Artifact, type ArtifactSpec, buildArtifact, ClosurePackagingError, type RuntimeEntry } from "./artifact";
-export { BUILT_IN_ROLES, type BuiltInRole, type CallbackRole, grantRole, type RoleGrant } from "./azure-roles";
+export { BUILT_IN_ROLES, type BuiltInRole, type AzurePermission, grantRole, type RoleGrant } from "./azure-roles";
 export {
   DedupForwardingQueue,
   type DedupForwardingQueueArgs,
@@ -54,7 +54,7 @@ export {
   LambdaFunction,
   type LambdaFunctionArgs,
   type LambdaNodeRuntime,
-  type LambdaSettings,
+  type LambdaFunctionSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 export {

@@ -5,7 +5,9 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type Artifact, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
+import { plainCallbackRuntime } from "../runtime/lambda/callback";
+import type { Callbacks } from "../runtime/shared/runtime-module";
+import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -26,19 +28,11 @@ export type LambdaNodeRuntime = "nodejs22.x" | "nodejs24.x";
  */
 export type AwsSdkSource = "bundle" | "runtime";
 
-export interface LambdaFunctionArgs {
-  /** The component the function belongs to, for error messages. @default `LambdaFunction "<name>"` */
-  owner?: string;
-  /**
-   * The runtime module and factory the artifact starts from.
-   * @default the plain runtime: `callbacks.handler` is the Lambda handler
-   */
-  entry?: RuntimeEntry;
-  /**
-   * The inline callbacks, by argument name.
-   * @example { handler: async (event) => { console.log(event); } }
-   */
-  callbacks: Record<string, ((...args: never[]) => unknown) | undefined>;
+/**
+ * The settings of a function that runs a user's callback: what every component takes as `function`
+ * (or `functions.<role>`) and passes through, with its own defaults where it says so.
+ */
+export interface LambdaFunctionSettings {
   /** @default 30 */
   timeoutSeconds?: number;
   /** @default 256 */
@@ -49,10 +43,6 @@ export interface LambdaFunctionArgs {
   architecture?: "arm64" | "x86_64";
   /** @default "bundle"; see {@link AwsSdkSource}. */
   awsSdk?: AwsSdkSource;
-  /** Resource ids and non-secret settings for the function, read at run time. */
-  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** What the function may do beyond writing its logs: exact actions on exact resources. */
-  policyStatements?: pulumi.Input<aws.iam.PolicyStatement[]>;
   /**
    * What the user's callbacks need beyond what the component grants, added to the function's role
    * as one Allow statement each.
@@ -63,12 +53,37 @@ export interface LambdaFunctionArgs {
   logRetentionDays?: number;
   /** Reserved concurrency; unset means the account's unreserved pool. */
   reservedConcurrency?: number;
+}
+
+/** Escape hatches of the block's children, what a component offers as `transform.function`. */
+export interface LambdaFunctionTransform {
+  function?: Transform<aws.lambda.FunctionArgs>;
+  role?: Transform<aws.iam.RoleArgs>;
+  logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
+}
+
+export interface LambdaFunctionArgs<C extends Callbacks = Callbacks> extends LambdaFunctionSettings {
+  /** The component the function belongs to, for error messages. @default `LambdaFunction "<name>"` */
+  owner?: string;
+  /**
+   * The runtime module, factory and options the artifact starts from (see {@link runtimeEntry}).
+   * @default the plain runtime: `callbacks.handler` is the Lambda handler
+   */
+  entry?: RuntimeEntry<C, any>;
+  /**
+   * The inline callbacks, by argument name: those the entry's factory takes.
+   * @example { handler: async (event) => { console.log(event); } }
+   */
+  callbacks: C;
+  /**
+   * Resource ids and non-secret settings for the function, read at run time from `process.env`.
+   * @example { API_URL: "https://api.example.com" }
+   */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** What the function may do beyond writing its logs: exact actions on exact resources. */
+  policyStatements?: pulumi.Input<aws.iam.PolicyStatement[]>;
   /** Escape hatches: change what this block did not foresee. */
-  transform?: {
-    function?: Transform<aws.lambda.FunctionArgs>;
-    role?: Transform<aws.iam.RoleArgs>;
-    logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
-  };
+  transform?: LambdaFunctionTransform;
 }
 
 /** One Allow statement for a user's callback: IAM actions (`service:Action`) on resource ARNs. */
@@ -77,37 +92,20 @@ export interface AwsPermission {
   resources: pulumi.Input<string>[];
 }
 
-/**
- * The settings of a component's function that its user may tune; components take these (under their
- * own name, with their own defaults where they differ) and pass them through to LambdaFunction.
- */
-export type LambdaSettings = Pick<
-  LambdaFunctionArgs,
-  "timeoutSeconds" | "memorySizeMb" | "runtime" | "awsSdk" | "logRetentionDays" | "reservedConcurrency" | "permissions"
->;
-
 /** Retention values CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
+const LAMBDA_ARCHITECTURES: readonly string[] = ["arm64", "x86_64"];
+
 export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.x": 22, "nodejs24.x": 24 };
 
 /** The runtime of a plain function: the `handler` callback is the Lambda handler. */
-const PLAIN_CALLBACK_ENTRY: RuntimeEntry = {
-  module: require.resolve("../runtime/lambda/callback"),
-  factory: "createHandler",
-};
+const PLAIN_CALLBACK_ENTRY = runtimeEntry(plainCallbackRuntime, undefined);
 
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
-export function validateLambdaFunctionArgs(
-  owner: string,
-  args: Pick<
-    LambdaFunctionArgs,
-    "timeoutSeconds" | "memorySizeMb" | "logRetentionDays" | "runtime" | "reservedConcurrency" | "permissions"
-  >,
-  prefix = "",
-): ArgumentChecker {
+export function validateLambdaFunctionArgs(owner: string, args: LambdaFunctionSettings, prefix = ""): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
     .integerInRange(`${prefix}timeoutSeconds`, args.timeoutSeconds, 1, 900, "Lambda allows")
     .integerInRange(`${prefix}memorySizeMb`, args.memorySizeMb, 128, 10240, "Lambda allows")
@@ -132,6 +130,22 @@ export function validateLambdaFunctionArgs(
       `${prefix}runtime`,
       args.runtime,
       `is not supported; use one of ${Object.keys(LAMBDA_NODE_MAJOR).join(", ")}.`,
+    );
+  }
+  if (args.architecture !== undefined) {
+    checker.check(
+      LAMBDA_ARCHITECTURES.includes(args.architecture),
+      `${prefix}architecture`,
+      args.architecture,
+      `is not a Lambda architecture; use ${LAMBDA_ARCHITECTURES.map((a) => JSON.stringify(a)).join(" or ")}.`,
+    );
+  }
+  if (args.awsSdk !== undefined) {
+    checker.check(
+      args.awsSdk === "bundle" || args.awsSdk === "runtime",
+      `${prefix}awsSdk`,
+      args.awsSdk,
+      'is not an SDK source; use "bundle" (the default) or "runtime".',
     );
   }
   (args.permissions ?? []).forEach((permission, i) => {
@@ -172,7 +186,7 @@ export function permissionStatements(permissions: AwsPermission[] = []): pulumi.
 }
 
 /** A Lambda function built from inline callbacks, with its own role and log group. */
-export class LambdaFunction extends pulumi.ComponentResource {
+export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
@@ -181,7 +195,7 @@ export class LambdaFunction extends pulumi.ComponentResource {
   readonly arn: pulumi.Output<string>;
   readonly name: pulumi.Output<string>;
 
-  constructor(name: string, args: LambdaFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: LambdaFunctionArgs<C>, opts?: pulumi.ComponentResourceOptions) {
     super("queue-patterns:aws:LambdaFunction", name, {}, opts);
     const owner = args.owner ?? ownerLabel("LambdaFunction", name);
     const runtime = args.runtime ?? "nodejs24.x";
@@ -191,7 +205,8 @@ export class LambdaFunction extends pulumi.ComponentResource {
     this.artifact = artifactOutput({
       owner,
       host: "aws-lambda",
-      entry: args.entry ?? PLAIN_CALLBACK_ENTRY,
+      // Without an entry the callbacks are the plain runtime's: `handler` is the handler.
+      entry: args.entry ?? (PLAIN_CALLBACK_ENTRY as unknown as RuntimeEntry<C>),
       callbacks: args.callbacks,
       nodeMajor: LAMBDA_NODE_MAJOR[runtime],
       external: (args.awsSdk ?? "bundle") === "runtime" ? ["@aws-sdk/*"] : [],

@@ -12,13 +12,13 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AfterAttach, AttacherOptions } from "../runtime/persistent-eni-asg/attacher";
-import type { RuntimeEntry } from "./artifact";
+import { type AfterAttach, type AttacherOptions, attacherRuntime } from "../runtime/persistent-eni-asg/attacher";
+import { runtimeEntry } from "./artifact";
 import { deadLetterDepthAlarmArgs, deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
 import {
   LambdaFunction,
   type LambdaFunctionArgs,
-  type LambdaSettings,
+  type LambdaFunctionSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
@@ -125,7 +125,7 @@ export interface PersistentEniAsgArgs {
    * `permissions` adds what `afterAttach` calls need to the function's role, one Allow statement each.
    * @example { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [zone.arn] }] }
    */
-  attacher?: Omit<LambdaSettings, "reservedConcurrency">;
+  attacher?: Omit<LambdaFunctionSettings, "reservedConcurrency">;
   /**
    * Where the failure queue's alarm notifies (e.g. SNS topic ARNs): any event there is a launch or
    * release nobody handled.
@@ -169,8 +169,8 @@ const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** The attacher's runtime module with its options, as the artifact starts it. */
-export function attacherEntry(options: AttacherOptions): RuntimeEntry {
-  return { module: require.resolve("../runtime/persistent-eni-asg/attacher"), factory: "createAttacher", options };
+export function attacherEntry(options: AttacherOptions) {
+  return runtimeEntry(attacherRuntime, options);
 }
 
 /**

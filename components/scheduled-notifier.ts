@@ -18,9 +18,10 @@ import {
   SCHEDULE_TARGET_INPUT,
   type SendCallback,
 } from "../runtime/scheduled-notifier/contract";
-import type { ConsumerOptions } from "../runtime/scheduled-notifier/consumer";
+import { consumerRuntime } from "../runtime/scheduled-notifier/consumer";
+import { producerRuntime } from "../runtime/scheduled-notifier/producer";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
-import type { RuntimeEntry } from "./artifact";
+import { runtimeEntry } from "./artifact";
 import {
   deadLetterDepthAlarmArgs,
   deadLetterQueueArgs,
@@ -30,7 +31,7 @@ import {
 import {
   LambdaFunction,
   type LambdaFunctionArgs,
-  type LambdaSettings,
+  type LambdaFunctionSettings,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { applyTransform, type Transform } from "./transform";
@@ -42,7 +43,7 @@ import { ArgumentChecker, ownerLabel } from "./validation";
  * The settings of one of the two functions. `permissions` are what that function's callback itself
  * calls (`recipients` in the producer, `send` in the consumer), added to that function's role only.
  */
-export type NotifierFunctionArgs = Omit<LambdaSettings, "reservedConcurrency"> &
+export type NotifierFunctionArgs = Omit<LambdaFunctionSettings, "reservedConcurrency"> &
   Pick<LambdaFunctionArgs, "architecture" | "transform">;
 
 export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
@@ -184,21 +185,14 @@ function normalize(args: Partial<ScheduledNotifierArgs<any>>): Normalized {
 }
 
 /** The runtime modules the two functions start from, with the consumer's plain options. */
-export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxReceiveCount" | "secretCacheSeconds">): {
-  producer: RuntimeEntry;
-  consumer: RuntimeEntry;
-} {
+export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxReceiveCount" | "secretCacheSeconds">) {
   const n = normalize(args);
   return {
-    producer: { module: require.resolve("../runtime/scheduled-notifier/producer"), factory: "createProducer" },
-    consumer: {
-      module: require.resolve("../runtime/scheduled-notifier/consumer"),
-      factory: "createConsumer",
-      options: {
-        maxReceiveCount: n.maxReceiveCount,
-        secretCacheSeconds: n.secretCacheSeconds,
-      } satisfies ConsumerOptions,
-    },
+    producer: runtimeEntry(producerRuntime, {}),
+    consumer: runtimeEntry(consumerRuntime, {
+      maxReceiveCount: n.maxReceiveCount,
+      secretCacheSeconds: n.secretCacheSeconds,
+    }),
   };
 }
 

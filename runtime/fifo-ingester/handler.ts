@@ -14,6 +14,7 @@
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { runtimeModule } from "../shared/runtime-module";
 
 /** How a message body reaches the callback: parsed JSON, or the raw string. */
 export type BodyFormat = "json" | "raw";
@@ -191,3 +192,6 @@ function log(message: string, fields: Record<string, unknown>): void {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** How FifoIngester's artifact starts. */
+export const fifoIngesterRuntime = runtimeModule(__filename, createFifoHandler);

@@ -46,6 +46,7 @@ import {
   releaseFromInstance,
   waitUntilRunning,
 } from "./eni";
+import { runtimeModule } from "../shared/runtime-module";
 
 /** What `afterAttach` learns once the ENI is attached. */
 export interface AfterAttachInput {
@@ -433,3 +434,6 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
   console[level](JSON.stringify({ message, ...fields }));
 }
+
+/** How PersistentEniAsg's attacher artifact starts. */
+export const attacherRuntime = runtimeModule(__filename, createAttacher);

@@ -23,6 +23,7 @@ import { type JobMessage, NOTIFIER_ENV, type SendCallback } from "./contract";
 import { deferralSeconds, describeError, isRateLimitedError } from "./errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "./ledger";
 import { log, requireEnv } from "./platform";
+import { runtimeModule } from "../shared/runtime-module";
 
 /** The fields of an SQS record the consumer reads. */
 export interface JobRecord {
@@ -222,3 +223,6 @@ export function createConsumer(
 
   return { handler };
 }
+
+/** How ScheduledNotifier's consumer artifact starts. */
+export const consumerRuntime = runtimeModule(__filename, createConsumer);

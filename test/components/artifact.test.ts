@@ -9,7 +9,17 @@ const recorder = installMocks();
 
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import * as pulumi from "@pulumi/pulumi";
-import { buildArtifact, ClosurePackagingError, zipBytes, zipDeterministic } from "../../components/artifact";
+import {
+  buildArtifact,
+  ClosurePackagingError,
+  runtimeEntry,
+  zipBytes,
+  zipDeterministic,
+} from "../../components/artifact";
+import { plainCallbackRuntime } from "../../runtime/lambda/callback";
+import { runtimeModule } from "../../runtime/shared/runtime-module";
+import { echoRuntime } from "../fixtures/azure-echo-runtime";
+import { sqsRuntime } from "../fixtures/sqs-runtime";
 import { FunctionApp } from "../../components/function-app";
 import { LambdaFunction } from "../../components/lambda-function";
 import { ArtifactProcess } from "../harness/artifact-runner";
@@ -17,17 +27,13 @@ import { nodeBuild } from "../harness/node-builds";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../harness/emulators";
 import { sqsSender } from "../fixtures/callbacks";
 
-const echoEntry = {
-  module: require.resolve("../fixtures/azure-echo-runtime"),
-  factory: "register",
-  options: { queueName: "echo-in" },
-};
+const echoEntry = runtimeEntry(echoRuntime, { queueName: "echo-in" });
 
 function lambdaSpec(handler: (...args: never[]) => unknown) {
   return {
     owner: 'Test "spec"',
     host: "aws-lambda" as const,
-    entry: { module: require.resolve("../../runtime/lambda/callback"), factory: "createHandler" },
+    entry: runtimeEntry(plainCallbackRuntime, undefined),
     callbacks: { handler },
     nodeMajor: 22,
   };
@@ -85,7 +91,7 @@ describe("a Lambda artifact built from an inline closure", () => {
 
 describe("where the AWS SDK comes from", () => {
   it("leaves the SDK that a runtime module imports out of the bundle when awsSdk is runtime", async () => {
-    const runtimeSdk = { module: require.resolve("../fixtures/sqs-runtime"), factory: "createHandler" };
+    const runtimeSdk = runtimeEntry(sqsRuntime, undefined);
     const external = await resolve(
       new LambdaFunction("runtime-sdk", { entry: runtimeSdk, callbacks: {}, awsSdk: "runtime" }).artifact,
     );
@@ -259,6 +265,28 @@ describe("callbacks that cannot be packaged fail with the component and argument
     await assert.rejects(
       buildArtifact(lambdaSpec("not a function" as unknown as () => void)),
       /Test "spec": handler must be a function; got string/,
+    );
+  });
+});
+
+describe("the runtime entry", () => {
+  it("calls the factory under the name its module exports it as, found by identity", async () => {
+    const artifact = await buildArtifact(lambdaSpec(async () => "ok"));
+    assert.match(artifact.files["index.js"], /\.createHandler\(/);
+  });
+
+  it("refuses an entry whose factory its module does not export", async () => {
+    const unexported = runtimeModule(require.resolve("../../runtime/lambda/callback"), () => ({}));
+    await assert.rejects(
+      buildArtifact({ ...lambdaSpec(async () => "ok"), entry: runtimeEntry(unexported, undefined) }),
+      (error: Error) => {
+        assert.ok(error instanceof ClosurePackagingError);
+        assert.match(
+          error.message,
+          /^Test "spec": the runtime module .*runtime\/lambda\/callback\.(js|ts) does not export the factory its entry declares/,
+        );
+        return true;
+      },
     );
   });
 });

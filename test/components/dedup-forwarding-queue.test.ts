@@ -189,7 +189,7 @@ describe("DedupForwardingQueue resources", () => {
   it("grants the app's identity the roles process needs, on the scopes given", async () => {
     const reports = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/reports";
     const component = await build("reporting", {
-      functionApp: { callbackRoles: { reports: { role: "Storage Blob Data Contributor", scope: reports } } },
+      functionApp: { permissions: { reports: { role: "Storage Blob Data Contributor", scope: reports } } },
     });
     const grant = recorder.named(ROLE_ASSIGNMENT, "reporting-fn-callback-reports");
     assert.deepEqual(

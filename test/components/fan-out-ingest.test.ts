@@ -303,7 +303,7 @@ describe("a FanOutIngest with arguments", () => {
     const cosmosReaderGuid = "fbdf93bf-df7d-467e-a4d2-9458aa1360c8";
     const component = await fanOut("callbacks", {
       functionApp: {
-        callbackRoles: {
+        permissions: {
           apiKey: { role: "Key Vault Secrets User", scope: vaultId },
           cosmosAccount: { role: cosmosReaderGuid, scope: "/subscriptions/s/cosmos" },
         },
@@ -650,8 +650,8 @@ describe("invalid arguments fail at construction, naming the argument, the value
   it(
     "rejects a callback role without a scope",
     invalid(
-      { functionApp: { callbackRoles: { secrets: { role: "Key Vault Secrets User", scope: "" } } } },
-      'FanOutIngest "ids": functionApp.callbackRoles.secrets.scope "" must be the resource id the role applies to, e.g. vault.id.',
+      { functionApp: { permissions: { secrets: { role: "Key Vault Secrets User", scope: "" } } } },
+      'FanOutIngest "ids": functionApp.permissions.secrets.scope "" must be the resource id the role applies to, e.g. vault.id.',
     ),
   );
 

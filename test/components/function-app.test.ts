@@ -7,13 +7,11 @@ import { installMocks, MOCK_SUBSCRIPTION, resolve } from "../harness/mocks";
 const recorder = installMocks();
 
 import { BUILT_IN_ROLES } from "../../components/azure-roles";
+import { runtimeEntry } from "../../components/artifact";
 import { FunctionApp, validateFunctionAppArgs } from "../../components/function-app";
+import { echoRuntime } from "../fixtures/azure-echo-runtime";
 
-const echoEntry = {
-  module: require.resolve("../fixtures/azure-echo-runtime"),
-  factory: "register",
-  options: { queueName: "in" },
-};
+const echoEntry = runtimeEntry(echoRuntime, { queueName: "in" });
 const WEB_APP = "azure-native:web:WebApp";
 
 describe("FunctionApp", () => {
@@ -23,7 +21,7 @@ describe("FunctionApp", () => {
       resourceGroupName: "rg",
       entry: echoEntry,
       callbacks: { handler: async () => "ok" },
-      appSettings: { Data__queueServiceUri: "https://data.queue.core.windows.net" },
+      environment: { Data__queueServiceUri: "https://data.queue.core.windows.net" },
     });
     await resolve(app.principalId);
     await resolve(app.deployment.urn);
@@ -171,7 +169,7 @@ describe("FunctionApp argument validation", () => {
         new FunctionApp("bad", {
           resourceGroupName: "rg",
           entry: echoEntry,
-          callbacks: {},
+          callbacks: { handler: async () => "ok" },
           instanceMemoryMb: 1024 as 2048,
         }),
       {
@@ -201,13 +199,13 @@ describe("FunctionApp argument validation", () => {
 
   it("rejects a callback role that is neither a known role nor a role definition GUID", () => {
     const problems = validateFunctionAppArgs('FunctionApp "x"', {
-      callbackRoles: {
+      permissions: {
         cosmos: { role: "Cosmos DB Data Writer" as "Key Vault Secrets User", scope: "/subscriptions/s" },
       },
     }).list();
     assert.deepEqual(
       problems.map((p) => p.argument),
-      ["callbackRoles.cosmos.role"],
+      ["permissions.cosmos.role"],
     );
     assert.match(problems[0].fix, /nor a role definition GUID/);
   });
@@ -218,7 +216,7 @@ describe("FunctionApp argument validation", () => {
         new FunctionApp("legacy", {
           resourceGroupName: "rg",
           entry: echoEntry,
-          callbacks: {},
+          callbacks: { handler: async () => "ok" },
           transform: {
             webApp: (args) => ({ ...args, siteConfig: { ...(args.siteConfig as object), ftpsState: "Disabled" } }),
           },
