@@ -163,7 +163,64 @@ describe("FunctionApp", () => {
 });
 
 describe("FunctionApp argument validation", () => {
-  it("rejects an instance size Flex does not offer", () => {
+  const owner = 'FunctionApp "x"';
+  const rejected: { what: string; args: Parameters<typeof validateFunctionAppArgs>[1]; message: string | RegExp }[] = [
+    {
+      what: "an instance size Flex does not offer",
+      args: { instanceMemoryMb: 1024 as 2048 },
+      message: `${owner}: instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.`,
+    },
+    {
+      what: "more than 1000 instances",
+      args: { maximumInstanceCount: 5000 },
+      message: `${owner}: maximumInstanceCount 5000 is out of range; Flex Consumption allows 1..1000.`,
+    },
+    {
+      what: "a Node.js version Flex does not run",
+      args: { nodeVersion: "18" as "22" },
+      message: `${owner}: nodeVersion "18" is not offered for Node.js Functions on Flex Consumption; use "24" or "22".`,
+    },
+    {
+      what: "Node.js 20, past its end of life and no longer listed for Flex",
+      args: { nodeVersion: "20" as "22" },
+      message: `${owner}: nodeVersion "20" is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).`,
+    },
+    {
+      what: "a permission whose role is neither a known role nor a role definition GUID",
+      args: {
+        permissions: {
+          cosmos: { role: "Cosmos DB Data Writer" as "Key Vault Secrets User", scope: "/subscriptions/s" },
+        },
+      },
+      message:
+        /^FunctionApp "x": permissions\.cosmos\.role "Cosmos DB Data Writer" is neither a role this library knows .* nor a role definition GUID/,
+    },
+    {
+      what: "a deployment timeout under a minute",
+      args: { deploymentTimeoutSeconds: 10 },
+      message: `${owner}: deploymentTimeoutSeconds 10 is out of range; the deployer allows 60..7200.`,
+    },
+  ];
+  for (const row of rejected) {
+    it(`rejects ${row.what}`, () => {
+      assert.throws(() => validateFunctionAppArgs(owner, row.args).throwIfAny(), { message: row.message });
+    });
+  }
+
+  it("keeps Node.js 22 selectable", () => {
+    assert.deepEqual(validateFunctionAppArgs(owner, { nodeVersion: "22" }).list(), []);
+  });
+
+  it("names the setting under the prefix a component gives it", () => {
+    assert.deepEqual(
+      validateFunctionAppArgs(owner, { maximumInstanceCount: 0 }, "function.")
+        .list()
+        .map((p) => p.argument),
+      ["function.maximumInstanceCount"],
+    );
+  });
+
+  it("throws the problems from the constructor, naming the app", () => {
     assert.throws(
       () =>
         new FunctionApp("bad", {
@@ -176,38 +233,6 @@ describe("FunctionApp argument validation", () => {
         message: 'FunctionApp "bad": instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
       },
     );
-  });
-
-  it("rejects more than 1000 instances", () => {
-    const [problem] = validateFunctionAppArgs('FunctionApp "x"', { maximumInstanceCount: 5000 }).list();
-    assert.equal(problem.argument, "maximumInstanceCount");
-  });
-
-  it("rejects a Node.js version Flex does not run", () => {
-    const [problem] = validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "18" as "22" }).list();
-    assert.equal(problem.argument, "nodeVersion");
-  });
-
-  it("rejects Node.js 20, past its end of life and no longer listed for Flex, and keeps 22 selectable", () => {
-    const [problem] = validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "20" as "22" }).list();
-    assert.equal(
-      problem.fix,
-      'is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).',
-    );
-    assert.deepEqual(validateFunctionAppArgs('FunctionApp "x"', { nodeVersion: "22" }).list(), []);
-  });
-
-  it("rejects a callback role that is neither a known role nor a role definition GUID", () => {
-    const problems = validateFunctionAppArgs('FunctionApp "x"', {
-      permissions: {
-        cosmos: { role: "Cosmos DB Data Writer" as "Key Vault Secrets User", scope: "/subscriptions/s" },
-      },
-    }).list();
-    assert.deepEqual(
-      problems.map((p) => p.argument),
-      ["permissions.cosmos.role"],
-    );
-    assert.match(problems[0].fix, /nor a role definition GUID/);
   });
 
   it("refuses a transform that puts back a site property Flex rejects", () => {

@@ -5,7 +5,6 @@ import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/moc
 const recorder = installMocks();
 
 import { LambdaFunction, validateLambdaFunctionArgs } from "../../components/lambda-function";
-import { InvalidArgumentsError } from "../../components/validation";
 
 const FUNCTION = "aws:lambda/function:Function";
 
@@ -99,32 +98,61 @@ describe("LambdaFunction", () => {
 });
 
 describe("LambdaFunction argument validation", () => {
-  const problems = (args: Parameters<typeof validateLambdaFunctionArgs>[1]) =>
-    validateLambdaFunctionArgs('LambdaFunction "f"', args).list();
+  const owner = 'LambdaFunction "f"';
+  const rejected: { what: string; args: Parameters<typeof validateLambdaFunctionArgs>[1]; message: string | RegExp }[] =
+    [
+      {
+        what: "a timeout over Lambda's 900 seconds",
+        args: { timeoutSeconds: 901 },
+        message: `${owner}: timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
+      },
+      {
+        what: "memory below 128 MB",
+        args: { memorySizeMb: 64 },
+        message: `${owner}: memorySizeMb 64 is out of range; Lambda allows 128..10240.`,
+      },
+      {
+        what: "a log retention CloudWatch does not offer",
+        args: { logRetentionDays: 10 },
+        message:
+          /^LambdaFunction "f": logRetentionDays 10 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30/,
+      },
+      {
+        what: "an architecture Lambda does not run",
+        args: { architecture: "arm32" as "arm64" },
+        message: `${owner}: architecture "arm32" is not a Lambda architecture; use "arm64" or "x86_64".`,
+      },
+      {
+        what: "an SDK source that is neither bundle nor runtime",
+        args: { awsSdk: "layer" as "bundle" },
+        message: `${owner}: awsSdk "layer" is not an SDK source; use "bundle" (the default) or "runtime".`,
+      },
+      {
+        what: "a permission whose action is not service:Action",
+        args: {
+          permissions: [{ actions: ["PutItem"], resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/t"] }],
+        },
+        message: `${owner}: permissions[0].actions ["PutItem"] must list IAM actions as "service:Action" (wildcards allowed), e.g. ["dynamodb:PutItem"].`,
+      },
+    ];
+  for (const row of rejected) {
+    it(`rejects ${row.what}`, () => {
+      assert.throws(() => validateLambdaFunctionArgs(owner, row.args).throwIfAny(), { message: row.message });
+    });
+  }
 
-  it("rejects a timeout over Lambda's 900 seconds", () => {
-    assert.throws(
-      () => new LambdaFunction("f", { callbacks: { handler: async () => 1 }, timeoutSeconds: 901 }),
-      (error: Error) =>
-        error instanceof InvalidArgumentsError &&
-        error.message === 'LambdaFunction "f": timeoutSeconds 901 is out of range; Lambda allows 1..900.',
-    );
-  });
-
-  it("rejects memory below 128 MB", () => {
-    assert.equal(problems({ memorySizeMb: 64 })[0].argument, "memorySizeMb");
-  });
-
-  it("rejects a log retention CloudWatch does not offer", () => {
-    assert.match(
-      new InvalidArgumentsError('LambdaFunction "f"', problems({ logRetentionDays: 10 })).message,
-      /^LambdaFunction "f": logRetentionDays 10 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30/,
-    );
+  it("throws the problems from the constructor, naming the function", () => {
+    assert.throws(() => new LambdaFunction("f", { callbacks: { handler: async () => 1 }, timeoutSeconds: 901 }), {
+      name: "InvalidArgumentsError",
+      message: `${owner}: timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
+    });
   });
 
   it("reports every problem at once", () => {
     assert.deepEqual(
-      problems({ timeoutSeconds: 0, memorySizeMb: 99999 }).map((p) => p.argument),
+      validateLambdaFunctionArgs(owner, { timeoutSeconds: 0, memorySizeMb: 99999 })
+        .list()
+        .map((p) => p.argument),
       ["timeoutSeconds", "memorySizeMb"],
     );
   });
