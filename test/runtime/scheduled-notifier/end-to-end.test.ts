@@ -21,8 +21,8 @@ import {
   recipientAt,
   sendThroughMessagingApi,
   startMessagingApi,
-} from "../../harness/fake-messaging-api";
-import { type NotifierRig, startNotifierRig } from "../../harness/notifier-rig";
+} from "../../harness/fakes/messaging-api";
+import { type NotifierRig, startNotifierRig } from "../../harness/rigs/notifier";
 
 const TOKEN = "e2e-token";
 const MAX_RECEIVE_COUNT = 4;

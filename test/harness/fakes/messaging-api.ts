@@ -4,9 +4,9 @@
  * the bearer token, answers 429 with Retry-After for a while, and counts every delivery so
  * duplicates and losses show. With it, the `recipients` and `send` callbacks a user would write.
  */
-import type { NotificationRun, SendContext } from "../../runtime/scheduled-notifier/contract";
-import * as notifierErrors from "../../runtime/scheduled-notifier/errors";
-import { type LoopbackServer, listenOnLoopback } from "./loopback-server";
+import type { NotificationRun, SendContext } from "../../../runtime/scheduled-notifier/contract";
+import * as notifierErrors from "../../../runtime/scheduled-notifier/errors";
+import { type LoopbackServer, listenOnLoopback } from "../loopback-server";
 
 /** The recipient id at a position of the directory: `user-00001`, ... */
 export function recipientAt(position: number): string {
