@@ -7,7 +7,11 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
 import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
 import { functionPolicy } from "../../../components/lambda-function";
-import { type ConsumerResources, consumerPolicyStatements, notifierEntries } from "../../../components/scheduled-notifier";
+import {
+  type ConsumerResources,
+  consumerPolicyStatements,
+  notifierEntries,
+} from "../../../components/scheduled-notifier";
 import { NOTIFIER_ENV } from "../../../runtime/scheduled-notifier/contract";
 import { ArtifactProcess, type Invocation } from "../artifact-runner";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";
@@ -177,7 +181,7 @@ export async function startNotifierRig(options: NotifierRigOptions): Promise<Not
 export async function buildNotifierArtifacts(
   maxReceiveCount: number,
 ): Promise<{ producer: Artifact; consumer: Artifact }> {
-  const entries = notifierEntries({ maxReceiveCount });
+  const entries = notifierEntries({ maxDeliveryCount: maxReceiveCount });
   const spec = { owner: 'ScheduledNotifier "scenario"', host: "aws-lambda" as const, nodeMajor: 22 };
   const [producer, consumer] = await Promise.all([
     buildArtifact({ ...spec, entry: entries.producer, callbacks: { recipients: directoryRecipients } }),

@@ -43,8 +43,8 @@ describe("the built ScheduledNotifier artifacts on fauxqs", () => {
       schedule: "cron(0 9 * * ? *)",
       recipients: directoryRecipients,
       send: sendThroughMessagingApi,
-      apiToken: TOKEN,
-      maxReceiveCount: MAX_RECEIVE_COUNT,
+      apiToken: { value: TOKEN },
+      maxDeliveryCount: MAX_RECEIVE_COUNT,
       maxConcurrency: CONCURRENCY,
     });
     artifacts = {
