@@ -123,19 +123,22 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   scheduledNotifier(name, section) {
-    const apiTokenSecretArn = section.string("apiTokenSecretArn");
+    const existingApiTokenSecretArn = section.string("existingApiTokenSecretArn");
     const notifier = new ScheduledNotifier(name, {
       // The component says what a schedule looks like when it is missing.
       schedule: section.string("schedule") as string,
-      timezone: section.string("timezone"),
-      enabled: section.boolean("scheduleEnabled"),
+      timeZone: section.string("timeZone"),
+      scheduleEnabled: section.boolean("scheduleEnabled"),
       maxConcurrency: section.number("maxConcurrency"),
-      settings: section.stringMap("settings"),
-      apiTokenSecretArn,
-      apiToken: apiTokenSecretArn
-        ? undefined
-        : new pulumi.Config(PROJECT).requireSecret("scheduledNotifierApiToken" satisfies keyof typeof STACK_SETTINGS),
-      // A paged recipient directory and a bearer-token messaging API, both named in `settings`.
+      environment: section.stringMap("environment"),
+      apiToken: existingApiTokenSecretArn
+        ? { existing: existingApiTokenSecretArn }
+        : {
+            value: new pulumi.Config(PROJECT).requireSecret(
+              "scheduledNotifierApiToken" satisfies keyof typeof STACK_SETTINGS,
+            ),
+          },
+      // A paged recipient directory and a bearer-token messaging API, both named in `environment`.
       recipients: async function* (run) {
         let page: string | null = `${process.env.DIRECTORY_URL}/recipients?run=${encodeURIComponent(run.id)}`;
         while (page) {

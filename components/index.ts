@@ -68,9 +68,9 @@ export {
   validatePersistentEniAsgArgs,
 } from "./persistent-eni-asg";
 export {
-  type NotifierFunctionArgs,
   ScheduledNotifier,
   type ScheduledNotifierArgs,
+  type ScheduledNotifierRetry,
   validateScheduledNotifierArgs,
 } from "./scheduled-notifier";
 export type { Transform } from "./transform";

@@ -22,29 +22,28 @@ import { consumerRuntime } from "../runtime/scheduled-notifier/consumer";
 import { producerRuntime } from "../runtime/scheduled-notifier/producer";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import { runtimeEntry } from "./artifact";
-import {
-  deadLetterDepthAlarmArgs,
-  deadLetterQueueArgs,
-  denyInsecureTransport,
-  SQS_MANAGED_ENCRYPTION,
-} from "./aws-secure-defaults";
+import { denyInsecureTransport } from "./aws-secure-defaults";
+import { PatternComponent } from "./component";
+import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
-  type LambdaFunctionArgs,
   type LambdaFunctionSettings,
+  type LambdaFunctionTransform,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
 import { scheduleExpressionProblem } from "./validators/schedule-expression";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
-/**
- * The settings of one of the two functions. `permissions` are what that function's callback itself
- * calls (`recipients` in the producer, `send` in the consumer), added to that function's role only.
- */
-export type NotifierFunctionArgs = Omit<LambdaFunctionSettings, "reservedConcurrency"> &
-  Pick<LambdaFunctionArgs, "architecture" | "transform">;
+/** Retries of an asynchronous invocation, as EventBridge Scheduler and Lambda count them. */
+export interface ScheduledNotifierRetry {
+  /** Retries after the first attempt. */
+  maximumRetryAttempts?: number;
+  /** How late an attempt may still start after failures or throttling. */
+  maximumEventAgeSeconds?: number;
+}
 
 export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
   /**
@@ -55,13 +54,14 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
    */
   schedule: string;
   /**
-   * The IANA time zone the cron expression is evaluated in (daylight saving time included).
+   * The IANA time zone the cron expression is evaluated in (daylight saving time included): a zone
+   * name, never a UTC offset such as `"+01:00"` (use `"Etc/GMT-1"` for a fixed UTC+01:00).
    * @default "UTC"
    * @example "Europe/Berlin"
    */
-  timezone?: string;
+  timeZone?: string;
   /** Whether the schedule fires; a disabled notifier keeps its queues and can still be run by hand. @default true */
-  enabled?: boolean;
+  scheduleEnabled?: boolean;
   /**
    * The producer: yields the recipients of one run, one by one (e.g. pages of a database query).
    * Each needs a stable `id`; the job's idempotency key is `<run id>:<recipient id>`.
@@ -75,32 +75,27 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
    */
   send: SendCallback<R>;
   /**
-   * The API token, stored in a new Secrets Manager secret (always as a Pulumi secret). Give this or
-   * `apiTokenSecretArn`. The functions get the secret's ARN, never the token.
-   * @example new pulumi.Config().requireSecret("messagingApiToken")
+   * The API token's Secrets Manager secret. `{ value }` stores the token in a new secret (always as a
+   * Pulumi secret); `{ existing }` names a secret holding the token as text: its complete ARN (ending
+   * in `-` and the six random characters Secrets Manager adds, as the console shows it) is granted
+   * exactly, a partial ARN, without them, as `<ARN>-??????`: that secret, and a secret created later
+   * under the same name. `kmsKeyArn`, for either, is the secret's customer managed KMS key, if any;
+   * the consumer may then decrypt with it via Secrets Manager. Its key policy must let IAM policies
+   * grant use of the key, as the default key policy does
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+   * The functions get the secret's ARN, never the token.
+   * @example { value: new pulumi.Config().requireSecret("messagingApiToken") }
+   * @example { existing: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token-AbCdEf" }
    */
-  apiToken?: pulumi.Input<string>;
-  /**
-   * An existing Secrets Manager secret holding the API token as text, instead of `apiToken`. Its
-   * complete ARN (ending in `-` and the six random characters Secrets Manager adds, as the console
-   * shows it) is granted exactly. A partial ARN, without them, is granted as `<ARN>-??????`: that
-   * secret, and a secret created later under the same name.
-   * @example "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token-AbCdEf"
-   */
-  apiTokenSecretArn?: pulumi.Input<string>;
-  /**
-   * The customer managed KMS key of the secret, if any; the consumer may then decrypt with it via
-   * Secrets Manager. Its key policy must let IAM policies grant use of the key, as the default key
-   * policy does (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
-   */
-  secretKmsKeyArn?: pulumi.Input<string>;
+  apiToken: CreateOrUse<{ value: pulumi.Input<string> }, pulumi.Input<string>> & { kmsKeyArn?: pulumi.Input<string> };
   /** How long the consumer caches the token in memory; a rotated token is picked up within this time. @default 300 */
   secretCacheSeconds?: number;
   /**
-   * Non-secret settings, given to both functions as environment variables (e.g. the API's URL).
+   * Non-secret settings, given to both functions as environment variables (e.g. the API's URL);
+   * secrets go in `apiToken`, never here.
    * @example { MESSAGING_API_URL: "https://api.example.com/v1" }
    */
-  settings?: Record<string, string>;
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * The most consumer instances working at once: the rate limiter. Each instance sends one
    * notification at a time, so in-flight API calls never exceed it. See the README for sizing.
@@ -110,29 +105,31 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
   /** Jobs per consumer invocation, sent one after another. @default 10 */
   batchSize?: number;
   /**
-   * Receives of a job before it is dead-lettered with its reason. Rate-limit deferrals count too,
+   * Deliveries of a job before it is dead-lettered with its reason. Rate-limit deferrals count too,
    * so leave room for them.
    * @default 10
    */
-  maxReceiveCount?: number;
-  /** How long an undelivered job waits in the jobs queue. @default 4 */
-  messageRetentionDays?: number;
-  /** How long the ledger remembers a sent job; must outlive any job that can still arrive. @default 14 */
+  maxDeliveryCount?: number;
+  /** How long an undelivered job waits in the jobs queue; SQS allows 60..1209600. @default 345600 (4 days) */
+  messageRetentionSeconds?: number;
+  /**
+   * How long the ledger remembers a sent job; must outlive any job that can still arrive: at least
+   * `messageRetentionSeconds` in whole days plus 2.
+   * @default 14
+   */
   ledgerRetentionDays?: number;
-  /** The producer function. Its timeout bounds one run's enqueueing. @default { timeoutSeconds: 300, memorySizeMb: 256 } */
-  producer?: NotifierFunctionArgs & {
-    /** Lambda's retries of a failed run (asynchronous invocation). @default 2 */
-    retryAttempts?: number;
-    /** How late a run may still start after failures or throttling. @default 3600 */
-    maximumEventAgeSeconds?: number;
-  };
-  /** The consumer function. Its timeout must fit `batchSize` sends. @default { timeoutSeconds: 30, memorySizeMb: 256 } */
-  consumer?: NotifierFunctionArgs & {
-    /** Reserve concurrency for the consumer; must be at least `maxConcurrency` so jobs are never throttled. */
-    reservedConcurrency?: number;
-  };
+  /**
+   * The two functions. `permissions` are what that function's callback itself calls (`recipients`
+   * in the producer, `send` in the consumer), added to that function's role only. The producer's
+   * timeout bounds one run's enqueueing; the consumer's must fit `batchSize` sends, and its
+   * `reservedConcurrency`, if set, must be at least `maxConcurrency` so jobs are never throttled.
+   * @default { producer: { timeoutSeconds: 300, memorySizeMb: 256 }, consumer: { timeoutSeconds: 30, memorySizeMb: 256 } }
+   */
+  functions?: { producer?: LambdaFunctionSettings; consumer?: LambdaFunctionSettings };
+  /** Lambda's retries of a failed run (the producer's asynchronous invocation). @default { maximumRetryAttempts: 2, maximumEventAgeSeconds: 3600 } */
+  runRetry?: ScheduledNotifierRetry;
   /** EventBridge Scheduler's retries when it cannot invoke the producer at all. @default { maximumRetryAttempts: 185, maximumEventAgeSeconds: 3600 } */
-  scheduleRetry?: { maximumRetryAttempts?: number; maximumEventAgeSeconds?: number };
+  scheduleRetry?: ScheduledNotifierRetry;
   /** Where the dead-letter alarms notify (e.g. SNS topic ARNs). @default none: the alarms only change state */
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /** Escape hatches: change what the component did not foresee. */
@@ -145,52 +142,57 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
     eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
     ledgerBucket?: Transform<aws.s3.BucketArgs>;
     secret?: Transform<aws.secretsmanager.SecretArgs>;
+    /** Both dead-letter alarms. */
     alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
+    producer?: LambdaFunctionTransform;
+    consumer?: LambdaFunctionTransform;
   };
 }
 
 /** Arguments with their defaults applied. */
 interface Normalized {
-  timezone: string;
+  timeZone: string;
   maxConcurrency: number;
   batchSize: number;
-  maxReceiveCount: number;
-  messageRetentionDays: number;
+  maxDeliveryCount: number;
+  messageRetentionSeconds: number;
   ledgerRetentionDays: number;
   secretCacheSeconds: number;
   producerTimeoutSeconds: number;
   consumerTimeoutSeconds: number;
-  producerRetryAttempts: number;
-  producerMaximumEventAgeSeconds: number;
-  scheduleMaximumRetryAttempts: number;
-  scheduleMaximumEventAgeSeconds: number;
+  runRetry: Required<ScheduledNotifierRetry>;
+  scheduleRetry: Required<ScheduledNotifierRetry>;
 }
 
-function normalize(args: Partial<ScheduledNotifierArgs<any>>): Normalized {
+function withDefaults(args: Partial<ScheduledNotifierArgs<any>>): Normalized {
   return {
-    timezone: args.timezone ?? "UTC",
+    timeZone: args.timeZone ?? "UTC",
     maxConcurrency: args.maxConcurrency ?? 2,
     batchSize: args.batchSize ?? 10,
-    maxReceiveCount: args.maxReceiveCount ?? 10,
-    messageRetentionDays: args.messageRetentionDays ?? 4,
+    maxDeliveryCount: args.maxDeliveryCount ?? 10,
+    messageRetentionSeconds: args.messageRetentionSeconds ?? 345_600,
     ledgerRetentionDays: args.ledgerRetentionDays ?? 14,
     secretCacheSeconds: args.secretCacheSeconds ?? 300,
-    producerTimeoutSeconds: args.producer?.timeoutSeconds ?? 300,
-    consumerTimeoutSeconds: args.consumer?.timeoutSeconds ?? 30,
-    producerRetryAttempts: args.producer?.retryAttempts ?? 2,
-    producerMaximumEventAgeSeconds: args.producer?.maximumEventAgeSeconds ?? 3600,
-    scheduleMaximumRetryAttempts: args.scheduleRetry?.maximumRetryAttempts ?? 185,
-    scheduleMaximumEventAgeSeconds: args.scheduleRetry?.maximumEventAgeSeconds ?? 3600,
+    producerTimeoutSeconds: args.functions?.producer?.timeoutSeconds ?? 300,
+    consumerTimeoutSeconds: args.functions?.consumer?.timeoutSeconds ?? 30,
+    runRetry: {
+      maximumRetryAttempts: args.runRetry?.maximumRetryAttempts ?? 2,
+      maximumEventAgeSeconds: args.runRetry?.maximumEventAgeSeconds ?? 3600,
+    },
+    scheduleRetry: {
+      maximumRetryAttempts: args.scheduleRetry?.maximumRetryAttempts ?? 185,
+      maximumEventAgeSeconds: args.scheduleRetry?.maximumEventAgeSeconds ?? 3600,
+    },
   };
 }
 
 /** The runtime modules the two functions start from, with the consumer's plain options. */
-export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxReceiveCount" | "secretCacheSeconds">) {
-  const n = normalize(args);
+export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxDeliveryCount" | "secretCacheSeconds">) {
+  const n = withDefaults(args);
   return {
     producer: runtimeEntry(producerRuntime, {}),
     consumer: runtimeEntry(consumerRuntime, {
-      maxReceiveCount: n.maxReceiveCount,
+      maxReceiveCount: n.maxDeliveryCount,
       secretCacheSeconds: n.secretCacheSeconds,
     }),
   };
@@ -198,16 +200,16 @@ export function notifierEntries(args: Pick<ScheduledNotifierArgs, "maxReceiveCou
 
 const DAY_SECONDS = 86_400;
 /** Lambda's 4 KB environment, less what the notifier's own variables (queue URLs, ARNs) need. */
-const MAX_SETTINGS_BYTES = 3072;
+const MAX_ENVIRONMENT_BYTES = 3072;
 
 const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Lambda reserves these prefixes for its own environment variables. */
 const RESERVED_ENV_PREFIXES = ["AWS_", "LAMBDA_"];
 
-/** Validates every argument and throws one error listing all problems. */
-export function validateScheduledNotifierArgs(name: string, args: ScheduledNotifierArgs<any>): void {
+/** Checks every argument; returns all problems, for the component to throw before it registers anything. */
+export function validateScheduledNotifierArgs(name: string, args: ScheduledNotifierArgs<any>): ArgumentChecker {
   const owner = ownerLabel("ScheduledNotifier", name);
-  const n = normalize(args);
+  const n = withDefaults(args);
   const checker = new ArgumentChecker(owner);
 
   if (typeof args.schedule === "string") {
@@ -222,9 +224,9 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
     checker.check(false, "schedule", args.schedule, 'is required: a "cron(...)" or "rate(...)" expression.');
   }
   checker.check(
-    isIanaTimeZone(n.timezone),
-    "timezone",
-    n.timezone,
+    isIanaTimeZone(n.timeZone),
+    "timeZone",
+    n.timeZone,
     'is not an IANA time zone name; use one such as "UTC", "Europe/Berlin" or "America/New_York".',
   );
   for (const callback of ["recipients", "send"] as const) {
@@ -239,121 +241,119 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
   checker
     .integerInRange("maxConcurrency", n.maxConcurrency, 2, 1000, "Lambda's SQS maximum concurrency allows")
     .integerInRange("batchSize", n.batchSize, 1, 10, "the notifier sends a batch's jobs one by one and allows")
-    .integerInRange("maxReceiveCount", n.maxReceiveCount, 1, 1000, "an SQS redrive policy allows")
-    .integerInRange("messageRetentionDays", n.messageRetentionDays, 1, 14, "SQS allows")
+    .integerInRange("maxDeliveryCount", n.maxDeliveryCount, 1, 1000, "an SQS redrive policy allows")
+    .integerInRange("messageRetentionSeconds", n.messageRetentionSeconds, 60, 1_209_600, "SQS allows")
     .integerInRange("ledgerRetentionDays", n.ledgerRetentionDays, 1, 3650, "the notifier allows")
-    .integerInRange("secretCacheSeconds", n.secretCacheSeconds, 0, 3600, "the notifier allows")
-    .integerInRange("producer.retryAttempts", n.producerRetryAttempts, 0, 2, "Lambda asynchronous invocation allows")
-    .integerInRange(
-      "producer.maximumEventAgeSeconds",
-      n.producerMaximumEventAgeSeconds,
-      60,
-      21_600,
-      "Lambda asynchronous invocation allows",
-    )
-    .integerInRange(
-      "scheduleRetry.maximumRetryAttempts",
-      n.scheduleMaximumRetryAttempts,
-      0,
-      185,
-      "EventBridge Scheduler allows",
-    )
-    .integerInRange(
-      "scheduleRetry.maximumEventAgeSeconds",
-      n.scheduleMaximumEventAgeSeconds,
-      60,
-      86_400,
-      "EventBridge Scheduler allows",
-    );
+    .integerInRange("secretCacheSeconds", n.secretCacheSeconds, 0, 3600, "the notifier allows");
+  for (const [argument, retry, service, maximumRetryAttempts, maximumEventAgeSeconds] of [
+    ["runRetry", n.runRetry, "Lambda asynchronous invocation allows", 2, 21_600],
+    ["scheduleRetry", n.scheduleRetry, "EventBridge Scheduler allows", 185, 86_400],
+  ] as const) {
+    checker
+      .integerInRange(`${argument}.maximumRetryAttempts`, retry.maximumRetryAttempts, 0, maximumRetryAttempts, service)
+      .integerInRange(
+        `${argument}.maximumEventAgeSeconds`,
+        retry.maximumEventAgeSeconds,
+        60,
+        maximumEventAgeSeconds,
+        service,
+      );
+  }
 
-  const minimumLedgerDays = n.messageRetentionDays + 2;
+  const minimumLedgerDays = Math.ceil(n.messageRetentionSeconds / DAY_SECONDS) + 2;
   checker.check(
     !Number.isInteger(n.ledgerRetentionDays) || n.ledgerRetentionDays >= minimumLedgerDays,
     "ledgerRetentionDays",
     n.ledgerRetentionDays,
-    `is too short: the ledger must outlive every job that can still arrive (messageRetentionDays ${n.messageRetentionDays}, ` +
+    `is too short: the ledger must outlive every job that can still arrive (messageRetentionSeconds ${n.messageRetentionSeconds}, ` +
       `plus up to a day of run retries and a day of margin); use at least ${minimumLedgerDays}.`,
   );
 
-  for (const [prefix, fn] of [
-    ["producer.", args.producer],
-    ["consumer.", args.consumer],
-  ] as const) {
-    checker.include(validateLambdaFunctionArgs(owner, fn ?? {}, prefix));
+  for (const role of ["producer", "consumer"] as const) {
+    checker.include(validateLambdaFunctionArgs(owner, args.functions?.[role] ?? {}, `functions.${role}.`));
   }
-  const reserved = args.consumer?.reservedConcurrency;
+  const reserved = args.functions?.consumer?.reservedConcurrency;
   checker.check(
     reserved === undefined || reserved >= n.maxConcurrency,
-    "consumer.reservedConcurrency",
+    "functions.consumer.reservedConcurrency",
     reserved,
     `is below maxConcurrency ${n.maxConcurrency}; Lambda would throttle the event source and jobs could be dead-lettered. ` +
       "Reserve at least maxConcurrency, or leave it unset.",
   );
 
+  checkApiToken(checker, args.apiToken);
+  checkEnvironment(checker, args.environment);
+  return checker;
+}
+
+/** The token's secret: `value` creates one, `existing` names one, never both; `kmsKeyArn` applies to either. */
+function checkApiToken(checker: ArgumentChecker, apiToken: ScheduledNotifierArgs["apiToken"] | undefined): void {
+  const existing = usesExisting(apiToken) ? apiToken.existing : undefined;
+  const value = (apiToken as { value?: pulumi.Input<string> } | undefined)?.value;
+  const existingShown = typeof existing === "string" ? existing : "(an Output)";
   checker.check(
-    args.apiToken !== undefined || args.apiTokenSecretArn !== undefined,
-    "apiToken",
-    args.apiToken,
-    "is required unless apiTokenSecretArn names an existing secret; pass it as a Pulumi secret (config.requireSecret).",
+    value !== undefined || existing !== undefined,
+    "apiToken.value",
+    value,
+    "is required unless apiToken.existing names an existing secret; pass it as a Pulumi secret (config.requireSecret).",
   );
   checker.check(
-    args.apiToken === undefined || args.apiTokenSecretArn === undefined,
-    "apiTokenSecretArn",
-    typeof args.apiTokenSecretArn === "string" ? args.apiTokenSecretArn : "(an Output)",
-    "cannot be combined with apiToken; give one of them.",
+    value === undefined || existing === undefined,
+    "apiToken.existing",
+    existingShown,
+    "cannot be combined with apiToken.value; give one of them.",
   );
-  if (typeof args.apiTokenSecretArn === "string") {
+  // `value` is left out: checkExisting quotes what it rejects, and this value is the token.
+  const { value: _token, ...settings } = (apiToken ?? {}) as { value?: unknown };
+  checkExisting(checker, "apiToken", settings, "secret", ["kmsKeyArn"]);
+  if (typeof existing === "string") {
     checker.check(
-      isSecretsManagerSecretArn(args.apiTokenSecretArn),
-      "apiTokenSecretArn",
-      args.apiTokenSecretArn,
+      isSecretsManagerSecretArn(existing),
+      "apiToken.existing",
+      existing,
       'is not a Secrets Manager secret ARN ("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
     );
   }
+}
 
-  const settings = args.settings ?? {};
-  for (const [key, value] of Object.entries(settings)) {
+/**
+ * The environment's names, values and size, as far as they are known at construction: a value or
+ * the whole map given as an Output is checked by Lambda at deployment instead.
+ */
+function checkEnvironment(checker: ArgumentChecker, environment: ScheduledNotifierArgs["environment"]): void {
+  if (environment === undefined || !isKnown(environment)) return;
+  let bytes = 0;
+  for (const [key, value] of Object.entries(environment)) {
     const reservedPrefix = [...RESERVED_ENV_PREFIXES, NOTIFIER_ENV_PREFIX].find((p) => key.startsWith(p));
     checker.check(
       ENV_NAME.test(key) && reservedPrefix === undefined,
-      `settings.${key}`,
+      `environment.${key}`,
       value,
       reservedPrefix
         ? `uses the reserved prefix ${reservedPrefix}; choose another name.`
         : "has a name that is not an environment variable name; use letters, digits and _, starting with a letter.",
     );
+    const known = isKnown(value);
     checker.check(
-      typeof value === "string",
-      `settings.${key}`,
+      !known || typeof value === "string",
+      `environment.${key}`,
       value,
-      "must be a plain string; secrets go in apiToken, never in settings.",
+      "must be a plain string; secrets go in apiToken, never in environment.",
     );
+    bytes += Buffer.byteLength(key) + (known ? Buffer.byteLength(String(value)) : 0);
   }
-  const settingsBytes = Object.entries(settings).reduce(
-    (total, [key, value]) => total + Buffer.byteLength(key) + Buffer.byteLength(String(value)),
-    0,
-  );
   checker.check(
-    settingsBytes <= MAX_SETTINGS_BYTES,
-    "settings",
-    settingsBytes,
-    `bytes in total exceed ${MAX_SETTINGS_BYTES}: Lambda allows 4 KB of environment and the notifier needs about 1 KB; ` +
+    bytes <= MAX_ENVIRONMENT_BYTES,
+    "environment",
+    bytes,
+    `bytes in total exceed ${MAX_ENVIRONMENT_BYTES}: Lambda allows 4 KB of environment and the notifier needs about 1 KB; ` +
       "put large values in the secret or fetch them at run time.",
   );
-  checker.throwIfAny();
 }
 
-/** The Lambda settings of a function's args, without the notifier's own fields. */
-function functionSettings(fn: NotifierFunctionArgs | undefined): NotifierFunctionArgs {
-  return {
-    memorySizeMb: fn?.memorySizeMb,
-    logRetentionDays: fn?.logRetentionDays,
-    runtime: fn?.runtime,
-    architecture: fn?.architecture,
-    awsSdk: fn?.awsSdk,
-    permissions: fn?.permissions,
-    transform: fn?.transform,
-  };
+/** Whether an input is a value now, rather than an Output or a Promise of one. */
+function isKnown<T>(input: pulumi.Input<T>): input is T {
+  return !pulumi.Output.isInstance(input) && !(input instanceof Promise);
 }
 
 /**
@@ -434,7 +434,7 @@ export function consumerPolicyStatements(resources: ConsumerResources): aws.iam.
  * -> third-party API, with dead-letter queues, alarms, the token in Secrets Manager and a delivery
  * ledger so that no recipient is notified twice for the same run.
  */
-export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.ComponentResource {
+export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternComponent {
   readonly schedule: aws.scheduler.Schedule;
   readonly schedulerRole: aws.iam.Role;
   readonly producer: LambdaFunction;
@@ -446,8 +446,9 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
   readonly failedRunsQueue: aws.sqs.Queue;
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
   readonly ledgerBucket: aws.s3.Bucket;
-  /** The secret this component created; undefined when `apiTokenSecretArn` was given. */
+  /** The secret this component created; undefined when `apiToken.existing` was given. */
   readonly secret?: aws.secretsmanager.Secret;
+  /** The dead-letter queue's alarm, then the failed-runs queue's. */
   readonly alarms: aws.cloudwatch.MetricAlarm[];
 
   readonly scheduleArn: pulumi.Output<string>;
@@ -459,37 +460,49 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
   readonly ledgerBucketName: pulumi.Output<string>;
 
   constructor(name: string, args: ScheduledNotifierArgs<R>, opts?: pulumi.ComponentResourceOptions) {
-    super("queue-patterns:aws:ScheduledNotifier", name, {}, opts);
-    validateScheduledNotifierArgs(name, args);
-    const owner = ownerLabel("ScheduledNotifier", name);
-    const n = normalize(args);
+    super("aws", "ScheduledNotifier", name, validateScheduledNotifierArgs(name, args), opts);
+    const n = withDefaults(args);
     const transform = args.transform ?? {};
-    const parent = { parent: this };
+    const functions = args.functions ?? {};
 
-    // Queues: the failed-runs queue, the jobs dead-letter queue, the jobs queue.
-    this.failedRunsQueue = new aws.sqs.Queue(
+    // Queues: the failed-runs queue, the jobs dead-letter queue, the jobs queue. Scheduler and Lambda
+    // deliver failed runs with roles, so no queue lets a service in by its policy.
+    const failedRuns = failureQueue(
       `${name}-failed-runs`,
-      applyTransform(transform.failedRunsQueue, deadLetterQueueArgs()),
-      parent,
+      {
+        alarmDescription: `${this.owner}: runs failed to start or to enqueue their recipients; see the messages' reasons in the queue.`,
+        alarmActions: args.alarmActions,
+        transform: { queue: transform.failedRunsQueue, alarm: transform.alarm },
+      },
+      this.child,
     );
-    this.deadLetterQueue = new aws.sqs.Queue(
+    const deadLetters = failureQueue(
       `${name}-dead-letters`,
-      applyTransform(transform.deadLetterQueue, deadLetterQueueArgs()),
-      parent,
+      {
+        alarmDescription: `${this.owner}: jobs could not be delivered; see the messages' reasons in the queue.`,
+        alarmActions: args.alarmActions,
+        transform: { queue: transform.deadLetterQueue, alarm: transform.alarm },
+      },
+      this.child,
     );
-    this.jobsQueue = new aws.sqs.Queue(
+    this.failedRunsQueue = failedRuns.queue;
+    this.deadLetterQueue = deadLetters.queue;
+    this.alarms = [deadLetters.alarm, failedRuns.alarm];
+    this.jobsQueue = secureQueue(
       `${name}-jobs`,
-      applyTransform(transform.jobsQueue, {
-        ...SQS_MANAGED_ENCRYPTION,
-        visibilityTimeoutSeconds: n.consumerTimeoutSeconds * 6,
-        messageRetentionSeconds: n.messageRetentionDays * DAY_SECONDS,
-        redrivePolicy: pulumi.jsonStringify({
-          deadLetterTargetArn: this.deadLetterQueue.arn,
-          maxReceiveCount: n.maxReceiveCount,
-        }),
-      }),
-      parent,
-    );
+      {
+        queue: {
+          visibilityTimeoutSeconds: n.consumerTimeoutSeconds * 6,
+          messageRetentionSeconds: n.messageRetentionSeconds,
+          redrivePolicy: pulumi.jsonStringify({
+            deadLetterTargetArn: this.deadLetterQueue.arn,
+            maxReceiveCount: n.maxDeliveryCount,
+          }),
+        },
+        transform: { queue: transform.jobsQueue },
+      },
+      this.child,
+    ).queue;
     new aws.sqs.RedriveAllowPolicy(
       `${name}-dead-letters-redrive-allow`,
       {
@@ -499,43 +512,28 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           sourceQueueArns: [this.jobsQueue.arn],
         }),
       },
-      parent,
+      this.child,
     );
-    for (const [suffix, queue] of [
-      ["failed-runs", this.failedRunsQueue],
-      ["dead-letters", this.deadLetterQueue],
-      ["jobs", this.jobsQueue],
-    ] as const) {
-      new aws.sqs.QueuePolicy(
-        `${name}-${suffix}-policy`,
-        {
-          queueUrl: queue.url,
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [denyInsecureTransport([queue.arn], "sqs:*")],
-          }),
-        },
-        parent,
-      );
-    }
 
     // The API token.
-    if (args.apiToken !== undefined) {
+    if (usesExisting(args.apiToken)) {
+      this.secretArn = pulumi.output(args.apiToken.existing);
+    } else {
       this.secret = new aws.secretsmanager.Secret(
         `${name}-api-token`,
         applyTransform(transform.secret, {
-          description: `${owner}: the third-party API token its consumer reads at run time`,
-          kmsKeyId: args.secretKmsKeyArn,
+          description: `${this.owner}: the third-party API token its consumer reads at run time`,
+          kmsKeyId: args.apiToken.kmsKeyArn,
         }),
-        parent,
+        this.child,
       );
       new aws.secretsmanager.SecretVersion(
         `${name}-api-token-value`,
-        { secretId: this.secret.id, secretString: pulumi.secret(args.apiToken) },
-        parent,
+        { secretId: this.secret.id, secretString: pulumi.secret(args.apiToken.value) },
+        this.child,
       );
+      this.secretArn = this.secret.arn;
     }
-    this.secretArn = this.secret ? this.secret.arn : pulumi.output(args.apiTokenSecretArn!);
 
     // The delivery ledger. A bucket's id is its name.
     this.ledgerBucket = this.createLedgerBucket(name, n, transform.ledgerBucket);
@@ -543,21 +541,22 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
 
     // The functions.
     const entries = notifierEntries(args);
-    const settings = args.settings ?? {};
-    const sharedEnvironment = {
-      ...settings,
+    const queueUrls = {
       [NOTIFIER_ENV.jobsQueueUrl]: this.jobsQueue.url,
       [NOTIFIER_ENV.deadLetterQueueUrl]: this.deadLetterQueue.url,
     };
+    // The notifier's own variables stay Outputs of their own, so a preview shows the given ones.
+    const environment = (own: Record<string, pulumi.Input<string>>) =>
+      pulumi.output(args.environment ?? {}).apply((given) => ({ ...given, ...own }));
     this.producer = new LambdaFunction(
       `${name}-producer`,
       {
-        ...functionSettings(args.producer),
-        owner,
+        ...functions.producer,
+        owner: this.owner,
         entry: entries.producer,
         callbacks: { recipients: args.recipients as RecipientsCallback },
         timeoutSeconds: n.producerTimeoutSeconds,
-        environment: sharedEnvironment,
+        environment: environment(queueUrls),
         policyStatements: [
           { Sid: "SendJobs", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [this.jobsQueue.arn] },
           {
@@ -574,48 +573,49 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
             Resource: [this.failedRunsQueue.arn],
           },
         ] as pulumi.Input<aws.iam.PolicyStatement[]>,
+        transform: transform.producer,
       },
-      parent,
+      this.child,
     );
 
     this.consumer = new LambdaFunction(
       `${name}-consumer`,
       {
-        ...functionSettings(args.consumer),
-        reservedConcurrency: args.consumer?.reservedConcurrency,
-        owner,
+        ...functions.consumer,
+        owner: this.owner,
         entry: entries.consumer,
         callbacks: { send: args.send as SendCallback },
         timeoutSeconds: n.consumerTimeoutSeconds,
-        environment: {
-          ...sharedEnvironment,
+        environment: environment({
+          ...queueUrls,
           [NOTIFIER_ENV.secretArn]: this.secretArn,
           [NOTIFIER_ENV.ledgerBucket]: this.ledgerBucketName,
-        },
+        }),
         policyStatements: pulumi
           .all([
             this.jobsQueue.arn,
             this.deadLetterQueue.arn,
             this.ledgerBucket.arn,
             this.secretArn,
-            args.secretKmsKeyArn,
+            args.apiToken.kmsKeyArn,
           ])
           .apply(([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn]) =>
             consumerPolicyStatements({ jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn }),
           ),
+        transform: transform.consumer,
       },
-      parent,
+      this.child,
     );
 
     new aws.lambda.FunctionEventInvokeConfig(
       `${name}-producer-async`,
       {
         functionName: this.producer.name,
-        maximumRetryAttempts: n.producerRetryAttempts,
-        maximumEventAgeInSeconds: n.producerMaximumEventAgeSeconds,
+        maximumRetryAttempts: n.runRetry.maximumRetryAttempts,
+        maximumEventAgeInSeconds: n.runRetry.maximumEventAgeSeconds,
         destinationConfig: { onFailure: { destination: this.failedRunsQueue.arn } },
       },
-      parent,
+      this.child,
     );
 
     this.eventSourceMapping = new aws.lambda.EventSourceMapping(
@@ -627,7 +627,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
         scalingConfig: { maximumConcurrency: n.maxConcurrency },
         functionResponseTypes: ["ReportBatchItemFailures"],
       }),
-      parent,
+      this.child,
     );
 
     // The schedule.
@@ -649,7 +649,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           }),
         ),
       }),
-      parent,
+      this.child,
     );
     const schedulerPolicy = new aws.iam.RolePolicy(
       `${name}-scheduler-policy`,
@@ -674,63 +674,42 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           ],
         }),
       },
-      parent,
+      this.child,
     );
     this.schedule = new aws.scheduler.Schedule(
       `${name}-schedule`,
       applyTransform(transform.schedule, {
-        description: `${owner}: starts a notification run`,
+        description: `${this.owner}: starts a notification run`,
         scheduleExpression: args.schedule,
-        scheduleExpressionTimezone: n.timezone,
-        state: args.enabled === false ? "DISABLED" : "ENABLED",
+        scheduleExpressionTimezone: n.timeZone,
+        state: args.scheduleEnabled === false ? "DISABLED" : "ENABLED",
         flexibleTimeWindow: { mode: "OFF" },
         target: {
           arn: this.producer.arn,
           roleArn: this.schedulerRole.arn,
           input: JSON.stringify(SCHEDULE_TARGET_INPUT),
           retryPolicy: {
-            maximumRetryAttempts: n.scheduleMaximumRetryAttempts,
-            maximumEventAgeInSeconds: n.scheduleMaximumEventAgeSeconds,
+            maximumRetryAttempts: n.scheduleRetry.maximumRetryAttempts,
+            maximumEventAgeInSeconds: n.scheduleRetry.maximumEventAgeSeconds,
           },
           deadLetterConfig: { arn: this.failedRunsQueue.arn },
         },
       }),
-      { parent: this, dependsOn: [schedulerPolicy] },
-    );
-
-    // Alarms: anything in a dead-letter queue needs a human.
-    const watched: [string, aws.sqs.Queue, string][] = [
-      ["dead-letters", this.deadLetterQueue, "jobs could not be delivered"],
-      ["failed-runs", this.failedRunsQueue, "runs failed to start or to enqueue their recipients"],
-    ];
-    this.alarms = watched.map(
-      ([suffix, queue, what]) =>
-        new aws.cloudwatch.MetricAlarm(
-          `${name}-${suffix}-alarm`,
-          applyTransform(
-            transform.alarm,
-            deadLetterDepthAlarmArgs({
-              queueName: queue.name,
-              alarmDescription: `${owner}: ${what}; see the messages' reasons in the queue.`,
-              alarmActions: args.alarmActions,
-            }),
-          ),
-          parent,
-        ),
+      { ...this.child, dependsOn: [schedulerPolicy] },
     );
 
     this.scheduleArn = this.schedule.arn;
     this.jobsQueueUrl = this.jobsQueue.url;
     this.deadLetterQueueUrl = this.deadLetterQueue.url;
     this.failedRunsQueueUrl = this.failedRunsQueue.url;
-    this.registerOutputs({
-      scheduleArn: this.scheduleArn,
-      jobsQueueUrl: this.jobsQueueUrl,
-      deadLetterQueueUrl: this.deadLetterQueueUrl,
-      failedRunsQueueUrl: this.failedRunsQueueUrl,
-      secretArn: this.secretArn,
-      ledgerBucketName: this.ledgerBucketName,
-    });
+    this.registerOutputsOf(
+      "scheduleArn",
+      "jobsQueueUrl",
+      "deadLetterQueueUrl",
+      "failedRunsQueueUrl",
+      "secretArn",
+      "ledgerBucketName",
+    );
   }
 
   /** A private, encrypted, TLS-only bucket whose ledger records expire after `ledgerRetentionDays`. */
@@ -739,8 +718,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
     n: Normalized,
     transform: Transform<aws.s3.BucketArgs> | undefined,
   ): aws.s3.Bucket {
-    const parent = { parent: this };
-    const bucket = new aws.s3.Bucket(`${name}-ledger`, applyTransform(transform, {}), parent);
+    const bucket = new aws.s3.Bucket(`${name}-ledger`, applyTransform(transform, {}), this.child);
     new aws.s3.BucketPublicAccessBlock(
       `${name}-ledger-public-access`,
       {
@@ -750,17 +728,17 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
         ignorePublicAcls: true,
         restrictPublicBuckets: true,
       },
-      parent,
+      this.child,
     );
     new aws.s3.BucketOwnershipControls(
       `${name}-ledger-ownership`,
       { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
-      parent,
+      this.child,
     );
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-ledger-encryption`,
       { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
-      parent,
+      this.child,
     );
     new aws.s3.BucketLifecycleConfiguration(
       `${name}-ledger-expiry`,
@@ -775,7 +753,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           },
         ],
       },
-      parent,
+      this.child,
     );
     new aws.s3.BucketPolicy(
       `${name}-ledger-policy`,
@@ -786,7 +764,7 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends pulumi.C
           Statement: [denyInsecureTransport([bucket.arn, pulumi.interpolate`${bucket.arn}/*`], "s3:*")],
         }),
       },
-      parent,
+      this.child,
     );
     return bucket;
   }

@@ -38,4 +38,42 @@ describe("the dev stack program", () => {
     );
     await recorder.settle();
   });
+
+  it("builds ScheduledNotifier from its section: timeZone, environment, and an existing secret by existingApiTokenSecretArn", async () => {
+    const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:messaging-token-AbCdEf";
+    runStack({
+      "aws:region": "us-east-1",
+      "queue-patterns:scheduledNotifier": JSON.stringify({
+        enabled: true,
+        schedule: "cron(0 9 ? * MON-FRI *)",
+        timeZone: "Europe/Berlin",
+        scheduleEnabled: false,
+        environment: { MESSAGING_API_URL: "https://api.example.com/v1" },
+        existingApiTokenSecretArn: secretArn,
+      }),
+    });
+    await recorder.settle();
+    const schedule = recorder.named("aws:scheduler/schedule:Schedule", "scheduledNotifier-schedule").inputs;
+    assert.equal(schedule.scheduleExpressionTimezone, "Europe/Berlin");
+    assert.equal(schedule.state, "DISABLED");
+    const consumer = recorder.named("aws:lambda/function:Function", "scheduledNotifier-consumer-function").inputs;
+    assert.equal(consumer.environment.variables.MESSAGING_API_URL, "https://api.example.com/v1");
+    assert.equal(consumer.environment.variables.NOTIFIER_SECRET_ARN, secretArn);
+    assert.equal(recorder.ofType("aws:secretsmanager/secret:Secret").length, 0);
+  });
+
+  it("rejects ScheduledNotifier's retired config keys, naming the section's settings", () => {
+    assert.throws(
+      () =>
+        runStack({
+          "queue-patterns:scheduledNotifierApiToken": "token",
+          "queue-patterns:scheduledNotifier": JSON.stringify({
+            enabled: true,
+            schedule: "rate(1 day)",
+            timezone: "UTC",
+          }),
+        }),
+      /config queue-patterns:scheduledNotifier\.timezone names no setting of queue-patterns:scheduledNotifier; its settings: .*timeZone/,
+    );
+  });
 });

@@ -277,7 +277,7 @@ describe("ScheduledNotifier's roles", () => {
       schedule: "rate(1 day)",
       recipients: async function* () {},
       send: async () => {},
-      apiToken: "t0ken",
+      apiToken: { value: "t0ken" },
     });
     await resolve(pulumi.all([notifier.scheduleArn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
     await recorder.settle();
@@ -341,8 +341,7 @@ describe("ScheduledNotifier's consumer with an existing secret by partial ARN an
       schedule: "rate(1 day)",
       recipients: async function* () {},
       send: async () => {},
-      apiTokenSecretArn: PARTIAL_SECRET,
-      secretKmsKeyArn: KMS_KEY,
+      apiToken: { existing: PARTIAL_SECRET, kmsKeyArn: KMS_KEY },
     });
     await resolve(pulumi.all([notifier.consumer.arn, notifier.eventSourceMapping.id]));
     await recorder.settle();

@@ -6,7 +6,6 @@ const recorder = installMocks();
 
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
-import { isIanaTimeZone } from "../../components";
 import {
   ScheduledNotifier,
   type ScheduledNotifierArgs,
@@ -26,7 +25,7 @@ const baseArgs: ScheduledNotifierArgs = {
     yield { id: "user-1" };
   },
   send: async () => {},
-  apiToken: pulumi.secret(TOKEN),
+  apiToken: { value: pulumi.secret(TOKEN) },
 };
 
 /** How the engine sees a secret input: the value wrapped with Pulumi's secret signature. */
@@ -50,10 +49,10 @@ describe("ScheduledNotifier", () => {
   before(async () => {
     notifier = new ScheduledNotifier("reminders", {
       ...baseArgs,
-      timezone: "Europe/Berlin",
-      settings: { MESSAGING_API_URL: "https://api.example.com/v1", SENDER_NAME: "Acme" },
+      timeZone: "Europe/Berlin",
+      environment: { MESSAGING_API_URL: "https://api.example.com/v1", SENDER_NAME: "Acme" },
       maxConcurrency: 5,
-      consumer: { timeoutSeconds: 45 },
+      functions: { consumer: { timeoutSeconds: 45 } },
       alarmActions: ["arn:aws:sns:us-east-1:123456789012:ops"],
     });
     await resolve(pulumi.all([notifier.scheduleArn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
@@ -235,7 +234,7 @@ describe("ScheduledNotifier", () => {
     assert.equal(await resolve(notifier.secretArn), arnOf("aws:secretsmanager/secret:Secret", "reminders-api-token"));
   });
 
-  it("gives both functions the settings and the queue URLs, and only the consumer the secret ARN and ledger bucket", () => {
+  it("gives both functions the environment and the queue URLs, and only the consumer the secret ARN and ledger bucket", () => {
     const producer = recorder.named(FUNCTION, "reminders-producer-function").inputs.environment.variables;
     const consumer = recorder.named(FUNCTION, "reminders-consumer-function").inputs.environment.variables;
     const shared = {
@@ -298,7 +297,7 @@ describe("ScheduledNotifier", () => {
           Effect: "Deny",
           Principal: "*",
           Action: "sqs:*",
-          Resource: [arnOf(QUEUE, name)],
+          Resource: arnOf(QUEUE, name),
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
       ]);
@@ -411,10 +410,8 @@ describe("ScheduledNotifier with an existing secret and a customer managed key",
   before(async () => {
     const notifier = new ScheduledNotifier("existing", {
       ...baseArgs,
-      apiToken: undefined,
-      apiTokenSecretArn: SECRET,
-      secretKmsKeyArn: KEY,
-      enabled: false,
+      apiToken: { existing: SECRET, kmsKeyArn: KEY },
+      scheduleEnabled: false,
     });
     await resolve(pulumi.all([notifier.scheduleArn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
     await recorder.settle();
@@ -454,7 +451,7 @@ describe("ScheduledNotifier with an existing secret and a customer managed key",
     );
   });
 
-  it("creates the schedule disabled when enabled is false", () => {
+  it("creates the schedule disabled when scheduleEnabled is false", () => {
     assert.equal(recorder.named("aws:scheduler/schedule:Schedule", "existing-schedule").inputs.state, "DISABLED");
   });
 });
@@ -462,7 +459,7 @@ describe("ScheduledNotifier with an existing secret and a customer managed key",
 describe("ScheduledNotifier with an existing secret named by a partial ARN", () => {
   const PARTIAL = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:messaging-token";
   before(async () => {
-    const notifier = new ScheduledNotifier("partial", { ...baseArgs, apiToken: undefined, apiTokenSecretArn: PARTIAL });
+    const notifier = new ScheduledNotifier("partial", { ...baseArgs, apiToken: { existing: PARTIAL } });
     await resolve(pulumi.all([notifier.consumer.arn, notifier.eventSourceMapping.id]));
     await recorder.settle();
   });
@@ -501,8 +498,10 @@ describe("ScheduledNotifier with permissions for its callbacks", () => {
   before(async () => {
     const notifier = new ScheduledNotifier("permitted", {
       ...baseArgs,
-      producer: { permissions: [{ actions: ["dynamodb:Query"], resources: [TABLE] }] },
-      consumer: { permissions: [{ actions: ["sns:Publish"], resources: [pulumi.output(TOPIC)] }] },
+      functions: {
+        producer: { permissions: [{ actions: ["dynamodb:Query"], resources: [TABLE] }] },
+        consumer: { permissions: [{ actions: ["sns:Publish"], resources: [pulumi.output(TOPIC)] }] },
+      },
     });
     await resolve(pulumi.all([notifier.producer.arn, notifier.consumer.arn, notifier.eventSourceMapping.id]));
     await recorder.settle();
@@ -531,22 +530,11 @@ describe("ScheduledNotifier with permissions for its callbacks", () => {
     assert.equal(await allowed("consumer", "sns:Publish", TOPIC), "Allowed");
     assert.equal(await allowed("producer", "sns:Publish", TOPIC), "ImplicitlyDenied");
   });
-
-  it("rejects a permission without actions, naming the function it was given to", () => {
-    assert.throws(
-      () =>
-        validateScheduledNotifierArgs("daily", {
-          ...baseArgs,
-          consumer: { permissions: [{ actions: [], resources: [TOPIC] }] },
-        }),
-      /consumer\.permissions\[0\]\.actions \[\] must list IAM actions as "service:Action"/,
-    );
-  });
 });
 
 describe("ScheduledNotifier given the token as a plain string", () => {
   it("still stores it as a Pulumi secret, so it never shows in the state or the preview", async () => {
-    const notifier = new ScheduledNotifier("plain", { ...baseArgs, apiToken: "plain-t0ken" });
+    const notifier = new ScheduledNotifier("plain", { ...baseArgs, apiToken: { value: "plain-t0ken" } });
     await resolve(pulumi.all([notifier.secretArn, notifier.consumer.arn]));
     await recorder.settle();
     const version = recorder.named("aws:secretsmanager/secretVersion:SecretVersion", "plain-api-token-value");
@@ -566,13 +554,48 @@ describe("ScheduledNotifier escape hatches", () => {
     assert.deepEqual(inputs.tags, { team: "growth" });
     assert.equal(inputs.sqsManagedSseEnabled, true);
   });
+
+  it("passes each function's args through its own transform, and each function's settings to it", async () => {
+    const notifier = new ScheduledNotifier("tuned", {
+      ...baseArgs,
+      functions: { producer: { architecture: "x86_64", reservedConcurrency: 1 }, consumer: { memorySizeMb: 512 } },
+      transform: {
+        producer: { function: (args) => ({ ...args, tags: { role: "producer" } }) },
+        consumer: { function: (args) => ({ ...args, tags: { role: "consumer" } }) },
+      },
+    });
+    await resolve(pulumi.all([notifier.producer.arn, notifier.consumer.arn]));
+    await recorder.settle();
+    const producer = recorder.named(FUNCTION, "tuned-producer-function").inputs;
+    const consumer = recorder.named(FUNCTION, "tuned-consumer-function").inputs;
+    assert.deepEqual([producer.tags, consumer.tags], [{ role: "producer" }, { role: "consumer" }]);
+    assert.deepEqual(producer.architectures, ["x86_64"]);
+    assert.equal(producer.reservedConcurrentExecutions, 1);
+    assert.equal(consumer.memorySize, 512);
+  });
+});
+
+describe("ScheduledNotifier given its environment as an Output", () => {
+  it("gives both functions the resolved variables beside its own", async () => {
+    const notifier = new ScheduledNotifier("computed", {
+      ...baseArgs,
+      environment: pulumi.output({ MESSAGING_API_URL: pulumi.output("https://api.example.com/v2") }),
+    });
+    await resolve(pulumi.all([notifier.producer.arn, notifier.consumer.arn]));
+    await recorder.settle();
+    for (const fn of ["computed-producer-function", "computed-consumer-function"]) {
+      const variables = recorder.named(FUNCTION, fn).inputs.environment.variables;
+      assert.equal(variables.MESSAGING_API_URL, "https://api.example.com/v2", fn);
+      assert.equal(variables.NOTIFIER_JOBS_QUEUE_URL, urlOf("computed-jobs"), fn);
+    }
+  });
 });
 
 describe("ScheduledNotifier argument validation", () => {
   /** The error message for `args` merged over valid ones. */
   function problems(args: Partial<ScheduledNotifierArgs>): string {
     try {
-      validateScheduledNotifierArgs("daily", { ...baseArgs, ...args } as ScheduledNotifierArgs);
+      validateScheduledNotifierArgs("daily", { ...baseArgs, ...args } as ScheduledNotifierArgs).throwIfAny();
     } catch (error) {
       assert.ok(error instanceof InvalidArgumentsError);
       return error.message;
@@ -580,219 +603,286 @@ describe("ScheduledNotifier argument validation", () => {
     return "(no problem)";
   }
 
+  const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf";
+  const TOPIC = "arn:aws:sns:us-east-1:123456789012:sent";
+
   it("accepts a valid cron expression", () => {
     assert.equal(problems({ schedule: "cron(0/15 8-17 ? * MON-FRI *)" }), "(no problem)");
   });
 
-  it("rejects a cron expression with five fields, as Unix cron has", () => {
+  it("accepts an existing secret with its KMS key", () => {
     assert.equal(
-      problems({ schedule: "cron(0 9 * * *)" }),
-      'ScheduledNotifier "daily": schedule "cron(0 9 * * *)" is not a valid EventBridge Scheduler expression: ' +
-        "a cron has 6 fields (minutes hours day-of-month month day-of-week year), got 5; " +
-        'e.g. "cron(0 9 ? * MON-FRI *)" is 09:00 on weekdays.',
+      problems({ apiToken: { existing: SECRET, kmsKeyArn: "arn:aws:kms:us-east-1:1:key/k" } }),
+      "(no problem)",
     );
   });
 
-  it("rejects a cron expression that gives both day-of-month and day-of-week", () => {
-    assert.equal(
-      problems({ schedule: "cron(0 9 * * * *)" }),
-      'ScheduledNotifier "daily": schedule "cron(0 9 * * * *)" is not a valid EventBridge Scheduler expression: ' +
-        'exactly one of day-of-month and day-of-week must be "?", e.g. "cron(0 9 * * ? *)" for every day.',
-    );
-  });
-
-  it("rejects a cron field out of range", () => {
-    assert.equal(
-      problems({ schedule: "cron(61 9 * * ? *)" }),
-      'ScheduledNotifier "daily": schedule "cron(61 9 * * ? *)" is not a valid EventBridge Scheduler expression: ' +
-        'minutes "61" has 61, outside 0..59.',
-    );
-  });
-
-  it("rejects a misspelled month name", () => {
-    assert.equal(
-      problems({ schedule: "cron(0 9 1 JNU ? *)" }),
-      'ScheduledNotifier "daily": schedule "cron(0 9 1 JNU ? *)" is not a valid EventBridge Scheduler expression: ' +
-        'month "JNU" has JNU, outside 1..12 or JAN..DEC.',
-    );
-  });
-
-  it("rejects a rate with a unit Scheduler does not know", () => {
-    assert.equal(
-      problems({ schedule: "rate(1 week)" }),
-      'ScheduledNotifier "daily": schedule "rate(1 week)" is not a valid EventBridge Scheduler expression: ' +
-        'a rate is "rate(<positive whole number> <minute(s)|hour(s)|day(s)>)", e.g. "rate(6 hours)".',
-    );
-  });
-
-  it("rejects a rate of zero", () => {
-    assert.match(
-      problems({ schedule: "rate(0 minutes)" }),
-      /schedule "rate\(0 minutes\)" is not a valid .*positive whole number/,
-    );
-  });
-
-  it("rejects a one-time at() expression: a notifier recurs", () => {
-    assert.equal(
-      problems({ schedule: "at(2025-03-25T09:00:00)" }),
-      'ScheduledNotifier "daily": schedule "at(2025-03-25T09:00:00)" is not a valid EventBridge Scheduler expression: ' +
-        'use "cron(<6 fields>)" or "rate(<value> <unit>)".',
-    );
-  });
-
-  it("rejects a time zone that is not an IANA name", () => {
-    assert.equal(
-      problems({ timezone: "Europe/Paaris" }),
-      'ScheduledNotifier "daily": timezone "Europe/Paaris" is not an IANA time zone name; ' +
-        'use one such as "UTC", "Europe/Berlin" or "America/New_York".',
-    );
-  });
-
-  it("rejects a UTC offset in place of a time zone name", () => {
-    assert.equal(isIanaTimeZone("+01:00"), false);
-    assert.match(problems({ timezone: "+01:00" }), /timezone "\+01:00" is not an IANA time zone name/);
-  });
-
-  it("rejects a maxConcurrency below Lambda's minimum of 2", () => {
-    assert.equal(
-      problems({ maxConcurrency: 1 }),
-      'ScheduledNotifier "daily": maxConcurrency 1 is out of range; Lambda\'s SQS maximum concurrency allows 2..1000.',
-    );
-  });
-
-  it("rejects a maxConcurrency above 1000", () => {
-    assert.match(problems({ maxConcurrency: 1001 }), /maxConcurrency 1001 is out of range; .*2\.\.1000\./);
-  });
-
-  it("rejects reserved concurrency below maxConcurrency", () => {
-    assert.equal(
-      problems({ maxConcurrency: 10, consumer: { reservedConcurrency: 5 } as never }),
-      'ScheduledNotifier "daily": consumer.reservedConcurrency 5 is below maxConcurrency 10; ' +
-        "Lambda would throttle the event source and jobs could be dead-lettered. Reserve at least maxConcurrency, or leave it unset.",
-    );
-  });
-
-  it("rejects a consumer timeout beyond Lambda's 900 s", () => {
-    assert.equal(
-      problems({ consumer: { timeoutSeconds: 901 } }),
-      'ScheduledNotifier "daily": consumer.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
-    );
-  });
-
-  it("rejects a producer timeout of zero", () => {
-    assert.equal(
-      problems({ producer: { timeoutSeconds: 0 } }),
-      'ScheduledNotifier "daily": producer.timeoutSeconds 0 is out of range; Lambda allows 1..900.',
-    );
-  });
-
-  it("rejects a batch size above ten", () => {
-    assert.equal(
-      problems({ batchSize: 11 }),
-      'ScheduledNotifier "daily": batchSize 11 is out of range; the notifier sends a batch\'s jobs one by one and allows 1..10.',
-    );
-  });
-
-  it("rejects a maxReceiveCount of zero", () => {
-    assert.equal(
-      problems({ maxReceiveCount: 0 }),
-      'ScheduledNotifier "daily": maxReceiveCount 0 is out of range; an SQS redrive policy allows 1..1000.',
-    );
-  });
-
-  it("rejects more schedule retries than Scheduler allows", () => {
-    assert.equal(
-      problems({ scheduleRetry: { maximumRetryAttempts: 186 } }),
-      'ScheduledNotifier "daily": scheduleRetry.maximumRetryAttempts 186 is out of range; EventBridge Scheduler allows 0..185.',
-    );
-  });
-
-  it("rejects a schedule event age below Scheduler's minute", () => {
-    assert.equal(
-      problems({ scheduleRetry: { maximumEventAgeSeconds: 59 } }),
-      'ScheduledNotifier "daily": scheduleRetry.maximumEventAgeSeconds 59 is out of range; EventBridge Scheduler allows 60..86400.',
-    );
-  });
-
-  it("rejects more producer retries than Lambda's asynchronous invocation allows", () => {
-    assert.equal(
-      problems({ producer: { retryAttempts: 3 } }),
-      'ScheduledNotifier "daily": producer.retryAttempts 3 is out of range; Lambda asynchronous invocation allows 0..2.',
-    );
-  });
-
-  it("rejects a ledger that forgets sends before their jobs can stop arriving", () => {
-    assert.equal(
-      problems({ messageRetentionDays: 7, ledgerRetentionDays: 8 }),
-      'ScheduledNotifier "daily": ledgerRetentionDays 8 is too short: the ledger must outlive every job that can still arrive ' +
-        "(messageRetentionDays 7, plus up to a day of run retries and a day of margin); use at least 9.",
-    );
-  });
-
-  it("rejects a notifier without a token or a secret", () => {
-    assert.equal(
-      problems({ apiToken: undefined }),
-      'ScheduledNotifier "daily": apiToken (missing) is required unless apiTokenSecretArn names an existing secret; ' +
-        "pass it as a Pulumi secret (config.requireSecret).",
-    );
-  });
-
-  it("rejects both a token and an existing secret", () => {
-    assert.equal(
-      problems({ apiTokenSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf" }),
-      'ScheduledNotifier "daily": apiTokenSecretArn "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf" ' +
-        "cannot be combined with apiToken; give one of them.",
-    );
-  });
-
-  it("rejects a secret ARN that is not one", () => {
-    assert.equal(
-      problems({ apiToken: undefined, apiTokenSecretArn: "messaging-token" }),
-      'ScheduledNotifier "daily": apiTokenSecretArn "messaging-token" is not a Secrets Manager secret ARN ' +
-        '("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
-    );
-  });
-
-  it("rejects a setting named with a prefix Lambda reserves", () => {
-    assert.equal(
-      problems({ settings: { AWS_REGION: "eu-west-1" } }),
-      'ScheduledNotifier "daily": settings.AWS_REGION "eu-west-1" uses the reserved prefix AWS_; choose another name.',
-    );
-  });
-
-  it("rejects a setting named with the notifier's own prefix", () => {
-    assert.match(problems({ settings: { NOTIFIER_JOBS_QUEUE_URL: "x" } }), /uses the reserved prefix NOTIFIER_;/);
-  });
-
-  it("rejects a setting whose name is not an environment variable name", () => {
-    assert.equal(
-      problems({ settings: { "api-url": "https://x" } }),
-      'ScheduledNotifier "daily": settings.api-url "https://x" has a name that is not an environment variable name; ' +
-        "use letters, digits and _, starting with a letter.",
-    );
-  });
-
-  it("rejects settings too large for Lambda's 4 KB environment", () => {
-    assert.equal(
-      problems({ settings: { BIG: "x".repeat(4000) } }),
-      'ScheduledNotifier "daily": settings 4003 bytes in total exceed 3072: Lambda allows 4 KB of environment and the ' +
-        "notifier needs about 1 KB; put large values in the secret or fetch them at run time.",
-    );
-  });
-
-  it("rejects a missing send callback", () => {
-    assert.equal(
-      problems({ send: undefined }),
-      'ScheduledNotifier "daily": send (missing) must be an inline async function.',
-    );
-  });
+  /** Each row: what is wrong, the argument the message names, the args that are, and the message (exact, or a pattern). */
+  const rejected: { what: string; argument: string; args: Partial<ScheduledNotifierArgs>; message: string | RegExp }[] =
+    [
+      {
+        what: "a cron expression with five fields, as Unix cron has",
+        argument: "schedule",
+        args: { schedule: "cron(0 9 * * *)" },
+        message:
+          'ScheduledNotifier "daily": schedule "cron(0 9 * * *)" is not a valid EventBridge Scheduler expression: ' +
+          "a cron has 6 fields (minutes hours day-of-month month day-of-week year), got 5; " +
+          'e.g. "cron(0 9 ? * MON-FRI *)" is 09:00 on weekdays.',
+      },
+      {
+        what: "a cron expression that gives both day-of-month and day-of-week",
+        argument: "schedule",
+        args: { schedule: "cron(0 9 * * * *)" },
+        message:
+          'ScheduledNotifier "daily": schedule "cron(0 9 * * * *)" is not a valid EventBridge Scheduler expression: ' +
+          'exactly one of day-of-month and day-of-week must be "?", e.g. "cron(0 9 * * ? *)" for every day.',
+      },
+      {
+        what: "a cron field out of range",
+        argument: "schedule",
+        args: { schedule: "cron(61 9 * * ? *)" },
+        message:
+          'ScheduledNotifier "daily": schedule "cron(61 9 * * ? *)" is not a valid EventBridge Scheduler expression: ' +
+          'minutes "61" has 61, outside 0..59.',
+      },
+      {
+        what: "a misspelled month name",
+        argument: "schedule",
+        args: { schedule: "cron(0 9 1 JNU ? *)" },
+        message:
+          'ScheduledNotifier "daily": schedule "cron(0 9 1 JNU ? *)" is not a valid EventBridge Scheduler expression: ' +
+          'month "JNU" has JNU, outside 1..12 or JAN..DEC.',
+      },
+      {
+        what: "a rate with a unit Scheduler does not know",
+        argument: "schedule",
+        args: { schedule: "rate(1 week)" },
+        message:
+          'ScheduledNotifier "daily": schedule "rate(1 week)" is not a valid EventBridge Scheduler expression: ' +
+          'a rate is "rate(<positive whole number> <minute(s)|hour(s)|day(s)>)", e.g. "rate(6 hours)".',
+      },
+      {
+        what: "a rate of zero",
+        argument: "schedule",
+        args: { schedule: "rate(0 minutes)" },
+        message: /schedule "rate\(0 minutes\)" is not a valid .*positive whole number/,
+      },
+      {
+        what: "a one-time at() expression: a notifier recurs",
+        argument: "schedule",
+        args: { schedule: "at(2025-03-25T09:00:00)" },
+        message:
+          'ScheduledNotifier "daily": schedule "at(2025-03-25T09:00:00)" is not a valid EventBridge Scheduler expression: ' +
+          'use "cron(<6 fields>)" or "rate(<value> <unit>)".',
+      },
+      {
+        what: "a time zone that is not an IANA name",
+        argument: "timeZone",
+        args: { timeZone: "Europe/Paaris" },
+        message:
+          'ScheduledNotifier "daily": timeZone "Europe/Paaris" is not an IANA time zone name; ' +
+          'use one such as "UTC", "Europe/Berlin" or "America/New_York".',
+      },
+      {
+        what: "a UTC offset in place of a time zone name",
+        argument: "timeZone",
+        args: { timeZone: "+01:00" },
+        message: /timeZone "\+01:00" is not an IANA time zone name/,
+      },
+      {
+        what: "a maxConcurrency below Lambda's minimum of 2",
+        argument: "maxConcurrency",
+        args: { maxConcurrency: 1 },
+        message:
+          'ScheduledNotifier "daily": maxConcurrency 1 is out of range; Lambda\'s SQS maximum concurrency allows 2..1000.',
+      },
+      {
+        what: "a maxConcurrency above 1000",
+        argument: "maxConcurrency",
+        args: { maxConcurrency: 1001 },
+        message: /maxConcurrency 1001 is out of range; .*2\.\.1000\./,
+      },
+      {
+        what: "reserved concurrency below maxConcurrency",
+        argument: "functions.consumer.reservedConcurrency",
+        args: { maxConcurrency: 10, functions: { consumer: { reservedConcurrency: 5 } } },
+        message:
+          'ScheduledNotifier "daily": functions.consumer.reservedConcurrency 5 is below maxConcurrency 10; ' +
+          "Lambda would throttle the event source and jobs could be dead-lettered. Reserve at least maxConcurrency, or leave it unset.",
+      },
+      {
+        what: "a consumer timeout beyond Lambda's 900 s",
+        argument: "functions.consumer.timeoutSeconds",
+        args: { functions: { consumer: { timeoutSeconds: 901 } } },
+        message:
+          'ScheduledNotifier "daily": functions.consumer.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+      },
+      {
+        what: "a producer timeout of zero",
+        argument: "functions.producer.timeoutSeconds",
+        args: { functions: { producer: { timeoutSeconds: 0 } } },
+        message:
+          'ScheduledNotifier "daily": functions.producer.timeoutSeconds 0 is out of range; Lambda allows 1..900.',
+      },
+      {
+        what: "a permission without actions, naming the function it was given to",
+        argument: "functions.consumer.permissions[0].actions",
+        args: { functions: { consumer: { permissions: [{ actions: [], resources: [TOPIC] }] } } },
+        message: /functions\.consumer\.permissions\[0\]\.actions \[\] must list IAM actions as "service:Action"/,
+      },
+      {
+        what: "a batch size above ten",
+        argument: "batchSize",
+        args: { batchSize: 11 },
+        message:
+          'ScheduledNotifier "daily": batchSize 11 is out of range; the notifier sends a batch\'s jobs one by one and allows 1..10.',
+      },
+      {
+        what: "a maxDeliveryCount of zero",
+        argument: "maxDeliveryCount",
+        args: { maxDeliveryCount: 0 },
+        message: 'ScheduledNotifier "daily": maxDeliveryCount 0 is out of range; an SQS redrive policy allows 1..1000.',
+      },
+      {
+        what: "a message retention below SQS's minute",
+        argument: "messageRetentionSeconds",
+        args: { messageRetentionSeconds: 59 },
+        message: 'ScheduledNotifier "daily": messageRetentionSeconds 59 is out of range; SQS allows 60..1209600.',
+      },
+      {
+        what: "more schedule retries than Scheduler allows",
+        argument: "scheduleRetry.maximumRetryAttempts",
+        args: { scheduleRetry: { maximumRetryAttempts: 186 } },
+        message:
+          'ScheduledNotifier "daily": scheduleRetry.maximumRetryAttempts 186 is out of range; EventBridge Scheduler allows 0..185.',
+      },
+      {
+        what: "a schedule event age below Scheduler's minute",
+        argument: "scheduleRetry.maximumEventAgeSeconds",
+        args: { scheduleRetry: { maximumEventAgeSeconds: 59 } },
+        message:
+          'ScheduledNotifier "daily": scheduleRetry.maximumEventAgeSeconds 59 is out of range; EventBridge Scheduler allows 60..86400.',
+      },
+      {
+        what: "more run retries than Lambda's asynchronous invocation allows",
+        argument: "runRetry.maximumRetryAttempts",
+        args: { runRetry: { maximumRetryAttempts: 3 } },
+        message:
+          'ScheduledNotifier "daily": runRetry.maximumRetryAttempts 3 is out of range; Lambda asynchronous invocation allows 0..2.',
+      },
+      {
+        what: "a run event age beyond Lambda's six hours",
+        argument: "runRetry.maximumEventAgeSeconds",
+        args: { runRetry: { maximumEventAgeSeconds: 21_601 } },
+        message:
+          'ScheduledNotifier "daily": runRetry.maximumEventAgeSeconds 21601 is out of range; Lambda asynchronous invocation allows 60..21600.',
+      },
+      {
+        what: "a ledger that forgets sends before their jobs can stop arriving",
+        argument: "ledgerRetentionDays",
+        args: { messageRetentionSeconds: 7 * 86_400, ledgerRetentionDays: 8 },
+        message:
+          'ScheduledNotifier "daily": ledgerRetentionDays 8 is too short: the ledger must outlive every job that can still arrive ' +
+          "(messageRetentionSeconds 604800, plus up to a day of run retries and a day of margin); use at least 9.",
+      },
+      {
+        what: "a ledger as long as a retention that is a day and a second, counted as two days",
+        argument: "ledgerRetentionDays",
+        args: { messageRetentionSeconds: 86_401, ledgerRetentionDays: 3 },
+        message:
+          'ScheduledNotifier "daily": ledgerRetentionDays 3 is too short: the ledger must outlive every job that can still arrive ' +
+          "(messageRetentionSeconds 86401, plus up to a day of run retries and a day of margin); use at least 4.",
+      },
+      {
+        what: "a notifier without a token or a secret",
+        argument: "apiToken.value",
+        args: { apiToken: undefined },
+        message:
+          'ScheduledNotifier "daily": apiToken.value (missing) is required unless apiToken.existing names an existing secret; ' +
+          "pass it as a Pulumi secret (config.requireSecret).",
+      },
+      {
+        what: "both a token and an existing secret",
+        argument: "apiToken.existing",
+        args: { apiToken: { value: TOKEN, existing: SECRET } as never },
+        message:
+          `ScheduledNotifier "daily": apiToken.existing "${SECRET}" ` +
+          "cannot be combined with apiToken.value; give one of them.",
+      },
+      {
+        what: "a setting for a created secret beside an existing one",
+        argument: "apiToken.description",
+        args: { apiToken: { existing: SECRET, description: "ours" } as never },
+        message:
+          'ScheduledNotifier "daily": apiToken.description "ours" applies only to a secret the component creates; ' +
+          "set it on the existing secret, or omit apiToken.existing.",
+      },
+      {
+        what: "a secret ARN that is not one",
+        argument: "apiToken.existing",
+        args: { apiToken: { existing: "messaging-token" } },
+        message:
+          'ScheduledNotifier "daily": apiToken.existing "messaging-token" is not a Secrets Manager secret ARN ' +
+          '("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
+      },
+      {
+        what: "an environment variable named with a prefix Lambda reserves",
+        argument: "environment.AWS_REGION",
+        args: { environment: { AWS_REGION: "eu-west-1" } },
+        message:
+          'ScheduledNotifier "daily": environment.AWS_REGION "eu-west-1" uses the reserved prefix AWS_; choose another name.',
+      },
+      {
+        what: "an environment variable named with the notifier's own prefix",
+        argument: "environment.NOTIFIER_JOBS_QUEUE_URL",
+        args: { environment: { NOTIFIER_JOBS_QUEUE_URL: "x" } },
+        message: /uses the reserved prefix NOTIFIER_;/,
+      },
+      {
+        what: "an environment variable whose name is not an environment variable name",
+        argument: "environment.api-url",
+        args: { environment: { "api-url": "https://x" } },
+        message:
+          'ScheduledNotifier "daily": environment.api-url "https://x" has a name that is not an environment variable name; ' +
+          "use letters, digits and _, starting with a letter.",
+      },
+      {
+        what: "an environment variable that is not a string",
+        argument: "environment.RETRIES",
+        args: { environment: { RETRIES: 3 } as never },
+        message:
+          'ScheduledNotifier "daily": environment.RETRIES 3 must be a plain string; secrets go in apiToken, never in environment.',
+      },
+      {
+        what: "an environment too large for Lambda's 4 KB",
+        argument: "environment",
+        args: { environment: { BIG: "x".repeat(4000) } },
+        message:
+          'ScheduledNotifier "daily": environment 4003 bytes in total exceed 3072: Lambda allows 4 KB of environment and the ' +
+          "notifier needs about 1 KB; put large values in the secret or fetch them at run time.",
+      },
+      {
+        what: "a missing send callback",
+        argument: "send",
+        args: { send: undefined },
+        message: 'ScheduledNotifier "daily": send (missing) must be an inline async function.',
+      },
+    ];
+  for (const row of rejected) {
+    it(`rejects ${row.what} (${row.argument})`, () => {
+      const message = problems(row.args);
+      assert.ok(message.includes(`"daily": ${row.argument} `), `names ${row.argument}: ${message}`);
+      if (typeof row.message === "string") assert.equal(message, row.message);
+      else assert.match(message, row.message);
+    });
+  }
 
   it("reports every problem at once", () => {
     assert.deepEqual(
-      problems({ schedule: "rate(5 weeks)", timezone: "Nowhere", maxConcurrency: 0 })
+      problems({ schedule: "rate(5 weeks)", timeZone: "Nowhere", maxConcurrency: 0 })
         .split("\n")
         .map((line) => line.split(" ").slice(2, 3)[0]),
-      ["schedule", "timezone", "maxConcurrency"],
+      ["schedule", "timeZone", "maxConcurrency"],
     );
   });
 

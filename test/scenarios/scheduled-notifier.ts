@@ -1,10 +1,10 @@
 /**
  * ScheduledNotifier's `npm start` scenario: one scheduled run for a few hundred recipients through
- * the rig of test/harness/notifier-rig.ts, against a messaging API that answers 429 for a while,
+ * the rig of test/harness/rigs/notifier.ts, against a messaging API that answers 429 for a while,
  * then the same run again, which must notify nobody twice.
  */
-import { deliveryReport, recipientAt, startMessagingApi } from "../harness/fake-messaging-api";
-import { buildNotifierArtifacts, startNotifierRig } from "../harness/notifier-rig";
+import { deliveryReport, recipientAt, startMessagingApi } from "../harness/fakes/messaging-api";
+import { buildNotifierArtifacts, startNotifierRig } from "../harness/rigs/notifier";
 import type { Scenario } from "./scenario";
 
 export const scenario: Scenario = {

@@ -19,8 +19,8 @@ import {
   RateLimitedError,
 } from "../../../runtime/scheduled-notifier/errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
-import { fakeAwsFor } from "../../harness/notifier-rig";
+import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
+import { fakeAwsFor } from "../../harness/rigs/notifier";
 
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-token-AbCdEf";
 const JOBS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs";

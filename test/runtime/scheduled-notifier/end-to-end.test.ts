@@ -21,8 +21,8 @@ import {
   recipientAt,
   sendThroughMessagingApi,
   startMessagingApi,
-} from "../../harness/fake-messaging-api";
-import { type NotifierRig, startNotifierRig } from "../../harness/notifier-rig";
+} from "../../harness/fakes/messaging-api";
+import { type NotifierRig, startNotifierRig } from "../../harness/rigs/notifier";
 
 const TOKEN = "e2e-token";
 const MAX_RECEIVE_COUNT = 4;
@@ -43,8 +43,8 @@ describe("the built ScheduledNotifier artifacts on fauxqs", () => {
       schedule: "cron(0 9 * * ? *)",
       recipients: directoryRecipients,
       send: sendThroughMessagingApi,
-      apiToken: TOKEN,
-      maxReceiveCount: MAX_RECEIVE_COUNT,
+      apiToken: { value: TOKEN },
+      maxDeliveryCount: MAX_RECEIVE_COUNT,
       maxConcurrency: CONCURRENCY,
     });
     artifacts = {

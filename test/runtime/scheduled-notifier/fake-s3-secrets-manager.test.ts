@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
+import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
 import type { PolicyDocument } from "../../harness/iam-simulator";
 
 const ACCOUNT = "123456789012";

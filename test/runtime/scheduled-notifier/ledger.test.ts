@@ -2,8 +2,8 @@ import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { LedgerConflictError, ledgerObjectKey, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fake-s3-secrets-manager";
-import { fakeAwsFor } from "../../harness/notifier-rig";
+import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
+import { fakeAwsFor } from "../../harness/rigs/notifier";
 
 /**
  * A client whose next conditional PutObject of the given kind reaches S3 but loses its response, so

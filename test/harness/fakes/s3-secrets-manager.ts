@@ -7,8 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import type * as http from "node:http";
-import { decide, type PolicyDocument } from "./iam-simulator";
-import { type LoopbackServer, listenOnLoopback } from "./loopback-server";
+import { decide, type PolicyDocument } from "../iam-simulator";
+import { type LoopbackServer, listenOnLoopback } from "../loopback-server";
 
 export interface FakeAwsServices extends LoopbackServer {
   /** Ledger objects by `<bucket>/<key>`. */

@@ -5,16 +5,20 @@
  * `npm start` scenario share it.
  */
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
-import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
-import { functionPolicy } from "../../components/lambda-function";
-import { type ConsumerResources, consumerPolicyStatements, notifierEntries } from "../../components/scheduled-notifier";
-import { NOTIFIER_ENV } from "../../runtime/scheduled-notifier/contract";
-import { ArtifactProcess, type Invocation } from "./artifact-runner";
-import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "./emulators";
-import { directoryRecipients, type MessagingApi, sendThroughMessagingApi } from "./fake-messaging-api";
-import { type FakeAwsServices, type FakeAwsServicesOptions, startFakeAwsServices } from "./fake-s3-secrets-manager";
-import { receiveAll } from "./queue-contents";
-import { drainQueue, type EventSourceStats } from "./sqs-event-source";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
+import { functionPolicy } from "../../../components/lambda-function";
+import {
+  type ConsumerResources,
+  consumerPolicyStatements,
+  notifierEntries,
+} from "../../../components/scheduled-notifier";
+import { NOTIFIER_ENV } from "../../../runtime/scheduled-notifier/contract";
+import { ArtifactProcess, type Invocation } from "../artifact-runner";
+import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";
+import { directoryRecipients, type MessagingApi, sendThroughMessagingApi } from "../fakes/messaging-api";
+import { type FakeAwsServices, type FakeAwsServicesOptions, startFakeAwsServices } from "../fakes/s3-secrets-manager";
+import { receiveAll } from "../queue-contents";
+import { drainQueue, type EventSourceStats } from "../sqs-event-source";
 
 export interface NotifierRigOptions {
   fauxqs: Fauxqs;
@@ -177,7 +181,7 @@ export async function startNotifierRig(options: NotifierRigOptions): Promise<Not
 export async function buildNotifierArtifacts(
   maxReceiveCount: number,
 ): Promise<{ producer: Artifact; consumer: Artifact }> {
-  const entries = notifierEntries({ maxReceiveCount });
+  const entries = notifierEntries({ maxDeliveryCount: maxReceiveCount });
   const spec = { owner: 'ScheduledNotifier "scenario"', host: "aws-lambda" as const, nodeMajor: 22 };
   const [producer, consumer] = await Promise.all([
     buildArtifact({ ...spec, entry: entries.producer, callbacks: { recipients: directoryRecipients } }),

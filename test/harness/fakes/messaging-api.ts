@@ -3,10 +3,14 @@
  * scenario: a paged recipient directory (the producer's source) and `POST /messages`, which checks
  * the bearer token, answers 429 with Retry-After for a while, and counts every delivery so
  * duplicates and losses show. With it, the `recipients` and `send` callbacks a user would write.
+ * It stands for no one vendor: the 429 answer follows RFC 6585 section 4
+ * (https://www.rfc-editor.org/rfc/rfc6585#section-4), its Retry-After in delay-seconds RFC 9110
+ * section 10.2.3 (https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3), the bearer token RFC 6750
+ * (https://www.rfc-editor.org/rfc/rfc6750).
  */
-import type { NotificationRun, SendContext } from "../../runtime/scheduled-notifier/contract";
-import * as notifierErrors from "../../runtime/scheduled-notifier/errors";
-import { type LoopbackServer, listenOnLoopback } from "./loopback-server";
+import type { NotificationRun, SendContext } from "../../../runtime/scheduled-notifier/contract";
+import * as notifierErrors from "../../../runtime/scheduled-notifier/errors";
+import { type LoopbackServer, listenOnLoopback } from "../loopback-server";
 
 /** The recipient id at a position of the directory: `user-00001`, ... */
 export function recipientAt(position: number): string {
