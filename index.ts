@@ -64,6 +64,7 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   fifoIngester(name, section) {
+    const existingTopicArn = section.string("existingTopicArn");
     const ingester = new FifoIngester<{ id: string }>(name, {
       handler: async (listing, meta) => {
         console.log(
@@ -77,10 +78,10 @@ const builders: Record<string, ComponentBuilder> = {
       },
       batchSize: section.number("batchSize"),
       maxConcurrency: section.number("maxConcurrency"),
-      maxReceiveCount: section.number("maxReceiveCount"),
-      timeoutSeconds: section.number("timeoutSeconds"),
-      alarmActionArn: section.string("alarmActionArn"),
-      topicArn: section.string("topicArn"),
+      maxDeliveryCount: section.number("maxDeliveryCount"),
+      function: { timeoutSeconds: section.section("function")?.number("timeoutSeconds") },
+      alarmActions: section.strings("alarmActions"),
+      topic: existingTopicArn ? { existing: existingTopicArn } : undefined,
     });
     return {
       topicArn: ingester.topicArn,

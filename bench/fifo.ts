@@ -20,7 +20,7 @@ import {
   runIngestion,
   type WorkRecord,
   workload,
-} from "../test/harness/fifo-rig";
+} from "../test/harness/rigs/fifo";
 import { printTable } from "./table";
 
 const RECORDS = 10_000;

@@ -13,32 +13,31 @@ import {
   fifoIngesterRuntime,
 } from "../runtime/fifo-ingester/handler";
 import { runtimeEntry } from "./artifact";
-import {
-  deadLetterDepthAlarmArgs,
-  denyInsecureTransport,
-  MAX_MESSAGE_RETENTION_SECONDS,
-  SNS_TOPIC_POLICY_ACTIONS,
-  SQS_MANAGED_ENCRYPTION,
-} from "./aws-secure-defaults";
+import { denyInsecureTransport, MAX_MESSAGE_RETENTION_SECONDS, SNS_TOPIC_POLICY_ACTIONS } from "./aws-secure-defaults";
+import { PatternComponent } from "./component";
+import { type CreateOrUse, checkExisting, usesExisting } from "./existing";
 import {
   LambdaFunction,
-  type LambdaFunctionArgs,
   type LambdaFunctionSettings,
+  type LambdaFunctionTransform,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { isSnsTopicArn } from "./validators/arn";
+import { isArn, isSnsTopicArn } from "./validators/arn";
 import { ArgumentChecker, type ArgumentProblem, InvalidArgumentsError, ownerLabel } from "./validation";
 
 export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runtime/fifo-ingester/handler";
 
-/**
- * The consumer function's settings (`timeoutSeconds`, `memorySizeMb`, ...) come from
- * {@link LambdaFunctionSettings} with LambdaFunction's defaults; `reservedConcurrency`, when set, must be at
- * least `maxConcurrency`. `permissions` are what `handler` itself calls (e.g.
- * `[{ actions: ["dynamodb:PutItem"], resources: [table.arn] }]`), added to the consumer's role.
- */
-export interface FifoIngesterArgs<T = unknown> extends LambdaFunctionSettings {
+/** The settings of the SNS FIFO topic the component creates. */
+export interface FifoTopicSettings {
+  /** KMS key of the created topic. @default "alias/aws/sns" */
+  kmsKeyId?: pulumi.Input<string>;
+  /** Content-based deduplication on the created topic, for producers that send no dedup id. @default true */
+  contentBasedDeduplication?: boolean;
+}
+
+export interface FifoIngesterArgs<T = unknown> {
   /**
    * Processes one record: the decoded body and its metadata (group id, dedup id, sequence number,
    * receive count). Throwing marks the record failed; later records of its group wait for it.
@@ -52,14 +51,12 @@ export interface FifoIngesterArgs<T = unknown> extends LambdaFunctionSettings {
    */
   body?: BodyFormat;
   /**
-   * An existing SNS FIFO topic to subscribe to instead of creating one.
-   * @example "arn:aws:sns:eu-west-1:123456789012:listings.fifo"
+   * The SNS FIFO topic producers publish to: the settings of the topic the component creates, or
+   * `{ existing: <ARN> }` to subscribe to a FIFO topic that exists instead.
+   * @default a created topic with the defaults of {@link FifoTopicSettings}
+   * @example { existing: "arn:aws:sns:eu-west-1:123456789012:listings.fifo" }
    */
-  topicArn?: pulumi.Input<string>;
-  /** KMS key of the created topic. @default "alias/aws/sns" */
-  topicKmsKeyId?: pulumi.Input<string>;
-  /** Content-based deduplication on the created topic, for producers that send no dedup id. @default true */
-  contentBasedDeduplication?: boolean;
+  topic?: CreateOrUse<FifoTopicSettings, pulumi.Input<string>>;
   /**
    * High-throughput FIFO: dedup and throughput quota per message group on the queues
    * (`deduplicationScope=messageGroup`, `fifoThroughputLimit=perMessageGroupId`) and on the created
@@ -71,23 +68,38 @@ export interface FifoIngesterArgs<T = unknown> extends LambdaFunctionSettings {
   highThroughput?: boolean;
   /** Records per invocation. @default 10 (SQS FIFO's maximum) */
   batchSize?: number;
-  /** The event source mapping's maximum concurrency (2..1000); unset lets Lambda scale with the active groups. */
+  /**
+   * The event source mapping's maximum concurrency (2..1000), at most `function.reservedConcurrency`
+   * when that is set.
+   * @default unset: Lambda scales with the active groups
+   */
   maxConcurrency?: number;
-  /** Receives before SQS moves a failing message to the dead-letter queue. @default 5 */
-  maxReceiveCount?: number;
-  /** The queue's visibility timeout; at least six times `timeoutSeconds`. @default 6 * timeoutSeconds */
+  /** Deliveries of a message before SQS moves it to the dead-letter queue. @default 5 */
+  maxDeliveryCount?: number;
+  /** The queue's visibility timeout; at least six times `function.timeoutSeconds`. @default 6 * function.timeoutSeconds */
   visibilityTimeoutSeconds?: number;
   /** How long the queue keeps a message. @default 345600 (4 days) */
   messageRetentionSeconds?: number;
   /** How long the dead-letter queue keeps a message. @default 1209600 (14 days, the maximum) */
   deadLetterRetentionSeconds?: number;
   /**
-   * An SNS topic notified when the dead-letter queue holds messages.
-   * @example "arn:aws:sns:eu-west-1:123456789012:on-call"
+   * Where the dead-letter queue's alarm notifies: ARNs, e.g. SNS topics.
+   * @default none: the alarm only changes state
+   * @example [onCall.arn]
    */
-  alarmActionArn?: pulumi.Input<string>;
-  /** Extra environment variables for the callback (non-secret settings). */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Non-secret settings for the callback, read from `process.env`.
+   * @example { API_URL: "https://api.example.com" }
+   */
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The consumer function, with LambdaFunction's defaults. `permissions` are what `handler` itself
+   * calls, added to the consumer's role.
+   * @default { timeoutSeconds: 30, memorySizeMb: 256, runtime: "nodejs24.x", architecture: "arm64" }
+   * @example { timeoutSeconds: 60, permissions: [{ actions: ["dynamodb:PutItem"], resources: [table.arn] }] }
+   */
+  function?: LambdaFunctionSettings;
   /** Escape hatches: change what the component did not foresee. */
   transform?: {
     topic?: Transform<aws.sns.TopicArgs>;
@@ -99,7 +111,7 @@ export interface FifoIngesterArgs<T = unknown> extends LambdaFunctionSettings {
     subscription?: Transform<aws.sns.TopicSubscriptionArgs>;
     eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
     alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-    function?: LambdaFunctionArgs["transform"];
+    function?: LambdaFunctionTransform;
   };
 }
 
@@ -111,18 +123,20 @@ const MAX_NAME_LENGTH = 61;
 
 /** The arguments with every default applied, in one place. */
 function withDefaults<T>(args: FifoIngesterArgs<T>) {
-  const timeoutSeconds = args.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const timeoutSeconds = args.function?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const createdTopic = usesExisting(args.topic) ? undefined : args.topic;
   return {
     body: args.body ?? "json",
-    topicKmsKeyId: args.topicKmsKeyId ?? "alias/aws/sns",
-    contentBasedDeduplication: args.contentBasedDeduplication ?? true,
+    topicKmsKeyId: createdTopic?.kmsKeyId ?? "alias/aws/sns",
+    contentBasedDeduplication: createdTopic?.contentBasedDeduplication ?? true,
     highThroughput: args.highThroughput ?? true,
     batchSize: args.batchSize ?? 10,
-    maxReceiveCount: args.maxReceiveCount ?? 5,
+    maxDeliveryCount: args.maxDeliveryCount ?? 5,
     timeoutSeconds,
     visibilityTimeoutSeconds: args.visibilityTimeoutSeconds ?? VISIBILITY_TIMEOUT_FACTOR * timeoutSeconds,
     messageRetentionSeconds: args.messageRetentionSeconds ?? 345_600,
     deadLetterRetentionSeconds: args.deadLetterRetentionSeconds ?? MAX_MESSAGE_RETENTION_SECONDS,
+    alarmActions: args.alarmActions ?? [],
   };
 }
 
@@ -136,6 +150,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   const owner = ownerLabel("FifoIngester", name);
   const checker = new ArgumentChecker(owner);
   const { timeoutSeconds } = withDefaults(args);
+  const reservedConcurrency = args.function?.reservedConcurrency;
 
   checker.check(
     new RegExp(`^[A-Za-z0-9_-]{1,${MAX_NAME_LENGTH}}$`).test(name),
@@ -160,7 +175,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   checker
     .integerInRange("batchSize", args.batchSize, 1, 10, "SQS FIFO allows")
     .integerInRange("maxConcurrency", args.maxConcurrency, 2, 1000, "Lambda's SQS maximum concurrency allows")
-    .integerInRange("maxReceiveCount", args.maxReceiveCount, 1, 1000, "an SQS redrive policy allows")
+    .integerInRange("maxDeliveryCount", args.maxDeliveryCount, 1, 1000, "an SQS redrive policy allows")
     .integerInRange(
       "messageRetentionSeconds",
       args.messageRetentionSeconds,
@@ -175,12 +190,12 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
       MAX_MESSAGE_RETENTION_SECONDS,
       "SQS allows",
     );
-  if (args.maxConcurrency !== undefined && args.reservedConcurrency !== undefined) {
+  if (args.maxConcurrency !== undefined && reservedConcurrency !== undefined) {
     checker.check(
-      args.maxConcurrency <= args.reservedConcurrency,
+      args.maxConcurrency <= reservedConcurrency,
       "maxConcurrency",
       args.maxConcurrency,
-      `is above reservedConcurrency ${args.reservedConcurrency}; Lambda would throttle the extra batches. Set maxConcurrency to at most ${args.reservedConcurrency}.`,
+      `is above function.reservedConcurrency ${reservedConcurrency}; Lambda would throttle the extra batches. Set maxConcurrency to at most ${reservedConcurrency}.`,
     );
   }
   if (args.visibilityTimeoutSeconds !== undefined) {
@@ -191,33 +206,27 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
         args.visibilityTimeoutSeconds >= minimum,
         "visibilityTimeoutSeconds",
         args.visibilityTimeoutSeconds,
-        `is below ${VISIBILITY_TIMEOUT_FACTOR} x timeoutSeconds (${timeoutSeconds}); use at least ${minimum} so a batch still running is not delivered again, or lower timeoutSeconds.`,
+        `is below ${VISIBILITY_TIMEOUT_FACTOR} x function.timeoutSeconds (${timeoutSeconds}); use at least ${minimum} so a batch still running is not delivered again, or lower function.timeoutSeconds.`,
       );
   }
-  if (typeof args.topicArn === "string") {
-    for (const problem of topicArnProblems(args.topicArn))
+  if (usesExisting(args.topic) && typeof args.topic.existing === "string") {
+    for (const problem of topicArnProblems(args.topic.existing))
       checker.check(false, problem.argument, problem.value, problem.fix);
   }
-  if (args.topicArn !== undefined) {
-    const onlyForCreatedTopic =
-      "applies only to a topic the component creates; set it on the existing topic, or omit topicArn.";
-    checker.check(args.topicKmsKeyId === undefined, "topicKmsKeyId", args.topicKmsKeyId, onlyForCreatedTopic);
-    checker.check(
-      args.contentBasedDeduplication === undefined,
-      "contentBasedDeduplication",
-      args.contentBasedDeduplication,
-      onlyForCreatedTopic,
-    );
+  checkExisting(checker, "topic", args.topic, "topic");
+  if (Array.isArray(args.alarmActions)) {
+    args.alarmActions.forEach((action, i) => {
+      if (typeof action === "string") {
+        checker.check(
+          isArn(action),
+          `alarmActions[${i}]`,
+          action,
+          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+        );
+      }
+    });
   }
-  if (typeof args.alarmActionArn === "string") {
-    checker.check(
-      isSnsTopicArn(args.alarmActionArn),
-      "alarmActionArn",
-      args.alarmActionArn,
-      "is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<topic>.",
-    );
-  }
-  return checker.include(validateLambdaFunctionArgs(owner, args));
+  return checker.include(validateLambdaFunctionArgs(owner, args.function ?? {}, "function."));
 }
 
 /** Problems with an existing topic's ARN: not an SNS ARN, or a standard topic. */
@@ -225,7 +234,7 @@ export function topicArnProblems(topicArn: string): ArgumentProblem[] {
   if (!isSnsTopicArn(topicArn)) {
     return [
       {
-        argument: "topicArn",
+        argument: "topic.existing",
         value: topicArn,
         fix: "is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<name>.fifo.",
       },
@@ -234,22 +243,21 @@ export function topicArnProblems(topicArn: string): ArgumentProblem[] {
   if (!topicArn.endsWith(".fifo")) {
     return [
       {
-        argument: "topicArn",
+        argument: "topic.existing",
         value: topicArn,
-        fix: "is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topicArn to create one.",
+        fix: "is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topic.existing to create one.",
       },
     ];
   }
   return [];
 }
 
-/** What the queue and its dead-letter queue share: FIFO, (high) throughput mode, SSE-SQS. */
+/** What the queue and its dead-letter queue share: FIFO and the (high) throughput mode. */
 export function fifoQueueSettings(highThroughput: boolean) {
   return {
     fifoQueue: true,
     deduplicationScope: highThroughput ? "messageGroup" : "queue",
     fifoThroughputLimit: highThroughput ? "perMessageGroupId" : "perQueue",
-    ...SQS_MANAGED_ENCRYPTION,
   };
 }
 
@@ -261,15 +269,16 @@ export function requireFifoTopicArn(owner: string, topicArn: string): string {
 }
 
 /** An SNS FIFO topic feeding an SQS FIFO queue consumed by a Lambda function, one record per entity at a time. */
-export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
-  /** The created topic; undefined when `topicArn` names an existing one. */
+export class FifoIngester<T = unknown> extends PatternComponent {
+  /** The created topic; undefined when `topic.existing` names an existing one. */
   readonly topic?: aws.sns.Topic;
   readonly queue: aws.sqs.Queue;
   readonly deadLetterQueue: aws.sqs.Queue;
   readonly subscription: aws.sns.TopicSubscription;
   readonly function: LambdaFunction;
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
-  readonly deadLetterAlarm: aws.cloudwatch.MetricAlarm;
+  /** Alarms when the dead-letter queue holds a message. */
+  readonly alarm: aws.cloudwatch.MetricAlarm;
   /** Where producers publish (the created or the given topic). */
   readonly topicArn: pulumi.Output<string>;
   readonly queueArn: pulumi.Output<string>;
@@ -279,37 +288,14 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
   readonly functionName: pulumi.Output<string>;
 
   constructor(name: string, args: FifoIngesterArgs<T>, opts?: pulumi.ComponentResourceOptions) {
-    super("queue-patterns:aws:FifoIngester", name, {}, opts);
-    const owner = ownerLabel("FifoIngester", name);
-    validateFifoIngesterArgs(name, args).throwIfAny();
+    super("aws", "FifoIngester", name, validateFifoIngesterArgs(name, args), opts);
     const settings = withDefaults(args);
     const transform = args.transform ?? {};
-    const parent = { parent: this };
     const fifoQueue = fifoQueueSettings(settings.highThroughput);
 
-    this.deadLetterQueue = new aws.sqs.Queue(
-      `${name}-dlq`,
-      applyTransform(transform.deadLetterQueue, {
-        ...fifoQueue,
-        messageRetentionSeconds: settings.deadLetterRetentionSeconds,
-      }),
-      parent,
-    );
-
-    this.queue = new aws.sqs.Queue(
-      `${name}-queue`,
-      applyTransform(transform.queue, {
-        ...fifoQueue,
-        visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
-        messageRetentionSeconds: settings.messageRetentionSeconds,
-        redrivePolicy: this.deadLetterQueue.arn.apply((deadLetterTargetArn) =>
-          JSON.stringify({ deadLetterTargetArn, maxReceiveCount: settings.maxReceiveCount }),
-        ),
-      }),
-      parent,
-    );
-
-    if (args.topicArn === undefined) {
+    if (usesExisting(args.topic)) {
+      this.topicArn = pulumi.output(args.topic.existing).apply((arn) => requireFifoTopicArn(this.owner, arn));
+    } else {
       const topicArgs = applyTransform(transform.topic, {
         fifoTopic: true,
         contentBasedDeduplication: settings.contentBasedDeduplication,
@@ -317,7 +303,7 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
         kmsMasterKeyId: settings.topicKmsKeyId,
       });
       this.topic = new aws.sns.Topic(`${name}-topic`, topicArgs, {
-        ...parent,
+        ...this.child,
         ...topicThroughputScopeOptions(settings.highThroughput, topicArgs.name !== undefined),
       });
       new aws.sns.TopicPolicy(
@@ -326,41 +312,50 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
           arn: this.topic.arn,
           policy: this.topic.arn.apply((arn) => JSON.stringify(topicPolicy(arn))),
         }),
-        parent,
+        this.child,
       );
       this.topicArn = this.topic.arn;
-    } else {
-      this.topicArn = pulumi.output(args.topicArn).apply((arn) => requireFifoTopicArn(owner, arn));
     }
 
-    const topicOnlyPolicy = (
-      policyName: string,
-      queue: aws.sqs.Queue,
-      sid: string,
-      hatch?: Transform<aws.sqs.QueuePolicyArgs>,
-    ) =>
-      new aws.sqs.QueuePolicy(
-        policyName,
-        applyTransform(hatch, {
-          queueUrl: queue.url,
-          policy: pulumi
-            .all([queue.arn, this.topicArn])
-            .apply(([queueArn, topicArn]) => JSON.stringify(queuePolicyDocument(queueArn, topicArn, sid))),
-        }),
-        parent,
-      );
-    const queuePolicy = topicOnlyPolicy(
-      `${name}-queue-policy`,
-      this.queue,
-      "AllowTopicToDeliver",
-      transform.queuePolicy,
+    const deadLetter = failureQueue(
+      `${name}-dlq`,
+      {
+        queue: { ...fifoQueue, messageRetentionSeconds: settings.deadLetterRetentionSeconds },
+        sender: {
+          sid: "AllowTopicToDeadLetterUndeliverable",
+          service: "sns.amazonaws.com",
+          sourceArns: [this.topicArn],
+        },
+        alarmDescription: `${this.owner}: messages in the dead-letter queue (failed ${settings.maxDeliveryCount} times, malformed, or undeliverable).`,
+        alarmActions: settings.alarmActions,
+        transform: {
+          queue: transform.deadLetterQueue,
+          policy: transform.deadLetterQueuePolicy,
+          alarm: transform.alarm,
+        },
+      },
+      this.child,
     );
-    const deadLetterQueuePolicy = topicOnlyPolicy(
-      `${name}-dlq-policy`,
-      this.deadLetterQueue,
-      "AllowTopicToDeadLetterUndeliverable",
-      transform.deadLetterQueuePolicy,
+    this.deadLetterQueue = deadLetter.queue;
+    this.alarm = deadLetter.alarm;
+
+    const delivery = secureQueue(
+      `${name}-queue`,
+      {
+        queue: {
+          ...fifoQueue,
+          visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+          messageRetentionSeconds: settings.messageRetentionSeconds,
+          redrivePolicy: this.deadLetterQueue.arn.apply((deadLetterTargetArn) =>
+            JSON.stringify({ deadLetterTargetArn, maxReceiveCount: settings.maxDeliveryCount }),
+          ),
+        },
+        sender: { sid: "AllowTopicToDeliver", service: "sns.amazonaws.com", sourceArns: [this.topicArn] },
+        transform: { queue: transform.queue, policy: transform.queuePolicy },
+      },
+      this.child,
     );
+    this.queue = delivery.queue;
 
     this.subscription = new aws.sns.TopicSubscription(
       `${name}-subscription`,
@@ -372,22 +367,17 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
         // Messages SNS cannot deliver to the queue (policy, quota) land in the dead-letter queue too.
         redrivePolicy: this.deadLetterQueue.arn.apply((deadLetterTargetArn) => JSON.stringify({ deadLetterTargetArn })),
       }),
-      { parent: this, dependsOn: [queuePolicy, deadLetterQueuePolicy] },
+      { ...this.child, dependsOn: [delivery.policy, deadLetter.policy] },
     );
 
     this.function = new LambdaFunction(
       `${name}-consumer`,
       {
-        owner,
-        entry: fifoIngesterEntry({ body: settings.body, maxReceiveCount: settings.maxReceiveCount }),
+        ...args.function,
+        owner: this.owner,
+        entry: fifoIngesterEntry({ body: settings.body, maxReceiveCount: settings.maxDeliveryCount }),
         callbacks: { handler: args.handler as FifoRecordHandler },
         timeoutSeconds: settings.timeoutSeconds,
-        memorySizeMb: args.memorySizeMb,
-        runtime: args.runtime,
-        awsSdk: args.awsSdk,
-        logRetentionDays: args.logRetentionDays,
-        reservedConcurrency: args.reservedConcurrency,
-        permissions: args.permissions,
         environment: pulumi
           .all([args.environment ?? {}, this.deadLetterQueue.url])
           .apply(([environment, deadLetterQueueUrl]) => ({
@@ -399,7 +389,7 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
           .apply(([queueArn, deadLetterQueueArn]) => consumerStatements(queueArn, deadLetterQueueArn, settings.body)),
         transform: transform.function,
       },
-      parent,
+      this.child,
     );
 
     this.eventSourceMapping = new aws.lambda.EventSourceMapping(
@@ -412,20 +402,7 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
         scalingConfig: args.maxConcurrency === undefined ? undefined : { maximumConcurrency: args.maxConcurrency },
         enabled: true,
       }),
-      parent,
-    );
-
-    this.deadLetterAlarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-dlq-alarm`,
-      applyTransform(
-        transform.alarm,
-        deadLetterDepthAlarmArgs({
-          queueName: this.deadLetterQueue.name,
-          alarmDescription: `${owner}: messages in the dead-letter queue (failed ${settings.maxReceiveCount} times, malformed, or undeliverable).`,
-          alarmActions: args.alarmActionArn === undefined ? [] : [args.alarmActionArn],
-        }),
-      ),
-      parent,
+      this.child,
     );
 
     this.queueArn = this.queue.arn;
@@ -433,14 +410,14 @@ export class FifoIngester<T = unknown> extends pulumi.ComponentResource {
     this.deadLetterQueueArn = this.deadLetterQueue.arn;
     this.deadLetterQueueUrl = this.deadLetterQueue.url;
     this.functionName = this.function.name;
-    this.registerOutputs({
-      topicArn: this.topicArn,
-      queueArn: this.queueArn,
-      queueUrl: this.queueUrl,
-      deadLetterQueueArn: this.deadLetterQueueArn,
-      deadLetterQueueUrl: this.deadLetterQueueUrl,
-      functionName: this.functionName,
-    });
+    this.registerOutputsOf(
+      "topicArn",
+      "queueArn",
+      "queueUrl",
+      "deadLetterQueueArn",
+      "deadLetterQueueUrl",
+      "functionName",
+    );
   }
 }
 
@@ -467,24 +444,6 @@ export function consumerStatements(
     });
   }
   return statements;
-}
-
-/** Only the topic may send (delivery, or dead-lettering what it could not deliver); TLS only. */
-export function queuePolicyDocument(queueArn: string, topicArn: string, sid: string): aws.iam.PolicyDocument {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: sid,
-        Effect: "Allow",
-        Principal: { Service: "sns.amazonaws.com" },
-        Action: "sqs:SendMessage",
-        Resource: queueArn,
-        Condition: { ArnEquals: { "aws:SourceArn": topicArn } },
-      },
-      denyInsecureTransport(queueArn, "sqs:*"),
-    ],
-  };
 }
 
 /** The created topic refuses requests without TLS; same-account principals publish through their IAM policies. */

@@ -36,6 +36,7 @@ export {
   type FifoIngesterArgs,
   type FifoRecordHandler,
   type FifoRecordMetadata,
+  type FifoTopicSettings,
   validateFifoIngesterArgs,
 } from "./fifo-ingester";
 export { FlexDeployment, type FlexDeploymentArgs } from "./flex-deployment";

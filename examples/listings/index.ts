@@ -30,7 +30,7 @@ const listings = new FifoIngester<ListingChanged>("listings", {
     console.log(JSON.stringify({ indexed: event.listingId, sequenceNumber: meta.sequenceNumber }));
   },
   maxConcurrency: 20,
-  maxReceiveCount: 5,
+  maxDeliveryCount: 5,
 });
 
 export const topicArn = listings.topicArn;

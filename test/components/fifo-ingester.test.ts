@@ -26,6 +26,8 @@ const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 
 const arn = (service: string, name: string) => `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${name}`;
 const EXISTING_TOPIC = arn("sns", "listings-events.fifo");
+const STANDARD_TOPIC = arn("sns", "listings");
+const LONG_NAME = "l".repeat(62);
 
 interface Listing {
   id: string;
@@ -41,7 +43,7 @@ async function ingester(name: string, args: Partial<FifoIngesterArgs<Listing>> =
   });
   await Promise.all([
     resolve(component.eventSourceMapping.id),
-    resolve(component.deadLetterAlarm.id),
+    resolve(component.alarm.id),
     resolve(component.subscription.id),
     resolve(component.topicArn),
   ]);
@@ -131,20 +133,20 @@ describe("a FifoIngester with default arguments", () => {
       Version: "2012-10-17",
       Statement: [
         {
-          Sid: "AllowTopicToDeliver",
-          Effect: "Allow",
-          Principal: { Service: "sns.amazonaws.com" },
-          Action: "sqs:SendMessage",
-          Resource: queueArn(),
-          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
-        },
-        {
           Sid: "DenyInsecureTransport",
           Effect: "Deny",
           Principal: "*",
           Action: "sqs:*",
           Resource: queueArn(),
           Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+        {
+          Sid: "AllowTopicToDeliver",
+          Effect: "Allow",
+          Principal: { Service: "sns.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: queueArn(),
+          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
         },
       ],
     });
@@ -157,20 +159,20 @@ describe("a FifoIngester with default arguments", () => {
       Version: "2012-10-17",
       Statement: [
         {
-          Sid: "AllowTopicToDeadLetterUndeliverable",
-          Effect: "Allow",
-          Principal: { Service: "sns.amazonaws.com" },
-          Action: "sqs:SendMessage",
-          Resource: deadLetterArn(),
-          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
-        },
-        {
           Sid: "DenyInsecureTransport",
           Effect: "Deny",
           Principal: "*",
           Action: "sqs:*",
           Resource: deadLetterArn(),
           Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+        {
+          Sid: "AllowTopicToDeadLetterUndeliverable",
+          Effect: "Allow",
+          Principal: { Service: "sns.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: deadLetterArn(),
+          Condition: { ArnEquals: { "aws:SourceArn": topicArn() } },
         },
       ],
     });
@@ -284,12 +286,29 @@ describe("a FifoIngester with default arguments", () => {
 
 describe("a FifoIngester with arguments", () => {
   it("subscribes to an existing FIFO topic instead of creating one", async () => {
-    await ingester("existing", { topicArn: EXISTING_TOPIC });
+    await ingester("existing", { topic: { existing: EXISTING_TOPIC } });
     assert.equal(recorder.ofType(TOPIC).filter((r) => r.name.startsWith("existing")).length, 0);
     assert.equal(recorder.ofType(TOPIC_POLICY).filter((r) => r.name.startsWith("existing")).length, 0);
     assert.equal(named(SUBSCRIPTION, "existing-subscription").inputs.topic, EXISTING_TOPIC);
-    const [allow] = policyOf(named(QUEUE_POLICY, "existing-queue-policy")).Statement;
-    assert.deepEqual(allow.Condition, { ArnEquals: { "aws:SourceArn": EXISTING_TOPIC } });
+    const allow = policyOf(named(QUEUE_POLICY, "existing-queue-policy")).Statement.find(
+      (s: { Sid: string }) => s.Sid === "AllowTopicToDeliver",
+    );
+    assert.deepEqual(allow?.Condition, { ArnEquals: { "aws:SourceArn": EXISTING_TOPIC } });
+  });
+
+  it("creates the topic with the given KMS key and content-based deduplication", async () => {
+    await ingester("own-key", { topic: { kmsKeyId: "alias/listings", contentBasedDeduplication: false } });
+    const inputs = named(TOPIC, "own-key-topic").inputs;
+    assert.equal(inputs.kmsMasterKeyId, "alias/listings");
+    assert.equal(inputs.contentBasedDeduplication, false);
+  });
+
+  it("passes the function settings to the consumer: architecture, memory, runtime", async () => {
+    await ingester("x86", { function: { architecture: "x86_64", memorySizeMb: 512, runtime: "nodejs22.x" } });
+    const inputs = named(FUNCTION, "x86-consumer-function").inputs;
+    assert.deepEqual(inputs.architectures, ["x86_64"]);
+    assert.equal(inputs.memorySize, 512);
+    assert.equal(inputs.runtime, "nodejs22.x");
   });
 
   it("turns high throughput off on the queues and the topic", async () => {
@@ -321,7 +340,9 @@ describe("a FifoIngester with arguments", () => {
 
   it("adds the handler's permissions to the consumer's role: the handler may write to the user's table", async () => {
     const table = arn("dynamodb", "table/listings");
-    await ingester("permitted", { permissions: [{ actions: ["dynamodb:PutItem"], resources: [table] }] });
+    await ingester("permitted", {
+      function: { permissions: [{ actions: ["dynamodb:PutItem"], resources: [table] }] },
+    });
     const policy = policyOf(named(ROLE_POLICY, "permitted-consumer-policy"));
     assert.deepEqual(
       policy.Statement.find((s: { Sid: string }) => s.Sid === "CallbackPermission0"),
@@ -334,8 +355,13 @@ describe("a FifoIngester with arguments", () => {
     assert.equal(await put(arn("dynamodb", "table/other")), "ImplicitlyDenied");
   });
 
-  it("derives the visibility timeout from a longer function timeout, and takes batch size, concurrency and receive count", async () => {
-    await ingester("tuned", { timeoutSeconds: 120, batchSize: 5, maxConcurrency: 50, maxReceiveCount: 3 });
+  it("derives the visibility timeout from a longer function timeout, and takes batch size, concurrency and delivery count", async () => {
+    await ingester("tuned", {
+      function: { timeoutSeconds: 120 },
+      batchSize: 5,
+      maxConcurrency: 50,
+      maxDeliveryCount: 3,
+    });
     assert.equal(named(FUNCTION, "tuned-consumer-function").inputs.timeout, 120);
     assert.equal(named(QUEUE, "tuned-queue").inputs.visibilityTimeoutSeconds, 720);
     assert.equal(JSON.parse(named(QUEUE, "tuned-queue").inputs.redrivePolicy).maxReceiveCount, 3);
@@ -346,7 +372,7 @@ describe("a FifoIngester with arguments", () => {
 
   it("sends the alarm to the given SNS topic", async () => {
     const onCall = arn("sns", "on-call");
-    await ingester("alarmed", { alarmActionArn: onCall });
+    await ingester("alarmed", { alarmActions: [onCall] });
     assert.deepEqual(named(ALARM, "alarmed-dlq-alarm").inputs.alarmActions, [onCall]);
   });
 
@@ -392,162 +418,166 @@ describe("FifoIngester argument validation", () => {
     assert.equal(problems({}), "");
   });
 
-  it("rejects a batch size above 10", () => {
-    assert.equal(problems({ batchSize: 11 }), `${owner}: batchSize 11 is out of range; SQS FIFO allows 1..10.`);
-  });
-
-  it("rejects a batch size of 0", () => {
-    assert.equal(problems({ batchSize: 0 }), `${owner}: batchSize 0 is out of range; SQS FIFO allows 1..10.`);
-  });
-
-  it("rejects a fractional batch size", () => {
-    assert.equal(problems({ batchSize: 2.5 }), `${owner}: batchSize 2.5 is out of range; SQS FIFO allows 1..10.`);
-  });
-
-  it("rejects a maximum concurrency below 2", () => {
-    assert.equal(
-      problems({ maxConcurrency: 1 }),
-      `${owner}: maxConcurrency 1 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
-    );
-  });
-
-  it("rejects a maximum concurrency above 1000", () => {
-    assert.equal(
-      problems({ maxConcurrency: 1001 }),
-      `${owner}: maxConcurrency 1001 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
-    );
-  });
-
-  it("rejects a maximum concurrency above the reserved concurrency", () => {
-    assert.equal(
-      problems({ maxConcurrency: 50, reservedConcurrency: 10 }),
-      `${owner}: maxConcurrency 50 is above reservedConcurrency 10; Lambda would throttle the extra batches. Set maxConcurrency to at most 10.`,
-    );
-  });
-
-  it("rejects a max receive count of 0", () => {
-    assert.equal(
-      problems({ maxReceiveCount: 0 }),
-      `${owner}: maxReceiveCount 0 is out of range; an SQS redrive policy allows 1..1000.`,
-    );
-  });
-
-  it("rejects a function timeout above 900 seconds", () => {
-    assert.equal(
-      problems({ timeoutSeconds: 901 }),
-      `${owner}: timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
-    );
-  });
-
-  it("rejects a function timeout of 0", () => {
-    assert.equal(problems({ timeoutSeconds: 0 }), `${owner}: timeoutSeconds 0 is out of range; Lambda allows 1..900.`);
-  });
-
-  it("rejects a memory size Lambda does not offer", () => {
-    assert.equal(
-      problems({ memorySizeMb: 64 }),
-      `${owner}: memorySizeMb 64 is out of range; Lambda allows 128..10240.`,
-    );
-  });
-
-  it("rejects a visibility timeout below six times the function timeout", () => {
-    assert.equal(
-      problems({ timeoutSeconds: 60, visibilityTimeoutSeconds: 120 }),
-      `${owner}: visibilityTimeoutSeconds 120 is below 6 x timeoutSeconds (60); use at least 360 so a batch still running is not delivered again, or lower timeoutSeconds.`,
-    );
-  });
-
-  it("rejects a visibility timeout above 12 hours", () => {
-    assert.equal(
-      problems({ visibilityTimeoutSeconds: 50_000 }),
-      `${owner}: visibilityTimeoutSeconds 50000 is out of range; SQS allows 0..43200.`,
-    );
-  });
-
-  it("rejects a message retention below one minute", () => {
-    assert.equal(
-      problems({ messageRetentionSeconds: 30 }),
-      `${owner}: messageRetentionSeconds 30 is out of range; SQS allows 60..1209600.`,
-    );
-  });
-
-  it("rejects a dead-letter retention above 14 days", () => {
-    assert.equal(
-      problems({ deadLetterRetentionSeconds: 2_000_000 }),
-      `${owner}: deadLetterRetentionSeconds 2000000 is out of range; SQS allows 60..1209600.`,
-    );
-  });
-
-  it("rejects a name SQS cannot use", () => {
-    assert.equal(
-      problems({}, "my.listings"),
-      'FifoIngester "my.listings": name "my.listings" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).',
-    );
-  });
-
-  it("rejects a name too long for an SQS FIFO queue name", () => {
-    const name = "l".repeat(62);
-    assert.equal(
-      problems({}, name),
-      `FifoIngester "${name}": name "${name}" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).`,
-    );
-  });
-
-  it("rejects a standard topic where a FIFO topic is needed", () => {
-    const standard = arn("sns", "listings");
-    assert.equal(
-      problems({ topicArn: standard }),
-      `${owner}: topicArn "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topicArn to create one.`,
-    );
-  });
-
-  it("rejects a topic ARN that is not an SNS ARN", () => {
-    const queue = arn("sqs", "listings.fifo");
-    assert.equal(
-      problems({ topicArn: queue }),
-      `${owner}: topicArn "${queue}" is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<name>.fifo.`,
-    );
-  });
-
-  it("rejects a topic KMS key together with an existing topic", () => {
-    assert.equal(
-      problems({ topicArn: EXISTING_TOPIC, topicKmsKeyId: "alias/mine" }),
-      `${owner}: topicKmsKeyId "alias/mine" applies only to a topic the component creates; set it on the existing topic, or omit topicArn.`,
-    );
-  });
-
-  it("rejects content-based deduplication together with an existing topic", () => {
-    assert.equal(
-      problems({ topicArn: EXISTING_TOPIC, contentBasedDeduplication: false }),
-      `${owner}: contentBasedDeduplication false applies only to a topic the component creates; set it on the existing topic, or omit topicArn.`,
-    );
-  });
-
-  it("rejects a missing handler", () => {
-    assert.equal(
-      problems({ handler: undefined }),
-      `${owner}: handler (missing) must be a function: async (record, meta) => void.`,
-    );
-  });
-
-  it("rejects an unknown body format", () => {
-    assert.equal(problems({ body: "xml" as never }), `${owner}: body "xml" is not a body format; use "json" or "raw".`);
-  });
-
-  it("rejects a handler permission that names no resource", () => {
-    assert.equal(
-      problems({ permissions: [{ actions: ["dynamodb:PutItem"], resources: [] }] }),
-      `${owner}: permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].`,
-    );
-  });
-
-  it("rejects an alarm action that is not an SNS topic", () => {
-    const queue = arn("sqs", "alerts");
-    assert.equal(
-      problems({ alarmActionArn: queue }),
-      `${owner}: alarmActionArn "${queue}" is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<topic>.`,
-    );
-  });
+  const rejected: {
+    argument: string;
+    what: string;
+    args: Partial<FifoIngesterArgs<never>>;
+    name?: string;
+    message: string;
+  }[] = [
+    {
+      argument: "batchSize",
+      what: "above 10",
+      args: { batchSize: 11 },
+      message: `${owner}: batchSize 11 is out of range; SQS FIFO allows 1..10.`,
+    },
+    {
+      argument: "batchSize",
+      what: "of 0",
+      args: { batchSize: 0 },
+      message: `${owner}: batchSize 0 is out of range; SQS FIFO allows 1..10.`,
+    },
+    {
+      argument: "batchSize",
+      what: "that is fractional",
+      args: { batchSize: 2.5 },
+      message: `${owner}: batchSize 2.5 is out of range; SQS FIFO allows 1..10.`,
+    },
+    {
+      argument: "maxConcurrency",
+      what: "below 2",
+      args: { maxConcurrency: 1 },
+      message: `${owner}: maxConcurrency 1 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
+    },
+    {
+      argument: "maxConcurrency",
+      what: "above 1000",
+      args: { maxConcurrency: 1001 },
+      message: `${owner}: maxConcurrency 1001 is out of range; Lambda's SQS maximum concurrency allows 2..1000.`,
+    },
+    {
+      argument: "maxConcurrency",
+      what: "above the reserved concurrency",
+      args: { maxConcurrency: 50, function: { reservedConcurrency: 10 } },
+      message: `${owner}: maxConcurrency 50 is above function.reservedConcurrency 10; Lambda would throttle the extra batches. Set maxConcurrency to at most 10.`,
+    },
+    {
+      argument: "maxDeliveryCount",
+      what: "of 0",
+      args: { maxDeliveryCount: 0 },
+      message: `${owner}: maxDeliveryCount 0 is out of range; an SQS redrive policy allows 1..1000.`,
+    },
+    {
+      argument: "function.timeoutSeconds",
+      what: "above 900 seconds",
+      args: { function: { timeoutSeconds: 901 } },
+      message: `${owner}: function.timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
+    },
+    {
+      argument: "function.timeoutSeconds",
+      what: "of 0",
+      args: { function: { timeoutSeconds: 0 } },
+      message: `${owner}: function.timeoutSeconds 0 is out of range; Lambda allows 1..900.`,
+    },
+    {
+      argument: "function.memorySizeMb",
+      what: "Lambda does not offer",
+      args: { function: { memorySizeMb: 64 } },
+      message: `${owner}: function.memorySizeMb 64 is out of range; Lambda allows 128..10240.`,
+    },
+    {
+      argument: "visibilityTimeoutSeconds",
+      what: "below six times the function timeout",
+      args: { function: { timeoutSeconds: 60 }, visibilityTimeoutSeconds: 120 },
+      message: `${owner}: visibilityTimeoutSeconds 120 is below 6 x function.timeoutSeconds (60); use at least 360 so a batch still running is not delivered again, or lower function.timeoutSeconds.`,
+    },
+    {
+      argument: "visibilityTimeoutSeconds",
+      what: "above 12 hours",
+      args: { visibilityTimeoutSeconds: 50_000 },
+      message: `${owner}: visibilityTimeoutSeconds 50000 is out of range; SQS allows 0..43200.`,
+    },
+    {
+      argument: "messageRetentionSeconds",
+      what: "below one minute",
+      args: { messageRetentionSeconds: 30 },
+      message: `${owner}: messageRetentionSeconds 30 is out of range; SQS allows 60..1209600.`,
+    },
+    {
+      argument: "deadLetterRetentionSeconds",
+      what: "above 14 days",
+      args: { deadLetterRetentionSeconds: 2_000_000 },
+      message: `${owner}: deadLetterRetentionSeconds 2000000 is out of range; SQS allows 60..1209600.`,
+    },
+    {
+      argument: "name",
+      what: "SQS cannot use",
+      args: {},
+      name: "my.listings",
+      message:
+        'FifoIngester "my.listings": name "my.listings" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).',
+    },
+    {
+      argument: "name",
+      what: "too long for an SQS FIFO queue name",
+      args: {},
+      name: LONG_NAME,
+      message: `FifoIngester "${LONG_NAME}": name "${LONG_NAME}" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).`,
+    },
+    {
+      argument: "topic.existing",
+      what: "that is a standard topic where a FIFO topic is needed",
+      args: { topic: { existing: STANDARD_TOPIC } },
+      message: `${owner}: topic.existing "${STANDARD_TOPIC}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topic.existing to create one.`,
+    },
+    {
+      argument: "topic.existing",
+      what: "that is not an SNS ARN",
+      args: { topic: { existing: arn("sqs", "listings.fifo") } },
+      message: `${owner}: topic.existing "${arn("sqs", "listings.fifo")}" is not an SNS topic ARN; expected arn:aws:sns:<region>:<account>:<name>.fifo.`,
+    },
+    {
+      argument: "topic.kmsKeyId",
+      what: "together with an existing topic",
+      args: { topic: { existing: EXISTING_TOPIC, kmsKeyId: "alias/mine" } as never },
+      message: `${owner}: topic.kmsKeyId "alias/mine" applies only to a topic the component creates; set it on the existing topic, or omit topic.existing.`,
+    },
+    {
+      argument: "topic.contentBasedDeduplication",
+      what: "together with an existing topic",
+      args: { topic: { existing: EXISTING_TOPIC, contentBasedDeduplication: false } as never },
+      message: `${owner}: topic.contentBasedDeduplication false applies only to a topic the component creates; set it on the existing topic, or omit topic.existing.`,
+    },
+    {
+      argument: "handler",
+      what: "that is missing",
+      args: { handler: undefined },
+      message: `${owner}: handler (missing) must be a function: async (record, meta) => void.`,
+    },
+    {
+      argument: "body",
+      what: "that is an unknown format",
+      args: { body: "xml" as never },
+      message: `${owner}: body "xml" is not a body format; use "json" or "raw".`,
+    },
+    {
+      argument: "function.permissions",
+      what: "that names no resource",
+      args: { function: { permissions: [{ actions: ["dynamodb:PutItem"], resources: [] }] } },
+      message: `${owner}: function.permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].`,
+    },
+    {
+      argument: "alarmActions",
+      what: "that is not an ARN",
+      args: { alarmActions: [arn("sns", "on-call"), "on-call"] },
+      message: `${owner}: alarmActions[1] "on-call" is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic's "arn:aws:sns:us-east-1:123456789012:on-call".`,
+    },
+  ];
+  for (const row of rejected) {
+    it(`rejects ${row.argument} ${row.what}`, () => {
+      assert.equal(problems(row.args, row.name), row.message);
+    });
+  }
 
   it("reports every problem at once", () => {
     assert.equal(
@@ -559,11 +589,11 @@ describe("FifoIngester argument validation", () => {
     );
   });
 
-  it("checks a topicArn Output at deployment with the same message", () => {
+  it("checks a topic.existing Output at deployment with the same message", () => {
     const standard = arn("sns", "plain");
     assert.throws(() => requireFifoTopicArn(owner, standard), {
       name: "InvalidArgumentsError",
-      message: `${owner}: topicArn "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topicArn to create one.`,
+      message: `${owner}: topic.existing "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topic.existing to create one.`,
     });
     assert.equal(requireFifoTopicArn(owner, EXISTING_TOPIC), EXISTING_TOPIC);
   });

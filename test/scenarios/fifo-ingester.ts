@@ -1,17 +1,17 @@
 /**
  * FifoIngester's `npm start` scenario: 3,000 listing events end to end on fauxqs through the rig in
- * test/harness/fifo-rig.ts, checked for per-group order, exactly-once processing and no loss.
+ * test/harness/rigs/fifo.ts, checked for per-group order, exactly-once processing and no loss.
  */
 import {
   buildIngesterArtifact,
   checkOutcome,
   defaultTopology,
-  MAX_RECEIVE_COUNT,
+  MAX_DELIVERY_COUNT,
   provisionFifo,
   recordingHandler,
   runIngestion,
   workload,
-} from "../harness/fifo-rig";
+} from "../harness/rigs/fifo";
 import type { Scenario } from "./scenario";
 
 export const scenario: Scenario = {
@@ -34,7 +34,7 @@ export const scenario: Scenario = {
         `(${Math.round(outcome.processed / seconds)} records/s), ${run.drain.batches} batches, ${run.drain.failedRecords} failed deliveries retried`,
     );
     context.log(
-      `dead-letter queue: ${outcome.deadLettered} (${outcome.malformedDeadLettered} malformed with reason, the rest failed ${MAX_RECEIVE_COUNT} times)`,
+      `dead-letter queue: ${outcome.deadLettered} (${outcome.malformedDeadLettered} malformed with reason, the rest failed ${MAX_DELIVERY_COUNT} times)`,
     );
     context.log(
       `order check: ${outcome.outOfOrderGroups.length} groups out of order; ${outcome.duplicates.length} processed twice; ` +

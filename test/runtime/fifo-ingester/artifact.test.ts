@@ -8,7 +8,7 @@ installMocks();
 import { zipBytes } from "../../../components/artifact";
 import { FifoIngester } from "../../../components/fifo-ingester";
 import { ArtifactProcess } from "../../harness/artifact-runner";
-import { fifoRecord } from "../../harness/fifo-rig";
+import { fifoRecord } from "../../harness/rigs/fifo";
 
 interface Listing {
   id: string;

@@ -9,13 +9,13 @@ import { type Fauxqs, useFauxqs } from "../../harness/emulators";
 import {
   checkOutcome,
   type IngestionRun,
-  MAX_RECEIVE_COUNT,
+  MAX_DELIVERY_COUNT,
   type Outcome,
   provisionFifo,
   recordingHandler,
   runIngestion,
   workload,
-} from "../../harness/fifo-rig";
+} from "../../harness/rigs/fifo";
 
 describe("the built FifoIngester artifact on fauxqs, 10,000 records over 100 groups with 5% injected failures", () => {
   const work = workload({ records: 10_000, groups: 100 });
@@ -25,7 +25,7 @@ describe("the built FifoIngester artifact on fauxqs, 10,000 records over 100 gro
 
   before(async () => {
     fauxqs = await useFauxqs();
-    const ingester = new FifoIngester("e2e", { handler: recordingHandler, maxReceiveCount: MAX_RECEIVE_COUNT });
+    const ingester = new FifoIngester("e2e", { handler: recordingHandler, maxDeliveryCount: MAX_DELIVERY_COUNT });
     const artifact = await resolve(ingester.function.artifact);
     await resolve(ingester.subscription.id);
     await recorder.settle();
@@ -59,18 +59,18 @@ describe("the built FifoIngester artifact on fauxqs, 10,000 records over 100 gro
   });
 
   it("dead-letters exactly the records that failed on every receive, and processes all the others", () => {
-    const failingAlways = work.records.filter((r) => r.failReceives >= MAX_RECEIVE_COUNT).length;
+    const failingAlways = work.records.filter((r) => r.failReceives >= MAX_DELIVERY_COUNT).length;
     assert.deepEqual(outcome.misplaced, []);
     assert.equal(outcome.processed, work.records.length - failingAlways);
     assert.ok(
-      failingAlways > 0 && run.drain.failedRecords > failingAlways * MAX_RECEIVE_COUNT,
+      failingAlways > 0 && run.drain.failedRecords > failingAlways * MAX_DELIVERY_COUNT,
       "failures were injected",
     );
   });
 
   it("dead-letters every malformed body at once, in its group, with the reason", () => {
     assert.equal(outcome.malformedDeadLettered, work.malformed.length);
-    const failingAlways = work.records.filter((r) => r.failReceives >= MAX_RECEIVE_COUNT).length;
+    const failingAlways = work.records.filter((r) => r.failReceives >= MAX_DELIVERY_COUNT).length;
     assert.equal(outcome.deadLettered, failingAlways + work.malformed.length);
   });
 });

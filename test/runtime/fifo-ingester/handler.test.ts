@@ -9,7 +9,7 @@ import {
   type FifoRecordMetadata,
   type SqsRecord,
 } from "../../../runtime/fifo-ingester/handler";
-import { fifoRecord } from "../../harness/fifo-rig";
+import { fifoRecord } from "../../harness/rigs/fifo";
 
 const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/listings-dlq.fifo";
 

@@ -18,25 +18,26 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
-import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
-import { fifoIngesterEntry, fifoQueueSettings } from "../../components/fifo-ingester";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
+import { SQS_MANAGED_ENCRYPTION } from "../../../components/aws-secure-defaults";
+import { fifoIngesterEntry, fifoQueueSettings } from "../../../components/fifo-ingester";
 import {
   DEAD_LETTER_QUEUE_URL_ENV,
   DEAD_LETTER_REASON_ATTRIBUTE,
   type FifoRecordMetadata,
   type SqsRecord,
-} from "../../runtime/fifo-ingester/handler";
-import { createPublisher } from "../../runtime/fifo-ingester/publisher";
-import { ArtifactProcess } from "./artifact-runner";
-import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "./emulators";
-import { queueDepth, receiveAll } from "./queue-contents";
-import { drainQueue, type EventSourceStats } from "./sqs-event-source";
+} from "../../../runtime/fifo-ingester/handler";
+import { createPublisher } from "../../../runtime/fifo-ingester/publisher";
+import { ArtifactProcess } from "../artifact-runner";
+import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";
+import { queueDepth, receiveAll } from "../queue-contents";
+import { drainQueue, type EventSourceStats } from "../sqs-event-source";
 
 /** The file the recording callback appends to, named in the function's environment. */
 export const PROCESSED_FILE_ENV = "QP_FIFO_PROCESSED_FILE";
 /** A `failReceives` no redrive policy reaches: the record fails until it is dead-lettered. */
 export const FAILS_ALWAYS = 1_000;
-export const MAX_RECEIVE_COUNT = 5;
+export const MAX_DELIVERY_COUNT = 5;
 
 /** One work item: its group (the entity), its position in the publishing order, its injected failures. */
 export interface WorkRecord {
@@ -140,13 +141,13 @@ export interface FifoTopology {
 
 /** The component's defaults, for callers without a recorded component (scenario, benchmark). */
 export function defaultTopology(): FifoTopology {
-  const fifo = fifoQueueSettings(true);
+  const fifo = { ...fifoQueueSettings(true), ...SQS_MANAGED_ENCRYPTION };
   return {
     queue: {
       ...fifo,
       redrivePolicy: JSON.stringify({
         deadLetterTargetArn: "(the dead-letter queue)",
-        maxReceiveCount: MAX_RECEIVE_COUNT,
+        maxReceiveCount: MAX_DELIVERY_COUNT,
       }),
     },
     deadLetterQueue: fifo,
@@ -235,7 +236,7 @@ export function buildIngesterArtifact(
   return buildArtifact({
     owner: 'FifoIngester "local"',
     host: "aws-lambda",
-    entry: fifoIngesterEntry({ body: "json", maxReceiveCount: MAX_RECEIVE_COUNT }),
+    entry: fifoIngesterEntry({ body: "json", maxReceiveCount: MAX_DELIVERY_COUNT }),
     callbacks: { handler },
     nodeMajor: 22,
   });
@@ -378,7 +379,7 @@ export function checkOutcome(work: ReturnType<typeof workload>, run: IngestionRu
     }
     deadSeqs.add((JSON.parse(message.Body ?? "{}") as WorkRecord).seq);
   }
-  const shouldDie = (record: WorkRecord) => record.failReceives >= MAX_RECEIVE_COUNT;
+  const shouldDie = (record: WorkRecord) => record.failReceives >= MAX_DELIVERY_COUNT;
   return {
     outOfOrderGroups: [...outOfOrder].sort(),
     duplicates: [...timesProcessed].filter(([, times]) => times > 1).map(([seq]) => seq),
