@@ -9,7 +9,7 @@
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export class ConfigSection {
-  private readonly read = new Set<string>(["enabled"]);
+  private readonly read = new Set<string>();
   private readonly children: ConfigSection[] = [];
 
   /** `prefix` names the section in messages: `queue-patterns:fifoIngester`. */
