@@ -156,8 +156,8 @@ describe("code examples", () => {
   it("reports a block that does not compile (self-check)", () => {
     const found = problems(broken, 0);
     assert.ok(
-      found.some((problem) => /handler/.test(problem) && /number/.test(problem)),
-      `the broken snippet should fail on handler: ${found.join("\n")}`,
+      found.some((problem) => /TS2322 Type 'number' is not assignable to type 'FifoRecordHandler/.test(problem)),
+      `the broken snippet should fail on its handler: ${found.join("\n")}`,
     );
   });
 });
