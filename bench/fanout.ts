@@ -18,7 +18,7 @@ import {
   startIdServer,
   startLocalFanOut,
   startRun,
-} from "../test/harness/fan-out-rig";
+} from "../test/harness/rigs/fan-out";
 
 const MESSAGES = Number(process.env.FANOUT_BENCH_MESSAGES ?? 40_000);
 const CHUNKING_IDS = Number(process.env.FANOUT_BENCH_CHUNKING_IDS ?? 1_000_000);

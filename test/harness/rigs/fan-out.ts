@@ -9,14 +9,14 @@
 import * as http from "node:http";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
-import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../components/fan-out-ingest";
-import { functionAppArtifactSpec } from "../../components/function-app";
-import type { FanOutOptions } from "../../runtime/fan-out-ingest/functions";
-import { decodeMessage, type MessageEncoding } from "../../runtime/fan-out-ingest/ingestion";
-import { ArtifactProcess, type Invocation } from "./artifact-runner";
-import { AZURITE_ACCOUNT, type Azurite, azuriteConnectionString } from "./emulators";
-import { listenOnLoopback } from "./loopback-server";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
+import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../../components/fan-out-ingest";
+import { functionAppArtifactSpec } from "../../../components/function-app";
+import type { FanOutOptions } from "../../../runtime/fan-out-ingest/functions";
+import { decodeMessage, type MessageEncoding } from "../../../runtime/fan-out-ingest/ingestion";
+import { ArtifactProcess, type Invocation } from "../artifact-runner";
+import { AZURITE_ACCOUNT, type Azurite, azuriteConnectionString } from "../emulators";
+import { listenOnLoopback } from "../loopback-server";
 
 // ---- the external API ---------------------------------------------------------------------------
 
