@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import type { FanOutIngestArgs } from "../components/fan-out-ingest";
 import { type Azurite, startAzurite } from "../test/harness/emulators";
 import { printTable } from "./table";
 import {
@@ -65,11 +66,11 @@ async function rawSendRate(queue: QueueClient, count: number, concurrency: numbe
 
 async function ingestionRate(azurite: Azurite, parallelInvocations: number): Promise<{ rate: number; chunks: number }> {
   const api = await startIdServer(MESSAGES);
-  const args = {
+  const args: FanOutIngestArgs<string> = {
     source: pagedIdSource(api.url),
     queueName: "bench-ids",
     chunkContainerName: "bench-chunks",
-    concurrency: INGESTION_CONCURRENCY,
+    sendConcurrency: INGESTION_CONCURRENCY,
   };
   const local = await startLocalFanOut(azurite, await buildFanOutArtifact("bench", args), args);
   try {

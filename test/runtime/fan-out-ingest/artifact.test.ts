@@ -50,7 +50,7 @@ after(async () => azurite.stop());
 
 /** The deployed component's artifact, and the Event Grid filter it subscribed with. */
 async function deployed<TItem>(name: string, args: FanOutIngestArgs<TItem>) {
-  const component = new FanOutIngest<TItem>(name, { existingSystemTopicName: "data-topic", ...args });
+  const component = new FanOutIngest<TItem>(name, { systemTopic: { existing: "data-topic" }, ...args });
   const artifact = await resolve(component.functionApp.artifact);
   await resolve(component.eventSubscription.id);
   await recorder.settle();
