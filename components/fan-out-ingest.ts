@@ -188,7 +188,7 @@ const STORAGE_NAME_FIX =
  * stored text untouched: whether Event Grid stores plain JSON or base64 is disputed, and the
  * default (base64) would fail every plain-text event before the function sees it, so the function
  * decodes either form itself (`eventOfQueueMessage`). One chunk per instance at a time keeps the
- * in-flight sends at `instances x concurrency`; five failed attempts move an event to
+ * in-flight sends at `instances x sendConcurrency`; five failed attempts move an event to
  * `<events queue>-poison`; 30 s between attempts lets a throttled account recover.
  */
 export const INGESTION_HOST_QUEUES = {
