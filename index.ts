@@ -32,7 +32,7 @@ const builders: Record<string, ComponentBuilder> = {
   fanOutIngest(name, section) {
     const ingest = new FanOutIngest<string>(name, {
       resourceGroupName: section.string("resourceGroupName"),
-      // A paginated id API named in appSettings, answering { ids: string[], next: string | null } per page.
+      // A paginated id API named in environment, answering { ids: string[], next: string | null } per page.
       source: async function* ({ parameters }) {
         const since = parameters.since ? `&since=${encodeURIComponent(parameters.since)}` : "";
         let page: string | null = `${process.env.API_URL}/ids?limit=1000${since}`;
@@ -45,13 +45,13 @@ const builders: Record<string, ComponentBuilder> = {
         }
       },
       toMessage: (id) => JSON.stringify({ id }),
-      appSettings: { API_URL: section.string("apiUrl") ?? "https://api.example.com" },
+      environment: { API_URL: section.string("apiUrl") ?? "https://api.example.com" },
       chunkSize: section.number("chunkSize"),
       queueCount: section.number("queueCount"),
       // The component names the encodings it accepts when the value is another.
       messageEncoding: section.string("messageEncoding") as "base64" | "none" | undefined,
       schedule: section.string("schedule"),
-      maximumInstanceCount: section.number("maximumInstanceCount"),
+      function: { maximumInstanceCount: section.section("function")?.number("maximumInstanceCount") },
     });
     return {
       runUrl: ingest.runUrl,

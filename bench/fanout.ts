@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import type { FanOutIngestArgs } from "../components/fan-out-ingest";
 import { type Azurite, startAzurite } from "../test/harness/emulators";
 import { printTable } from "./table";
 import {
@@ -18,7 +19,7 @@ import {
   startIdServer,
   startLocalFanOut,
   startRun,
-} from "../test/harness/fan-out-rig";
+} from "../test/harness/rigs/fan-out";
 
 const MESSAGES = Number(process.env.FANOUT_BENCH_MESSAGES ?? 40_000);
 const CHUNKING_IDS = Number(process.env.FANOUT_BENCH_CHUNKING_IDS ?? 1_000_000);
@@ -65,11 +66,11 @@ async function rawSendRate(queue: QueueClient, count: number, concurrency: numbe
 
 async function ingestionRate(azurite: Azurite, parallelInvocations: number): Promise<{ rate: number; chunks: number }> {
   const api = await startIdServer(MESSAGES);
-  const args = {
+  const args: FanOutIngestArgs<string> = {
     source: pagedIdSource(api.url),
     queueName: "bench-ids",
     chunkContainerName: "bench-chunks",
-    concurrency: INGESTION_CONCURRENCY,
+    sendConcurrency: INGESTION_CONCURRENCY,
   };
   const local = await startLocalFanOut(azurite, await buildFanOutArtifact("bench", args), args);
   try {

@@ -16,10 +16,17 @@ import type { RunContext } from "../runtime/fan-out-ingest/chunking";
 import { type FanOutCallbacks, type FanOutOptions, fanOutRuntime } from "../runtime/fan-out-ingest/functions";
 import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
-import { runtimeEntry } from "./artifact";
+import { type RuntimeEntry, runtimeEntry } from "./artifact";
 import { type BuiltInRole, grantRole } from "./azure-roles";
-import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
-import { storageAccountName } from "./naming";
+import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
+import { PatternComponent } from "./component";
+import { usesExisting } from "./existing";
+import {
+  FunctionApp,
+  type FunctionAppSettings,
+  type FunctionAppTransform,
+  validateFunctionAppArgs,
+} from "./function-app";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -27,15 +34,21 @@ export type { RunContext } from "../runtime/fan-out-ingest/chunking";
 export type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 
 export interface FanOutIngestArgs<TItem = unknown> {
-  /** An existing resource group. @default a new resource group `<name>-rg` */
+  /**
+   * An existing resource group.
+   * @default a new resource group `<name>-rg`
+   */
   resourceGroupName?: pulumi.Input<string>;
-  /** @default the resource group's location */
+  /**
+   * Where the component's resources are created.
+   * @default the resource group's location
+   */
   location?: pulumi.Input<string>;
   /**
    * The items of one run, streamed: an async generator that walks a paginated API page by page.
    * Nothing requires the whole list in memory; chunks are uploaded while the source is read.
    * Runs in the chunking function; read non-secret settings such as the API's URL from
-   * `process.env` (see `appSettings`).
+   * `process.env` (see `environment`).
    * @example
    * async function* ({ runId }) {
    *   for (let url = `${process.env.API_URL}/ids?limit=1000`; url; ) {
@@ -54,7 +67,10 @@ export interface FanOutIngestArgs<TItem = unknown> {
    * @example (id) => ({ id, kind: "refresh" })
    */
   toMessage?: (item: TItem) => unknown;
-  /** Items per chunk blob, i.e. messages per ingestion invocation. @default 5000 */
+  /**
+   * Items per chunk blob, i.e. messages per ingestion invocation.
+   * @default 5000
+   */
   chunkSize?: number;
   /**
    * Target queues the messages are spread over by a stable hash of the message text. One Storage
@@ -70,7 +86,10 @@ export interface FanOutIngestArgs<TItem = unknown> {
    * @default "messages"
    */
   queueName?: string;
-  /** The container of chunk blobs (`<runId>/000001.chunk.json`) and run manifests (`<runId>/manifest.json`). @default "chunks" */
+  /**
+   * The container of chunk blobs (`<runId>/000001.chunk.json`) and run manifests (`<runId>/manifest.json`).
+   * @default "chunks"
+   */
   chunkContainerName?: string;
   /**
    * How message text is stored in the target queues. `base64` is what a Functions queue trigger
@@ -79,8 +98,12 @@ export interface FanOutIngestArgs<TItem = unknown> {
    * @default "base64"
    */
   messageEncoding?: MessageEncoding;
-  /** Sends in flight per ingestion invocation (one chunk). @default 16 */
-  concurrency?: number;
+  /**
+   * Sends in flight per ingestion invocation (one chunk); the sends in flight overall are at most
+   * `function.maximumInstanceCount` x this.
+   * @default 16
+   */
+  sendConcurrency?: number;
   /**
    * Messages between two checkpoints of an ingestion: the most messages a crashed or duplicated
    * invocation can send twice.
@@ -93,38 +116,55 @@ export interface FanOutIngestArgs<TItem = unknown> {
    * @example "0 0 2 * * *"
    */
   schedule?: string;
-  /** Chunk blobs and manifests are deleted this many days after they were last modified. @default 7 */
+  /**
+   * Chunk blobs and manifests are deleted this many days after they were last modified.
+   * @default 7
+   */
   chunkRetentionDays?: number;
   /** Event Grid's delivery of BlobCreated events to the events queue. */
   eventDelivery?: {
-    /** @default 30 (the Event Grid maximum) */
-    maxDeliveryAttempts?: number;
-    /** @default 1440 (the Event Grid maximum, 24 h) */
+    /**
+     * Deliveries of an event before it is dead-lettered into the dead-letter container.
+     * @default 30 (the Event Grid maximum)
+     */
+    maxDeliveryCount?: number;
+    /**
+     * How long Event Grid keeps trying to deliver an event.
+     * @default 1440 (the Event Grid maximum, 24 h)
+     */
     eventTimeToLiveMinutes?: number;
   };
   /**
-   * An existing Event Grid system topic on this component's storage account, to subscribe through
-   * instead of creating one. Azure allows one system topic per account, and some services (Defender
-   * for Storage) create theirs on every new account. It must have a system-assigned identity.
+   * `{ existing: <name> }`: an Event Grid system topic on this component's storage account, to
+   * subscribe through instead of creating one. Azure allows one system topic per account, and some
+   * services (Defender for Storage) create theirs on every new account. It must have a
+   * system-assigned identity.
+   * @default a new system topic `<name>-events` with a system-assigned identity
+   * @example { existing: "defender-topic" }
    */
-  existingSystemTopicName?: pulumi.Input<string>;
-  /** Non-secret settings the callbacks read from `process.env`, e.g. `{ API_URL: "https://..." }`. */
-  appSettings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** The Function App's scale-out ceiling; each instance ingests one chunk at a time. @default 100 */
-  maximumInstanceCount?: number;
+  systemTopic?: { existing: pulumi.Input<string> };
   /**
-   * Settings of the Function App building block: Node.js version, instance memory, log retention,
-   * and `permissions`, the Azure roles `source` and `toMessage` need on resources of their own
-   * (granted to the app's identity; see also `functionPrincipalId`).
+   * Non-secret settings the callbacks read from `process.env`; secrets never go here.
+   * @example { API_URL: "https://api.example.com" }
+   */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Settings of the Function App that runs `source` and `toMessage`: the scale-out ceiling
+   * (`maximumInstanceCount`, default 100; each instance ingests one chunk at a time), Node.js
+   * version, instance memory, log retention, deployment timeout, and `permissions`, the Azure roles
+   * the callbacks need on resources of their own (granted to the app's identity; see also
+   * `functionPrincipalId`).
+   * @default the Function App block's defaults
    * @example { nodeVersion: "22", permissions: { apiKey: { role: "Key Vault Secrets User", scope: vault.id } } }
    */
-  functionApp?: Omit<FunctionAppSettings, "maximumInstanceCount">;
+  function?: FunctionAppSettings;
   /** Escape hatches: change what this component did not foresee. */
   transform?: {
     storageAccount?: Transform<storage.StorageAccountArgs>;
     systemTopic?: Transform<eventgrid.SystemTopicArgs>;
     eventSubscription?: Transform<eventgrid.SystemTopicEventSubscriptionArgs>;
-    functionApp?: FunctionAppArgs["transform"];
+    /** The Function App block's children: `webApp`, `plan`, `hostStorage`. */
+    function?: FunctionAppTransform;
   };
 }
 
@@ -148,7 +188,7 @@ const STORAGE_NAME_FIX =
  * stored text untouched: whether Event Grid stores plain JSON or base64 is disputed, and the
  * default (base64) would fail every plain-text event before the function sees it, so the function
  * decodes either form itself (`eventOfQueueMessage`). One chunk per instance at a time keeps the
- * in-flight sends at `instances x concurrency`; five failed attempts move an event to
+ * in-flight sends at `instances x sendConcurrency`; five failed attempts move an event to
  * `<events queue>-poison`; 30 s between attempts lets a throttled account recover.
  */
 export const INGESTION_HOST_QUEUES = {
@@ -166,13 +206,30 @@ export const FAN_OUT_DEFAULTS = {
   queueName: "messages",
   chunkContainerName: "chunks",
   messageEncoding: "base64" as MessageEncoding,
-  concurrency: 16,
+  sendConcurrency: 16,
   checkpointEvery: 500,
   chunkRetentionDays: 7,
-  maxDeliveryAttempts: 30,
+  maxDeliveryCount: 30,
   eventTimeToLiveMinutes: 1440,
   uploadConcurrency: 4,
 };
+
+/** Every setting with its default applied. */
+function withDefaults<TItem>(args: FanOutIngestArgs<TItem>) {
+  return {
+    chunkSize: args.chunkSize ?? FAN_OUT_DEFAULTS.chunkSize,
+    queueCount: args.queueCount ?? FAN_OUT_DEFAULTS.queueCount,
+    queueName: args.queueName ?? FAN_OUT_DEFAULTS.queueName,
+    chunkContainerName: args.chunkContainerName ?? FAN_OUT_DEFAULTS.chunkContainerName,
+    messageEncoding: args.messageEncoding ?? FAN_OUT_DEFAULTS.messageEncoding,
+    sendConcurrency: args.sendConcurrency ?? FAN_OUT_DEFAULTS.sendConcurrency,
+    checkpointEvery: args.checkpointEvery ?? FAN_OUT_DEFAULTS.checkpointEvery,
+    chunkRetentionDays: args.chunkRetentionDays ?? FAN_OUT_DEFAULTS.chunkRetentionDays,
+    maxDeliveryCount: args.eventDelivery?.maxDeliveryCount ?? FAN_OUT_DEFAULTS.maxDeliveryCount,
+    eventTimeToLiveMinutes: args.eventDelivery?.eventTimeToLiveMinutes ?? FAN_OUT_DEFAULTS.eventTimeToLiveMinutes,
+    uploadConcurrency: FAN_OUT_DEFAULTS.uploadConcurrency,
+  };
+}
 
 /** The target queue names for a base name and count. */
 export function targetQueueNames(queueName: string, queueCount: number): string[] {
@@ -184,8 +241,8 @@ export function poisonQueueName(queue: string): string {
   return `${queue}${POISON_SUFFIX}`;
 }
 
-/** Checks every argument and throws one error listing each problem with its fix. */
-export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): void {
+/** Checks every argument and returns every problem, each with its fix. */
+export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): ArgumentChecker {
   const owner = ownerLabel("FanOutIngest", name);
   const checker = new ArgumentChecker(owner);
   checker.check(
@@ -219,7 +276,7 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
     10,
     "ten queues at ~2,000 msg/s reach the storage account's ~20,000 requests/s, so more add nothing",
   );
-  checkInteger(checker, "concurrency", args.concurrency, 1, 256, "sends in flight per invocation");
+  checkInteger(checker, "sendConcurrency", args.sendConcurrency, 1, 256, "sends in flight per invocation");
   checkInteger(
     checker,
     "checkpointEvery",
@@ -238,8 +295,8 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
   );
   checkInteger(
     checker,
-    "eventDelivery.maxDeliveryAttempts",
-    args.eventDelivery?.maxDeliveryAttempts,
+    "eventDelivery.maxDeliveryCount",
+    args.eventDelivery?.maxDeliveryCount,
     1,
     30,
     "Event Grid allows",
@@ -302,13 +359,16 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
       `collides with this component's events queues (${reserved.join(", ")}); choose another name.`,
     );
   }
-  for (const problem of validateFunctionAppArgs(owner, { maximumInstanceCount: args.maximumInstanceCount }).list()) {
-    checker.check(false, problem.argument, problem.value, problem.fix);
+  if (args.systemTopic !== undefined) {
+    // There are no settings to create a topic with, so anything but `{ existing }` is a mistake.
+    checker.check(
+      usesExisting(args.systemTopic),
+      "systemTopic",
+      args.systemTopic,
+      'must be { existing: "<system topic name>" }, a system topic on this component\'s storage account; omit systemTopic to create one.',
+    );
   }
-  for (const problem of validateFunctionAppArgs(owner, args.functionApp ?? {}).list()) {
-    checker.check(false, `functionApp.${problem.argument}`, problem.value, problem.fix);
-  }
-  checker.throwIfAny();
+  return checker.include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
 }
 
 function checkInteger(
@@ -353,13 +413,18 @@ export function chunkCreatedFilter(chunkContainerName: string) {
   };
 }
 
+/** What the Function App runs, as `fanOutFunctions` returns it. */
+export interface FanOutFunctions<TItem> {
+  entry: RuntimeEntry<FanOutCallbacks<TItem>, FanOutOptions>;
+  callbacks: FanOutCallbacks<TItem>;
+  hostExtensions: { queues: typeof INGESTION_HOST_QUEUES };
+}
+
 /**
  * What the Function App runs: the runtime entry with its settings, the callbacks and the host
  * settings. The component deploys exactly this; local scenarios build their artifact from it too.
  */
-export function fanOutFunctions<TItem>(
-  args: FanOutIngestArgs<TItem>,
-): Pick<FunctionAppArgs<FanOutCallbacks>, "entry" | "callbacks" | "hostExtensions"> {
+export function fanOutFunctions<TItem>(args: FanOutIngestArgs<TItem>): FanOutFunctions<TItem> {
   const settings = withDefaults(args);
   const queueNames = targetQueueNames(settings.queueName, settings.queueCount);
   const options: FanOutOptions = {
@@ -371,20 +436,20 @@ export function fanOutFunctions<TItem>(
     poisonQueues: queueNames.map(poisonQueueName),
     chunkSize: settings.chunkSize,
     uploadConcurrency: settings.uploadConcurrency,
-    concurrency: settings.concurrency,
+    concurrency: settings.sendConcurrency,
     checkpointEvery: settings.checkpointEvery,
     messageEncoding: settings.messageEncoding,
     ...(args.schedule ? { schedule: args.schedule } : {}),
   };
   return {
     entry: runtimeEntry(fanOutRuntime, options),
-    callbacks: { source: args.source, toMessage: args.toMessage } as FanOutCallbacks,
+    callbacks: { source: args.source, toMessage: args.toMessage },
     hostExtensions: { queues: INGESTION_HOST_QUEUES },
   };
 }
 
 /** Fan-out ingestion of a paginated source into Storage Queues through chunk blobs and Event Grid. */
-export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
+export class FanOutIngest<TItem = unknown> extends PatternComponent {
   readonly resourceGroupName: pulumi.Output<string>;
   /** The data account: chunks, events, target and poison queues. */
   readonly storageAccount: storage.StorageAccount;
@@ -397,7 +462,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
   readonly queueNames: string[];
   /** The poison queue of each target queue, same order. */
   readonly poisonQueueNames: string[];
-  /** Created unless `existingSystemTopicName` was given. */
+  /** Created unless `systemTopic.existing` was given. */
   readonly systemTopic?: eventgrid.SystemTopic;
   readonly eventSubscription: eventgrid.SystemTopicEventSubscription;
   /** The system topic's identity, which Event Grid delivers and dead-letters with. */
@@ -406,7 +471,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
   readonly functionAppName: pulumi.Output<string>;
   /**
    * The object id of the Function App's system-assigned identity, which `source` and `toMessage` run
-   * as: grant it what they use beyond this component (or pass `functionApp.permissions`), e.g. a
+   * as: grant it what they use beyond this component (or pass `function.permissions`), e.g. a
    * Cosmos DB SQL role assignment.
    */
   readonly functionPrincipalId: pulumi.Output<string>;
@@ -414,39 +479,27 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
   readonly runUrl: pulumi.Output<string>;
 
   constructor(name: string, args: FanOutIngestArgs<TItem>, opts?: pulumi.ComponentResourceOptions) {
-    validateFanOutIngestArgs(name, args);
-    super("queue-patterns:azure:FanOutIngest", name, {}, opts);
-    const owner = ownerLabel("FanOutIngest", name);
+    super("azure", "FanOutIngest", name, validateFanOutIngestArgs(name, args), opts);
+    const { owner, child } = this;
     const settings = withDefaults(args);
     const transform = args.transform ?? {};
 
     const resourceGroupName = args.resourceGroupName
       ? pulumi.output(args.resourceGroupName)
-      : new resources.ResourceGroup(`${name}-rg`, { location: args.location }, { parent: this }).name;
+      : new resources.ResourceGroup(`${name}-rg`, { location: args.location }, child).name;
     this.resourceGroupName = resourceGroupName;
 
-    // Storage.
+    // Storage: Functions, Event Grid and Pulumi all use identities, so the account takes no keys.
     this.storageAccount = new storage.StorageAccount(
       `${name}-data`,
-      applyTransform(transform.storageAccount, {
-        accountName: storageAccountName(`${name}-data`),
-        resourceGroupName,
-        location: args.location,
-        kind: "StorageV2",
-        sku: { name: "Standard_LRS" },
-        minimumTlsVersion: "TLS1_2",
-        enableHttpsTrafficOnly: true,
-        allowBlobPublicAccess: false,
-        // Functions, Event Grid and Pulumi all use identities; an account key would only be a liability.
-        allowSharedKeyAccess: false,
-        defaultToOAuthAuthentication: true,
-        allowCrossTenantReplication: false,
-      }),
-      { parent: this },
+      applyTransform(
+        transform.storageAccount,
+        hardenedStorageAccountArgs({ logicalName: `${name}-data`, resourceGroupName, location: args.location }),
+      ),
+      child,
     );
     const account = this.storageAccount;
     const accountName = account.name;
-    const child = { parent: this };
     const container = (logical: string, containerName: string) =>
       new storage.BlobContainer(
         logical,
@@ -493,9 +546,9 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
     // Event Grid: BlobCreated of chunk blobs -> the events queue, with the topic's own identity.
     let topicName: pulumi.Output<string>;
     let topicPrincipalId: pulumi.Output<string>;
-    if (args.existingSystemTopicName) {
+    if (usesExisting(args.systemTopic)) {
       const existing = eventgrid.getSystemTopicOutput(
-        { resourceGroupName, systemTopicName: args.existingSystemTopicName },
+        { resourceGroupName, systemTopicName: args.systemTopic.existing },
         child,
       );
       topicName = existing.name;
@@ -541,7 +594,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
         eventDeliverySchema: "EventGridSchema",
         filter: chunkCreatedFilter(this.chunkContainerName),
         retryPolicy: {
-          maxDeliveryAttempts: settings.maxDeliveryAttempts,
+          maxDeliveryAttempts: settings.maxDeliveryCount,
           eventTimeToLiveInMinutes: settings.eventTimeToLiveMinutes,
         },
         deliveryWithResourceIdentity: {
@@ -564,7 +617,7 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
         },
       }),
       // Event Grid checks it can write to the destination when the subscription is created.
-      { parent: this, dependsOn: topicGrants },
+      { ...child, dependsOn: topicGrants },
     );
 
     // The Function App: chunking (HTTP, timer) and ingestion (queue trigger on the events queue).
@@ -578,15 +631,14 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
         location: args.location,
         ...fanOutFunctions(args),
         environment: pulumi
-          .all([args.appSettings ?? {}, this.blobServiceUri, this.queueServiceUri])
-          .apply(([userSettings, blobServiceUri, queueServiceUri]) => ({
-            ...userSettings,
+          .all([args.environment ?? {}, this.blobServiceUri, this.queueServiceUri])
+          .apply(([environment, blobServiceUri, queueServiceUri]) => ({
+            ...environment,
             [`${DATA_CONNECTION}__blobServiceUri`]: blobServiceUri,
             [`${DATA_CONNECTION}__queueServiceUri`]: queueServiceUri,
           })),
-        ...args.functionApp,
-        maximumInstanceCount: args.maximumInstanceCount,
-        transform: transform.functionApp,
+        ...args.function,
+        transform: transform.function,
       },
       child,
     );
@@ -609,16 +661,16 @@ export class FanOutIngest<TItem = unknown> extends pulumi.ComponentResource {
     this.storageAccountName = accountName;
     this.functionAppName = this.functionApp.name;
     this.runUrl = pulumi.interpolate`https://${this.functionApp.webApp.defaultHostName}/api/${RUN_ROUTE}`;
-    this.registerOutputs({
-      resourceGroupName: this.resourceGroupName,
-      storageAccountName: this.storageAccountName,
-      queueServiceUri: this.queueServiceUri,
-      queueNames: this.queueNames,
-      poisonQueueNames: this.poisonQueueNames,
-      functionAppName: this.functionAppName,
-      functionPrincipalId: this.functionPrincipalId,
-      runUrl: this.runUrl,
-    });
+    this.registerOutputsOf(
+      "resourceGroupName",
+      "storageAccountName",
+      "queueServiceUri",
+      "queueNames",
+      "poisonQueueNames",
+      "functionAppName",
+      "functionPrincipalId",
+      "runUrl",
+    );
   }
 }
 
@@ -630,21 +682,4 @@ export function requirePrincipal(owner: string, what: string, principalId: strin
     );
   }
   return principalId;
-}
-
-/** Every setting with its default applied, in one place. */
-function withDefaults<TItem>(args: FanOutIngestArgs<TItem>) {
-  return {
-    chunkSize: args.chunkSize ?? FAN_OUT_DEFAULTS.chunkSize,
-    queueCount: args.queueCount ?? FAN_OUT_DEFAULTS.queueCount,
-    queueName: args.queueName ?? FAN_OUT_DEFAULTS.queueName,
-    chunkContainerName: args.chunkContainerName ?? FAN_OUT_DEFAULTS.chunkContainerName,
-    messageEncoding: args.messageEncoding ?? FAN_OUT_DEFAULTS.messageEncoding,
-    concurrency: args.concurrency ?? FAN_OUT_DEFAULTS.concurrency,
-    checkpointEvery: args.checkpointEvery ?? FAN_OUT_DEFAULTS.checkpointEvery,
-    chunkRetentionDays: args.chunkRetentionDays ?? FAN_OUT_DEFAULTS.chunkRetentionDays,
-    maxDeliveryAttempts: args.eventDelivery?.maxDeliveryAttempts ?? FAN_OUT_DEFAULTS.maxDeliveryAttempts,
-    eventTimeToLiveMinutes: args.eventDelivery?.eventTimeToLiveMinutes ?? FAN_OUT_DEFAULTS.eventTimeToLiveMinutes,
-    uploadConcurrency: FAN_OUT_DEFAULTS.uploadConcurrency,
-  };
 }

@@ -25,6 +25,7 @@ export type {
 export {
   chunkCreatedFilter,
   FanOutIngest,
+  type FanOutFunctions,
   type FanOutIngestArgs,
   fanOutFunctions,
   type MessageEncoding,

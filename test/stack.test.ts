@@ -28,6 +28,23 @@ describe("the dev stack program", () => {
     );
   });
 
+  it("reads fanOutIngest's function section: function.maximumInstanceCount is the Function App's scale-out ceiling", async () => {
+    runStack({
+      "queue-patterns:fanOutIngest": JSON.stringify({ enabled: true, function: { maximumInstanceCount: 20 } }),
+    });
+    await recorder.settle();
+    const app = recorder.named("azure-native:web:WebApp", "fanOutIngest-functions-app");
+    assert.equal(app.inputs.functionAppConfig.scaleAndConcurrency.maximumInstanceCount, 20);
+  });
+
+  it("rejects fanOutIngest's flat maximumInstanceCount, naming the function section it moved to", async () => {
+    assert.throws(
+      () => runStack({ "queue-patterns:fanOutIngest": JSON.stringify({ enabled: true, maximumInstanceCount: 20 }) }),
+      /config queue-patterns:fanOutIngest\.maximumInstanceCount names no setting of queue-patterns:fanOutIngest; its settings: .*\bfunction\b/,
+    );
+    await recorder.settle();
+  });
+
   it("reads queue-patterns:scheduledNotifierApiToken, the secret Pulumi.dev.yaml tells the user to set", async () => {
     assert.doesNotThrow(() =>
       runStack({

@@ -3,14 +3,8 @@
  * and the ingestion function (queue trigger on the queue Event Grid writes BlobCreated events into).
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { type RunContext, type SourceCallback, writeRun } from "./chunking";
-import {
-  defaultMessageText,
-  ingestEvent,
-  type IngestionOptions,
-  type MessageEncoding,
-  type ToMessageCallback,
-} from "./ingestion";
+import { type RunContext, writeRun } from "./chunking";
+import { defaultMessageText, ingestEvent, type IngestionOptions, type MessageEncoding } from "./ingestion";
 import { newRunId, RUN_ID_PATTERN, RUN_ROUTE, type TimerFiring, timerRunId } from "./layout";
 import { type StorageClients, storageClients } from "./storage-clients";
 import { runtimeModule } from "../shared/runtime-module";
@@ -35,9 +29,14 @@ export interface FanOutOptions {
   schedule?: string;
 }
 
-export interface FanOutCallbacks {
-  source: SourceCallback;
-  toMessage?: ToMessageCallback;
+/**
+ * The user's callbacks, over the items `source` yields. `toMessage` is a method signature, so the
+ * callbacks of a particular item type are callbacks in general: the ingestion function hands it the
+ * items read back from their chunk blob, which are what `source` yielded, as JSON.
+ */
+export interface FanOutCallbacks<TItem = unknown> {
+  source: (run: RunContext) => AsyncIterable<TItem> | Iterable<TItem>;
+  toMessage?(item: TItem): unknown;
 }
 
 /** The registered function names. */

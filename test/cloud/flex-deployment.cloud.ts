@@ -1,7 +1,7 @@
 /**
  * One deploy against a deployed Flex Consumption app (`npm run test:cloud`; not part of `npm test`).
  *
- * The local tests play the platform's reported behaviours (test/harness/fake-kudu.ts); what only a
+ * The local tests play the platform's reported behaviours (test/harness/fakes/kudu.ts); what only a
  * real app can confirm is the shape those tests assume: that a deployment stays readable by its id
  * after Kudu recycled (so polling the id, not `latest`, is sound), and that the host admin API
  * reports `state` and `processUptime` with the master key ARM lists. Role-propagation refusals and

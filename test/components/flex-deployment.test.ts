@@ -1,5 +1,5 @@
 /**
- * One deploy (FlexDeployment's publishPackage) against a Flex app on loopback (test/harness/fake-kudu.ts):
+ * One deploy (FlexDeployment's publishPackage) against a Flex app on loopback (test/harness/fakes/kudu.ts):
  * each test plays one documented or reported behaviour of the platform.
  */
 import * as assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import {
   publishPackage,
   scmUrlOf,
 } from "../../components/flex-deployment";
-import { FakeClock, type FakeKudu, MASTER_KEY, NEW_DEPLOYMENT_ID, SITE_ID, startFakeKudu } from "../harness/fake-kudu";
+import { FakeClock, type FakeKudu, MASTER_KEY, NEW_DEPLOYMENT_ID, SITE_ID, startFakeKudu } from "../harness/fakes/kudu";
 
 /** What Kudu answers (400) when the app's identity cannot yet write to its deployment container. */
 const STORAGE_403_WHILE_ROLE_PROPAGATES =

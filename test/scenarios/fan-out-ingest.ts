@@ -16,7 +16,7 @@ import {
   startQueueRecorder,
   startRun,
   storedMessageCount,
-} from "../harness/fan-out-rig";
+} from "../harness/rigs/fan-out";
 import type { Scenario } from "./scenario";
 
 export const scenario: Scenario = {

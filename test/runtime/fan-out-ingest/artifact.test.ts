@@ -2,7 +2,7 @@
  * The Function App artifact a FanOutIngest deploys, unpacked into an empty folder and run in its own
  * Node.js process against Azurite, fed the way Azure feeds it: the chunking function through its HTTP
  * trigger, the ingestion function with BlobCreated events in the Event Grid schema, delivered through
- * the events queue by the stand-ins in test/harness/fan-out-rig.ts.
+ * the events queue by the stand-ins in test/harness/rigs/fan-out.ts.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -40,7 +40,7 @@ import {
   storedMessageCount,
   type SubscriptionFilter,
   type TriggerResult,
-} from "../../harness/fan-out-rig";
+} from "../../harness/rigs/fan-out";
 
 let azurite: Azurite;
 before(async () => {
@@ -50,7 +50,7 @@ after(async () => azurite.stop());
 
 /** The deployed component's artifact, and the Event Grid filter it subscribed with. */
 async function deployed<TItem>(name: string, args: FanOutIngestArgs<TItem>) {
-  const component = new FanOutIngest<TItem>(name, { existingSystemTopicName: "data-topic", ...args });
+  const component = new FanOutIngest<TItem>(name, { systemTopic: { existing: "data-topic" }, ...args });
   const artifact = await resolve(component.functionApp.artifact);
   await resolve(component.eventSubscription.id);
   await recorder.settle();

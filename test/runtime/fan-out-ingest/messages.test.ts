@@ -15,7 +15,7 @@ import {
   timerRunId,
 } from "../../../runtime/fan-out-ingest/layout";
 import { storageClients } from "../../../runtime/fan-out-ingest/storage-clients";
-import { blobCreatedEvent, eventGridQueueMessage } from "../../harness/fan-out-rig";
+import { blobCreatedEvent, eventGridQueueMessage } from "../../harness/rigs/fan-out";
 
 describe("chunk layout", () => {
   it("names chunks <runId>/<6-digit number>.chunk.json so a run's chunks list in order", () => {

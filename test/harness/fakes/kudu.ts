@@ -16,7 +16,7 @@
  *   processUptime, errors }` (https://github.com/Azure/azure-functions-host/wiki/Admin-API; HostStatus.cs).
  */
 import type * as http from "node:http";
-import { listenOnLoopback } from "./loopback-server";
+import { listenOnLoopback } from "../loopback-server";
 
 export interface DeploymentRecord {
   id?: string;

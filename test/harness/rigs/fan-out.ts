@@ -9,14 +9,13 @@
 import * as http from "node:http";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { type Artifact, buildArtifact, zipBytes } from "../../components/artifact";
-import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../components/fan-out-ingest";
-import { functionAppArtifactSpec } from "../../components/function-app";
-import type { FanOutOptions } from "../../runtime/fan-out-ingest/functions";
-import { decodeMessage, type MessageEncoding } from "../../runtime/fan-out-ingest/ingestion";
-import { ArtifactProcess, type Invocation } from "./artifact-runner";
-import { AZURITE_ACCOUNT, type Azurite, azuriteConnectionString } from "./emulators";
-import { listenOnLoopback } from "./loopback-server";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
+import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../../components/fan-out-ingest";
+import { functionAppArtifactSpec } from "../../../components/function-app";
+import { decodeMessage, type MessageEncoding } from "../../../runtime/fan-out-ingest/ingestion";
+import { ArtifactProcess, type Invocation } from "../artifact-runner";
+import { AZURITE_ACCOUNT, type Azurite, azuriteConnectionString } from "../emulators";
+import { listenOnLoopback } from "../loopback-server";
 
 // ---- the external API ---------------------------------------------------------------------------
 
@@ -336,7 +335,7 @@ export function buildFanOutArtifact<TItem>(name: string, args: FanOutIngestArgs<
       owner: `FanOutIngest "${name}"`,
       appName: `${name}-functions`,
       ...fanOutFunctions(args),
-      nodeVersion: args.functionApp?.nodeVersion,
+      nodeVersion: args.function?.nodeVersion,
     }),
   );
 }
@@ -364,7 +363,7 @@ export async function startLocalFanOut<TItem>(
   args: FanOutIngestArgs<TItem>,
   settings: { queueEndpoint?: string; env?: Record<string, string> } = {},
 ): Promise<LocalFanOut> {
-  const options = fanOutFunctions(args).entry.options as FanOutOptions;
+  const { options } = fanOutFunctions(args).entry;
   const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
   const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
   const chunks = blobs.getContainerClient(options.chunkContainer);
