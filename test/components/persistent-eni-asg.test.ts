@@ -26,7 +26,7 @@ import {
 import { InvalidArgumentsError } from "../../components/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";
-import { FakeAws, FakeAwsEndpoint } from "../harness/fake-ec2-autoscaling";
+import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 
 const GROUP = "aws:autoscaling/group:Group";
 const TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
