@@ -92,7 +92,7 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   persistentEniAsg(name, section) {
-    const existingNetworkInterfaceId = section.string("existingNetworkInterfaceId");
+    const existing = section.string("existingNetworkInterfaceId");
     const created = {
       subnetId: section.string("subnetId") ?? "",
       privateIp: section.string("privateIp") ?? "",
@@ -100,7 +100,7 @@ const builders: Record<string, ComponentBuilder> = {
       subnetCidrBlock: section.string("subnetCidrBlock"),
     };
     const asg = new PersistentEniAsg(name, {
-      networkInterface: existingNetworkInterfaceId ? { existingNetworkInterfaceId } : created,
+      networkInterface: existing ? { existing } : created,
       imageId:
         section.string("imageId") ??
         aws.ssm.getParameterOutput({ name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64" })
@@ -118,7 +118,7 @@ const builders: Record<string, ComponentBuilder> = {
       networkInterfaceId: asg.networkInterfaceId,
       privateIp: asg.privateIp,
       autoScalingGroupName: asg.autoScalingGroupName,
-      attacherFunctionName: asg.attacherFunctionName,
+      functionName: asg.functionName,
       failureQueueUrl: asg.failureQueueUrl,
     };
   },

@@ -62,7 +62,6 @@ export {
 export {
   type AfterAttach,
   type AfterAttachInput,
-  type ExistingPersistentEni,
   type NewPersistentEni,
   PersistentEniAsg,
   type PersistentEniAsgArgs,

@@ -10,19 +10,23 @@
  * without the IP never enters service. An ENI lives in one Availability Zone, so the group is
  * pinned to the ENI's subnet.
  */
+
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AfterAttach, type AttacherOptions, attacherRuntime } from "../runtime/persistent-eni-asg/attacher";
 import { runtimeEntry } from "./artifact";
-import { deadLetterDepthAlarmArgs, deadLetterQueueArgs, denyInsecureTransport } from "./aws-secure-defaults";
+import { PatternComponent } from "./component";
+import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
-  type LambdaFunctionArgs,
   type LambdaFunctionSettings,
+  type LambdaFunctionTransform,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, isArn } from "./validators/arn";
+import { checkInSubnet, isIpv4 } from "./validators/ipv4";
 import { type ArgumentChecker, ownerLabel } from "./validation";
 
 export type { AfterAttach, AfterAttachInput } from "../runtime/persistent-eni-asg/attacher";
@@ -52,18 +56,15 @@ export interface NewPersistentEni {
   subnetCidrBlock?: string;
 }
 
-/** Adopt an ENI that already exists; its subnet, description, IP and security groups are looked up. */
-export interface ExistingPersistentEni {
-  /**
-   * The ENI's id. Its description must be set and unique in the account and region.
-   * @example "eni-0123456789abcdef0"
-   */
-  existingNetworkInterfaceId: pulumi.Input<string>;
-}
-
 export interface PersistentEniAsgArgs {
-  /** The persistent ENI: created here (`subnetId`, `privateIp`, `securityGroupIds`) or adopted (`existingNetworkInterfaceId`). */
-  networkInterface: NewPersistentEni | ExistingPersistentEni;
+  /**
+   * The persistent ENI: the settings to create it, or `{ existing: <its id> }` to use an ENI that
+   * exists, whose subnet, description, IP and security groups are looked up. An existing ENI's
+   * description must be set and unique in the account and region.
+   * @example { subnetId: subnet.id, privateIp: "10.0.1.10", securityGroupIds: [appSecurityGroup.id] }
+   * @example { existing: "eni-0123456789abcdef0" }
+   */
+  networkInterface: CreateOrUse<NewPersistentEni, pulumi.Input<string>>;
   /**
    * The AMI of the instances. The default user data assumes Amazon Linux 2023.
    * @example aws.ec2.getAmiOutput({ owners: ["amazon"], mostRecent: true, filters: [{ name: "name", values: ["al2023-ami-2023.*-arm64"] }] }).id
@@ -121,11 +122,14 @@ export interface PersistentEniAsgArgs {
    */
   afterAttach?: AfterAttach;
   /**
-   * The attacher function's settings (LambdaFunction's defaults, but a timeout of 300 s, at least 60).
-   * `permissions` adds what `afterAttach` calls need to the function's role, one Allow statement each.
+   * The settings of the function that attaches the ENI and runs `afterAttach` (the attacher).
+   * `timeoutSeconds` is at least 60: time to wait for a detach and still complete the lifecycle
+   * action. `permissions` adds what `afterAttach` calls need to the function's role, one Allow
+   * statement each.
+   * @default LambdaFunction's defaults, but `timeoutSeconds` 300
    * @example { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [zone.arn] }] }
    */
-  attacher?: Omit<LambdaFunctionSettings, "reservedConcurrency">;
+  function?: LambdaFunctionSettings;
   /**
    * Where the failure queue's alarm notifies (e.g. SNS topic ARNs): any event there is a launch or
    * release nobody handled.
@@ -135,23 +139,34 @@ export interface PersistentEniAsgArgs {
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /** Escape hatches: change what this component did not foresee. */
   transform?: {
+    /** The ENI this component creates (none with `networkInterface.existing`). */
     networkInterface?: Transform<aws.ec2.NetworkInterfaceArgs>;
     launchTemplate?: Transform<aws.ec2.LaunchTemplateArgs>;
     group?: Transform<aws.autoscaling.GroupArgs>;
+    /** The EventBridge rule of the launch lifecycle actions. */
     launchRule?: Transform<aws.cloudwatch.EventRuleArgs>;
+    /** The queue of the events the attacher could not handle. */
     failureQueue?: Transform<aws.sqs.QueueArgs>;
+    /** The failure queue's alarm. */
     alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-    attacher?: LambdaFunctionArgs["transform"];
+    /** The attacher function's children: the function, its role, its log group. */
+    function?: LambdaFunctionTransform;
   };
 }
 
-export const DEFAULT_TAG_KEY = "Eth1";
-const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 300;
-const DEFAULT_FORCE_DETACH_AFTER_SECONDS = 60;
-const DEFAULT_ATTACHER_TIMEOUT_SECONDS = 300;
-const DEFAULT_HEALTH_CHECK_GRACE_SECONDS = 300;
+/** The defaults of the arguments (their TSDoc names the same values). */
+const DEFAULTS = {
+  tagKey: "Eth1",
+  minSize: 1,
+  maxSize: 1,
+  desiredCapacity: 1,
+  healthCheckGracePeriodSeconds: 300,
+  heartbeatTimeoutSeconds: 300,
+  forceDetachAfterSeconds: 60,
+  functionTimeoutSeconds: 300,
+} as const;
 /** The attacher needs time for a detach, an attach and the completion. */
-const MIN_ATTACHER_TIMEOUT_SECONDS = 60;
+const MIN_FUNCTION_TIMEOUT_SECONDS = 60;
 /** Function time the attacher keeps back for completing the lifecycle action. */
 const COMPLETION_RESERVE_SECONDS = 15;
 /** Pause between two looks at an instance or ENI that is changing state. */
@@ -166,7 +181,162 @@ const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 
 /** EC2 tag keys: 1..128 of letters, digits, spaces and `_ . : / = + - @`; the `aws:` prefix is reserved. */
 const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Checks every argument and returns the problems found (call `throwIfAny` to raise them). */
+export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAsgArgs): ArgumentChecker {
+  const settings = args.function ?? {};
+  const checker = validateLambdaFunctionArgs(ownerLabel("PersistentEniAsg", name), settings, "function.");
+  checkNetworkInterface(checker, args.networkInterface);
+
+  for (const [argument, value] of [
+    ["imageId", args.imageId],
+    ["instanceType", args.instanceType],
+  ] as const) {
+    checker.check(
+      value !== undefined && value !== "",
+      argument,
+      value,
+      `is required; give the ${argument === "imageId" ? "AMI id" : "instance type"} of the instances.`,
+    );
+  }
+  if (args.tagKey !== undefined) {
+    checker.check(
+      TAG_KEY.test(args.tagKey) && !args.tagKey.toLowerCase().startsWith("aws:"),
+      "tagKey",
+      args.tagKey,
+      'is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
+    );
+  }
+  if (args.autoScalingGroupName !== undefined) {
+    checker.check(
+      args.autoScalingGroupName.length >= 1 && args.autoScalingGroupName.length <= 255,
+      "autoScalingGroupName",
+      args.autoScalingGroupName,
+      "is not a valid Auto Scaling group name; use 1..255 characters.",
+    );
+  }
+
+  const minSize = args.minSize ?? DEFAULTS.minSize;
+  const maxSize = args.maxSize ?? DEFAULTS.maxSize;
+  const desired = args.desiredCapacity ?? DEFAULTS.desiredCapacity;
+  checker
+    .check(
+      maxSize === 1,
+      "maxSize",
+      maxSize,
+      "is not allowed; one persistent ENI serves one instance, so maxSize must be 1.",
+    )
+    .integerInRange("minSize", minSize, 0, 1, "one persistent ENI serves one instance, so the group allows")
+    .integerInRange("desiredCapacity", desired, 0, 1, "one persistent ENI serves one instance, so the group allows");
+  if (Number.isInteger(minSize) && Number.isInteger(desired)) {
+    checker.check(
+      desired >= minSize,
+      "desiredCapacity",
+      desired,
+      `is below minSize ${minSize}; use at least ${minSize}.`,
+    );
+  }
+
+  checker
+    .integerInRange(
+      "heartbeatTimeoutSeconds",
+      args.heartbeatTimeoutSeconds,
+      30,
+      7200,
+      "Auto Scaling lifecycle hooks allow",
+    )
+    .integerInRange(
+      "healthCheckGracePeriodSeconds",
+      args.healthCheckGracePeriodSeconds,
+      0,
+      7200,
+      "this component allows",
+    );
+  const timeout = settings.timeoutSeconds ?? DEFAULTS.functionTimeoutSeconds;
+  if (Number.isInteger(timeout) && timeout >= 1 && timeout < MIN_FUNCTION_TIMEOUT_SECONDS) {
+    checker.check(
+      false,
+      "function.timeoutSeconds",
+      timeout,
+      `is too short; the attacher needs at least ${MIN_FUNCTION_TIMEOUT_SECONDS} s to wait for a detach and still complete the lifecycle action.`,
+    );
+  }
+  if (Array.isArray(args.alarmActions)) {
+    args.alarmActions.forEach((action, i) => {
+      if (typeof action === "string") {
+        checker.check(
+          isArn(action),
+          `alarmActions[${i}]`,
+          action,
+          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+        );
+      }
+    });
+  }
+  const maxForce = Math.max(0, timeout - MIN_FUNCTION_TIMEOUT_SECONDS);
+  checker.integerInRange(
+    "forceDetachAfterSeconds",
+    args.forceDetachAfterSeconds,
+    0,
+    maxForce,
+    `function.timeoutSeconds (${timeout}) leaves time to attach after a forced detach within`,
+  );
+  return checker;
+}
+
+const NETWORK_INTERFACE_FIX =
+  'give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existing: "eni-..." } to use one.';
+
+function checkNetworkInterface(
+  checker: ArgumentChecker,
+  spec: PersistentEniAsgArgs["networkInterface"] | undefined,
+): void {
+  if (spec === undefined || spec === null || typeof spec !== "object") {
+    checker.check(false, "networkInterface", spec, `is required; ${NETWORK_INTERFACE_FIX}`);
+    return;
+  }
+  if (usesExisting(spec)) {
+    checkExisting(checker, "networkInterface", spec, "persistent ENI");
+    return;
+  }
+  checker.check(
+    spec.subnetId !== undefined && spec.subnetId !== "",
+    "networkInterface.subnetId",
+    spec.subnetId,
+    `is required; ${NETWORK_INTERFACE_FIX}`,
+  );
+  if (spec.privateIp === undefined) {
+    checker.check(false, "networkInterface.privateIp", spec.privateIp, `is required; ${NETWORK_INTERFACE_FIX}`);
+  } else if (!isIpv4(spec.privateIp)) {
+    checker.check(
+      false,
+      "networkInterface.privateIp",
+      spec.privateIp,
+      'is not an IPv4 address; give a free address of the subnet, e.g. "10.0.1.10".',
+    );
+  } else if (spec.subnetCidrBlock !== undefined) {
+    checkInSubnet(
+      checker,
+      { ip: "networkInterface.privateIp", cidr: "networkInterface.subnetCidrBlock", subnet: "the ENI's subnet" },
+      spec.privateIp,
+      spec.subnetCidrBlock,
+    );
+  }
+  checker.check(
+    Array.isArray(spec.securityGroupIds) && spec.securityGroupIds.length > 0,
+    "networkInterface.securityGroupIds",
+    spec.securityGroupIds,
+    "must name at least one security group; without one the ENI gets the VPC's default group.",
+  );
+  if (spec.description !== undefined) {
+    checker.check(
+      spec.description.length >= 1 && spec.description.length <= 255,
+      "networkInterface.description",
+      spec.description,
+      "is not a usable ENI description; use 1..255 characters, unique in the account and region.",
+    );
+  }
+}
 
 /** The attacher's runtime module with its options, as the artifact starts it. */
 export function attacherEntry(options: AttacherOptions) {
@@ -226,210 +396,6 @@ for _ in $(seq 1 60); do
   sleep 5
 done
 ${then}`;
-}
-
-function isExisting(spec: PersistentEniAsgArgs["networkInterface"]): spec is ExistingPersistentEni {
-  return "existingNetworkInterfaceId" in spec;
-}
-
-/** Checks every argument and returns the problems found (call `throwIfAny` to raise them). */
-export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAsgArgs): ArgumentChecker {
-  const owner = ownerLabel("PersistentEniAsg", name);
-  const attacher = args.attacher ?? {};
-  const checker = validateLambdaFunctionArgs(owner, attacher, "attacher.");
-  checkNetworkInterface(checker, args.networkInterface);
-
-  for (const [argument, value] of [
-    ["imageId", args.imageId],
-    ["instanceType", args.instanceType],
-  ] as const) {
-    checker.check(
-      value !== undefined && value !== "",
-      argument,
-      value,
-      `is required; give the ${argument === "imageId" ? "AMI id" : "instance type"} of the instances.`,
-    );
-  }
-  if (args.tagKey !== undefined) {
-    checker.check(
-      TAG_KEY.test(args.tagKey) && !args.tagKey.toLowerCase().startsWith("aws:"),
-      "tagKey",
-      args.tagKey,
-      'is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
-    );
-  }
-  if (args.autoScalingGroupName !== undefined) {
-    checker.check(
-      args.autoScalingGroupName.length >= 1 && args.autoScalingGroupName.length <= 255,
-      "autoScalingGroupName",
-      args.autoScalingGroupName,
-      "is not a valid Auto Scaling group name; use 1..255 characters.",
-    );
-  }
-
-  const minSize = args.minSize ?? 1;
-  const maxSize = args.maxSize ?? 1;
-  const desired = args.desiredCapacity ?? 1;
-  checker
-    .check(
-      maxSize === 1,
-      "maxSize",
-      maxSize,
-      "is not allowed; one persistent ENI serves one instance, so maxSize must be 1.",
-    )
-    .integerInRange("minSize", minSize, 0, 1, "one persistent ENI serves one instance, so the group allows")
-    .integerInRange("desiredCapacity", desired, 0, 1, "one persistent ENI serves one instance, so the group allows");
-  if (Number.isInteger(minSize) && Number.isInteger(desired)) {
-    checker.check(
-      desired >= minSize,
-      "desiredCapacity",
-      desired,
-      `is below minSize ${minSize}; use at least ${minSize}.`,
-    );
-  }
-
-  checker
-    .integerInRange(
-      "heartbeatTimeoutSeconds",
-      args.heartbeatTimeoutSeconds,
-      30,
-      7200,
-      "Auto Scaling lifecycle hooks allow",
-    )
-    .integerInRange(
-      "healthCheckGracePeriodSeconds",
-      args.healthCheckGracePeriodSeconds,
-      0,
-      7200,
-      "this component allows",
-    );
-  const timeout = attacher.timeoutSeconds ?? DEFAULT_ATTACHER_TIMEOUT_SECONDS;
-  if (Number.isInteger(timeout) && timeout >= 1 && timeout < MIN_ATTACHER_TIMEOUT_SECONDS) {
-    checker.check(
-      false,
-      "attacher.timeoutSeconds",
-      timeout,
-      `is too short; the attacher needs at least ${MIN_ATTACHER_TIMEOUT_SECONDS} s to wait for a detach and still complete the lifecycle action.`,
-    );
-  }
-  if (Array.isArray(args.alarmActions)) {
-    args.alarmActions.forEach((action, i) => {
-      if (typeof action === "string") {
-        checker.check(
-          isArn(action),
-          `alarmActions[${i}]`,
-          action,
-          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
-        );
-      }
-    });
-  }
-  const maxForce = Math.max(0, timeout - MIN_ATTACHER_TIMEOUT_SECONDS);
-  checker.integerInRange(
-    "forceDetachAfterSeconds",
-    args.forceDetachAfterSeconds,
-    0,
-    maxForce,
-    `attacher.timeoutSeconds (${timeout}) leaves time to attach after a forced detach within`,
-  );
-  return checker;
-}
-
-function checkNetworkInterface(
-  checker: ArgumentChecker,
-  spec: PersistentEniAsgArgs["networkInterface"] | undefined,
-): void {
-  const fix =
-    "give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.";
-  if (spec === undefined || spec === null || typeof spec !== "object") {
-    checker.check(false, "networkInterface", spec, `is required; ${fix}`);
-    return;
-  }
-  const creating = ["subnetId", "privateIp", "securityGroupIds", "description", "subnetCidrBlock"].filter(
-    (key) => key in spec,
-  );
-  if (isExisting(spec)) {
-    checker.check(
-      creating.length === 0,
-      "networkInterface",
-      Object.keys(spec),
-      `mixes adopting an ENI with creating one (${creating.join(", ")}); ${fix}`,
-    );
-    return;
-  }
-  checker.check(
-    spec.subnetId !== undefined && spec.subnetId !== "",
-    "networkInterface.subnetId",
-    spec.subnetId,
-    `is required; ${fix}`,
-  );
-  if (spec.privateIp === undefined) {
-    checker.check(false, "networkInterface.privateIp", spec.privateIp, `is required; ${fix}`);
-  } else if (!IPV4.test(spec.privateIp)) {
-    checker.check(
-      false,
-      "networkInterface.privateIp",
-      spec.privateIp,
-      'is not an IPv4 address; give a free address of the subnet, e.g. "10.0.1.10".',
-    );
-  } else if (spec.subnetCidrBlock !== undefined) {
-    checkInSubnet(checker, spec.privateIp, spec.subnetCidrBlock);
-  }
-  checker.check(
-    Array.isArray(spec.securityGroupIds) && spec.securityGroupIds.length > 0,
-    "networkInterface.securityGroupIds",
-    spec.securityGroupIds,
-    "must name at least one security group; without one the ENI gets the VPC's default group.",
-  );
-  if (spec.description !== undefined) {
-    checker.check(
-      spec.description.length >= 1 && spec.description.length <= 255,
-      "networkInterface.description",
-      spec.description,
-      "is not a usable ENI description; use 1..255 characters, unique in the account and region.",
-    );
-  }
-}
-
-/** The IP must lie in the subnet and not be one of the five addresses AWS reserves (first four, last). */
-function checkInSubnet(checker: ArgumentChecker, ip: string, cidr: string): void {
-  const match = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
-  const prefix = match ? Number(match[2]) : -1;
-  if (!match || !IPV4.test(match[1]) || prefix < 16 || prefix > 28) {
-    checker.check(
-      false,
-      "networkInterface.subnetCidrBlock",
-      cidr,
-      'is not a subnet CIDR block; VPC subnets are /16../28, e.g. "10.0.1.0/24".',
-    );
-    return;
-  }
-  const size = 2 ** (32 - prefix);
-  const network = ipToNumber(match[1]) - (ipToNumber(match[1]) % size);
-  const address = ipToNumber(ip);
-  if (address < network || address >= network + size) {
-    checker.check(
-      false,
-      "networkInterface.privateIp",
-      ip,
-      `is outside networkInterface.subnetCidrBlock ${cidr}; give an address of the ENI's subnet.`,
-    );
-  } else if (address < network + 4 || address === network + size - 1) {
-    checker.check(
-      false,
-      "networkInterface.privateIp",
-      ip,
-      `is reserved by AWS in ${cidr} (the first four addresses and the last); use one of ${numberToIp(network + 4)}..${numberToIp(network + size - 2)}.`,
-    );
-  }
-}
-
-function ipToNumber(ip: string): number {
-  return ip.split(".").reduce((value, octet) => value * 256 + Number(octet), 0);
-}
-
-function numberToIp(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
 }
 
 /**
@@ -493,136 +459,122 @@ interface PersistentEni {
 }
 
 /** An Auto Scaling group whose instance always keeps the same private IP through a persistent secondary ENI. */
-export class PersistentEniAsg extends pulumi.ComponentResource {
+export class PersistentEniAsg extends PatternComponent {
   /** The ENI, when this component created it. */
   readonly networkInterface?: aws.ec2.NetworkInterface;
   readonly launchTemplate: aws.ec2.LaunchTemplate;
   readonly group: aws.autoscaling.Group;
-  readonly attacher: LambdaFunction;
+  /** The attacher: attaches the ENI to each new instance and runs `afterAttach`. */
+  readonly function: LambdaFunction;
   readonly launchRule: aws.cloudwatch.EventRule;
   /** Events the attacher could not handle after Lambda's retries, with the reason. */
   readonly failureQueue: aws.sqs.Queue;
   /** Alarms as soon as the failure queue holds an event. */
-  readonly failureAlarm: aws.cloudwatch.MetricAlarm;
+  readonly alarm: aws.cloudwatch.MetricAlarm;
 
   readonly networkInterfaceId: pulumi.Output<string>;
   /** The persistent private IP. */
   readonly privateIp: pulumi.Output<string>;
   readonly autoScalingGroupName: pulumi.Output<string>;
   readonly autoScalingGroupArn: pulumi.Output<string>;
-  readonly attacherFunctionName: pulumi.Output<string>;
+  /** The attacher function's name. */
+  readonly functionName: pulumi.Output<string>;
   readonly failureQueueUrl: pulumi.Output<string>;
 
   constructor(name: string, args: PersistentEniAsgArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("queue-patterns:aws:PersistentEniAsg", name, {}, opts);
-    const owner = ownerLabel("PersistentEniAsg", name);
-    validatePersistentEniAsgArgs(name, args).throwIfAny();
+    super("aws", "PersistentEniAsg", name, validatePersistentEniAsgArgs(name, args), opts);
     const transform = args.transform ?? {};
-    const tagKey = args.tagKey ?? DEFAULT_TAG_KEY;
+    const tagKey = args.tagKey ?? DEFAULTS.tagKey;
     const groupName = args.autoScalingGroupName ?? `${pulumi.getProject()}-${pulumi.getStack()}-${name}`;
-    const heartbeatTimeoutSeconds = args.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
+    const heartbeatTimeoutSeconds = args.heartbeatTimeoutSeconds ?? DEFAULTS.heartbeatTimeoutSeconds;
     const launchHookName = `${name}-attach-eni`;
     const terminateHookName = `${name}-release-eni`;
 
     // 1. The persistent ENI.
-    const { eni, resource } = persistentEni(this, name, args.networkInterface, transform.networkInterface);
+    const { eni, resource } = this.persistentEni(name, args.networkInterface, transform.networkInterface);
     this.networkInterface = resource;
 
-    // 2. Where failed events end up, and the attacher.
-    this.failureQueue = new aws.sqs.Queue(
+    // 2. The rules that deliver this group's lifecycle events; they exist before the group's first launch.
+    this.launchRule = new aws.cloudwatch.EventRule(
+      `${name}-launch`,
+      applyTransform(transform.launchRule, {
+        description: `${this.owner}: launch lifecycle actions of ${groupName} -> attach the persistent ENI`,
+        eventPattern: JSON.stringify(launchEventPattern(groupName)),
+      }),
+      this.child,
+    );
+    const terminateRule = args.detachOnTerminate
+      ? new aws.cloudwatch.EventRule(
+          `${name}-terminate`,
+          {
+            description: `${this.owner}: terminate lifecycle actions of ${groupName} -> release the persistent ENI early`,
+            eventPattern: JSON.stringify(terminateEventPattern(groupName)),
+          },
+          this.child,
+        )
+      : undefined;
+    const rules = terminateRule ? [this.launchRule, terminateRule] : [this.launchRule];
+
+    // 3. Where failed events end up: what the rules could not deliver, and what the attacher failed.
+    const failures = failureQueue(
       `${name}-failures`,
-      applyTransform(transform.failureQueue, deadLetterQueueArgs()),
-      { parent: this },
+      {
+        sender: {
+          sid: "EventBridgeDeadLetters",
+          service: "events.amazonaws.com",
+          sourceArns: rules.map((rule) => rule.arn),
+        },
+        alarmDescription: `${this.owner}: lifecycle events the attacher could not handle (a launch or release of ${groupName}); see the messages' reasons in the queue.`,
+        alarmActions: args.alarmActions,
+        transform: { queue: transform.failureQueue, alarm: transform.alarm },
+      },
+      this.child,
     );
-    this.failureAlarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-failures-alarm`,
-      applyTransform(
-        transform.alarm,
-        deadLetterDepthAlarmArgs({
-          queueName: this.failureQueue.name,
-          alarmDescription: `${owner}: lifecycle events the attacher could not handle (a launch or release of ${groupName}); see the messages' reasons in the queue.`,
-          alarmActions: args.alarmActions,
-        }),
-      ),
-      { parent: this },
-    );
-    const attacherTimeoutSeconds = args.attacher?.timeoutSeconds ?? DEFAULT_ATTACHER_TIMEOUT_SECONDS;
-    this.attacher = new LambdaFunction(
+    this.failureQueue = failures.queue;
+    this.alarm = failures.alarm;
+
+    // 4. The attacher, and its delivery from the rules.
+    this.function = new LambdaFunction(
       `${name}-attacher`,
       {
-        owner,
+        ...args.function,
+        owner: this.owner,
         entry: attacherEntry({
           autoScalingGroupName: groupName,
           tagKey,
           pollIntervalMs: POLL_INTERVAL_MS,
-          forceDetachAfterMs: (args.forceDetachAfterSeconds ?? DEFAULT_FORCE_DETACH_AFTER_SECONDS) * 1000,
+          forceDetachAfterMs: (args.forceDetachAfterSeconds ?? DEFAULTS.forceDetachAfterSeconds) * 1000,
           heartbeatIntervalMs: (heartbeatTimeoutSeconds * 1000) / 2,
           completionReserveMs: COMPLETION_RESERVE_SECONDS * 1000,
           maxAttempts: SDK_MAX_ATTEMPTS,
         }),
         callbacks: { afterAttach: args.afterAttach },
-        timeoutSeconds: attacherTimeoutSeconds,
-        memorySizeMb: args.attacher?.memorySizeMb,
-        logRetentionDays: args.attacher?.logRetentionDays,
-        runtime: args.attacher?.runtime,
-        awsSdk: args.attacher?.awsSdk,
-        permissions: args.attacher?.permissions,
+        timeoutSeconds: args.function?.timeoutSeconds ?? DEFAULTS.functionTimeoutSeconds,
         policyStatements: pulumi
           .all([eni.arn, this.failureQueue.arn])
           .apply(([eniArn, queueArn]) => attacherPolicyStatements(eniArn, groupName, queueArn)),
-        transform: transform.attacher,
+        transform: transform.function,
       },
-      { parent: this },
+      this.child,
     );
     // An event older than the hook's heartbeat is for an action that already timed out.
     const maximumEventAgeInSeconds = Math.max(60, heartbeatTimeoutSeconds);
     const invokeConfig = new aws.lambda.FunctionEventInvokeConfig(
       `${name}-attacher-invoke`,
       {
-        functionName: this.attacher.name,
+        functionName: this.function.name,
         maximumRetryAttempts: ATTACHER_RETRY_ATTEMPTS,
         maximumEventAgeInSeconds,
         destinationConfig: { onFailure: { destination: this.failureQueue.arn } },
       },
-      { parent: this },
+      this.child,
     );
-
-    // 3. The rules that deliver this group's lifecycle events; they exist before the group's first launch.
-    this.launchRule = new aws.cloudwatch.EventRule(
-      `${name}-launch`,
-      applyTransform(transform.launchRule, {
-        description: `${owner}: launch lifecycle actions of ${groupName} -> attach the persistent ENI`,
-        eventPattern: JSON.stringify(launchEventPattern(groupName)),
-      }),
-      { parent: this },
-    );
-    const terminateRule = args.detachOnTerminate
-      ? new aws.cloudwatch.EventRule(
-          `${name}-terminate`,
-          {
-            description: `${owner}: terminate lifecycle actions of ${groupName} -> release the persistent ENI early`,
-            eventPattern: JSON.stringify(terminateEventPattern(groupName)),
-          },
-          { parent: this },
-        )
-      : undefined;
-    const rules = terminateRule ? [this.launchRule, terminateRule] : [this.launchRule];
     const delivery = [
       ...this.deliverTo(`${name}-launch`, this.launchRule, maximumEventAgeInSeconds),
       ...(terminateRule ? this.deliverTo(`${name}-terminate`, terminateRule, maximumEventAgeInSeconds) : []),
     ];
-    new aws.sqs.QueuePolicy(
-      `${name}-failures-policy`,
-      {
-        queueUrl: this.failureQueue.url,
-        policy: pulumi
-          .all([this.failureQueue.arn, ...rules.map((rule) => rule.arn)])
-          .apply(([queueArn, ...ruleArns]) => JSON.stringify(failureQueuePolicy(queueArn, ruleArns))),
-      },
-      { parent: this },
-    );
 
-    // 4. The launch template and the group, pinned to the ENI's subnet.
+    // 5. The launch template and the group, pinned to the ENI's subnet.
     this.launchTemplate = new aws.ec2.LaunchTemplate(
       `${name}-template`,
       applyTransform(transform.launchTemplate, {
@@ -637,7 +589,7 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
         tagSpecifications: [{ resourceType: "instance", tags: { Name: groupName, [tagKey]: eni.description } }],
         updateDefaultVersion: true,
       }),
-      { parent: this },
+      this.child,
     );
 
     const initialLifecycleHooks: aws.types.input.autoscaling.GroupInitialLifecycleHook[] = [
@@ -662,19 +614,19 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
       `${name}-group`,
       applyTransform(transform.group, {
         name: groupName,
-        minSize: args.minSize ?? 1,
-        maxSize: args.maxSize ?? 1,
-        desiredCapacity: args.desiredCapacity ?? 1,
+        minSize: args.minSize ?? DEFAULTS.minSize,
+        maxSize: args.maxSize ?? DEFAULTS.maxSize,
+        desiredCapacity: args.desiredCapacity ?? DEFAULTS.desiredCapacity,
         vpcZoneIdentifiers: [eni.subnetId],
         launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.apply(String) },
         targetGroupArns,
         healthCheckType: pulumi.output(targetGroupArns).apply((arns) => (arns.length > 0 ? "ELB" : "EC2")),
-        healthCheckGracePeriod: args.healthCheckGracePeriodSeconds ?? DEFAULT_HEALTH_CHECK_GRACE_SECONDS,
+        healthCheckGracePeriod: args.healthCheckGracePeriodSeconds ?? DEFAULTS.healthCheckGracePeriodSeconds,
         // Part of the group's creation, so its very first instance already waits for the attacher.
         initialLifecycleHooks,
       }),
       {
-        parent: this,
+        ...this.child,
         // The rules, targets and invoke permission must exist before the first launch event.
         dependsOn: [...delivery, invokeConfig],
         // A fixed name cannot be created before the old group is deleted.
@@ -693,7 +645,7 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
       new aws.autoscaling.LifecycleHook(
         hook.name === launchHookName ? `${name}-launch-hook` : `${name}-terminate-hook`,
         { autoscalingGroupName: this.group.name, ...hook },
-        { parent: this },
+        this.child,
       );
     }
 
@@ -701,16 +653,69 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
     this.privateIp = eni.privateIp;
     this.autoScalingGroupName = this.group.name;
     this.autoScalingGroupArn = this.group.arn;
-    this.attacherFunctionName = this.attacher.name;
+    this.functionName = this.function.name;
     this.failureQueueUrl = this.failureQueue.url;
-    this.registerOutputs({
-      networkInterfaceId: this.networkInterfaceId,
-      privateIp: this.privateIp,
-      autoScalingGroupName: this.autoScalingGroupName,
-      autoScalingGroupArn: this.autoScalingGroupArn,
-      attacherFunctionName: this.attacherFunctionName,
-      failureQueueUrl: this.failureQueueUrl,
-    });
+    this.registerOutputsOf(
+      "networkInterfaceId",
+      "privateIp",
+      "autoScalingGroupName",
+      "autoScalingGroupArn",
+      "functionName",
+      "failureQueueUrl",
+    );
+  }
+
+  /** The ENI created from `spec`, or the existing one looked up, as the rest of the component needs it. */
+  private persistentEni(
+    name: string,
+    spec: PersistentEniAsgArgs["networkInterface"],
+    transform: Transform<aws.ec2.NetworkInterfaceArgs> | undefined,
+  ): { eni: PersistentEni; resource?: aws.ec2.NetworkInterface } {
+    if (usesExisting(spec)) {
+      const found = aws.ec2.getNetworkInterfaceOutput({ id: spec.existing }, this.child);
+      const description = found.apply((eni) => {
+        if (!eni.description) {
+          throw new Error(
+            `${this.owner}: networkInterface.existing ${JSON.stringify(eni.id)} has no description; ` +
+              "give the ENI a description unique in the account and region: instances carry it in their tag.",
+          );
+        }
+        return eni.description;
+      });
+      return {
+        eni: {
+          id: found.id,
+          arn: found.arn,
+          subnetId: found.subnetId,
+          privateIp: found.privateIp,
+          description,
+          securityGroupIds: found.securityGroups,
+        },
+      };
+    }
+    const description = spec.description ?? `${pulumi.getProject()}/${pulumi.getStack()}/${name} persistent ENI`;
+    const resource = new aws.ec2.NetworkInterface(
+      `${name}-eni`,
+      applyTransform(transform, {
+        subnetId: spec.subnetId,
+        privateIps: [spec.privateIp],
+        securityGroups: spec.securityGroupIds,
+        description,
+        tags: { Name: `${name}-persistent-eni` },
+      }),
+      this.child,
+    );
+    return {
+      resource,
+      eni: {
+        id: resource.id,
+        arn: resource.arn,
+        subnetId: resource.subnetId,
+        privateIp: pulumi.output(spec.privateIp),
+        description: resource.description.apply((value) => value ?? description),
+        securityGroupIds: pulumi.output(spec.securityGroupIds),
+      },
+    };
   }
 
   /** A target to the attacher for `rule`, and the permission for EventBridge to invoke it from that rule only. */
@@ -723,95 +728,22 @@ export class PersistentEniAsg extends pulumi.ComponentResource {
       `${ruleName}-target`,
       {
         rule: rule.name,
-        arn: this.attacher.arn,
+        arn: this.function.arn,
         retryPolicy: { maximumEventAgeInSeconds, maximumRetryAttempts: 185 },
         deadLetterConfig: { arn: this.failureQueue.arn },
       },
-      { parent: this },
+      this.child,
     );
     const permission = new aws.lambda.Permission(
       `${ruleName}-invoke`,
       {
         action: "lambda:InvokeFunction",
-        function: this.attacher.name,
+        function: this.function.name,
         principal: "events.amazonaws.com",
         sourceArn: rule.arn,
       },
-      { parent: this },
+      this.child,
     );
     return [target, permission];
   }
-}
-
-/** The ENI created from `spec`, or the existing one looked up, as the rest of the component needs it. */
-function persistentEni(
-  parent: pulumi.Resource,
-  name: string,
-  spec: PersistentEniAsgArgs["networkInterface"],
-  transform: Transform<aws.ec2.NetworkInterfaceArgs> | undefined,
-): { eni: PersistentEni; resource?: aws.ec2.NetworkInterface } {
-  if (isExisting(spec)) {
-    const found = aws.ec2.getNetworkInterfaceOutput({ id: spec.existingNetworkInterfaceId }, { parent });
-    const owner = ownerLabel("PersistentEniAsg", name);
-    const description = found.apply((eni) => {
-      if (!eni.description) {
-        throw new Error(
-          `${owner}: networkInterface.existingNetworkInterfaceId ${JSON.stringify(eni.id)} has no description; ` +
-            "give the ENI a description unique in the account and region: instances carry it in their tag.",
-        );
-      }
-      return eni.description;
-    });
-    return {
-      eni: {
-        id: found.id,
-        arn: found.arn,
-        subnetId: found.subnetId,
-        privateIp: found.privateIp,
-        description,
-        securityGroupIds: found.securityGroups,
-      },
-    };
-  }
-  const description = spec.description ?? `${pulumi.getProject()}/${pulumi.getStack()}/${name} persistent ENI`;
-  const resource = new aws.ec2.NetworkInterface(
-    `${name}-eni`,
-    applyTransform(transform, {
-      subnetId: spec.subnetId,
-      privateIps: [spec.privateIp],
-      securityGroups: spec.securityGroupIds,
-      description,
-      tags: { Name: `${name}-persistent-eni` },
-    }),
-    { parent },
-  );
-  return {
-    resource,
-    eni: {
-      id: resource.id,
-      arn: resource.arn,
-      subnetId: resource.subnetId,
-      privateIp: pulumi.output(spec.privateIp),
-      description: resource.description.apply((value) => value ?? description),
-      securityGroupIds: pulumi.output(spec.securityGroupIds),
-    },
-  };
-}
-
-/** Only EventBridge, from this component's rules, may put undeliverable events; only over TLS. */
-function failureQueuePolicy(queueArn: string, ruleArns: string[]): aws.iam.PolicyDocument {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      denyInsecureTransport(queueArn, "sqs:*"),
-      {
-        Sid: "EventBridgeDeadLetters",
-        Effect: "Allow",
-        Principal: { Service: "events.amazonaws.com" },
-        Action: "sqs:SendMessage",
-        Resource: queueArn,
-        Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
-      },
-    ],
-  };
 }

@@ -358,11 +358,11 @@ describe("PersistentEniAsg's attacher role", () => {
   let groupName: string;
   before(async () => {
     const component = new PersistentEniAsg("iam-eni", {
-      networkInterface: { existingNetworkInterfaceId: ENI_ID },
+      networkInterface: { existing: ENI_ID },
       imageId: "ami-0123456789abcdef0",
       instanceType: "t4g.small",
     });
-    await resolve(pulumi.all([component.autoScalingGroupArn, component.attacher.arn]));
+    await resolve(pulumi.all([component.autoScalingGroupArn, component.function.arn]));
     await recorder.settle();
     groupName = named("aws:autoscaling/group:Group", "iam-eni-group").inputs.name;
   });

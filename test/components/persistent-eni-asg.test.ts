@@ -26,7 +26,7 @@ import {
 import { InvalidArgumentsError } from "../../components/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";
-import { FakeAws, FakeAwsEndpoint } from "../harness/fake-ec2-autoscaling";
+import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 
 const GROUP = "aws:autoscaling/group:Group";
 const TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
@@ -71,7 +71,7 @@ describe("PersistentEniAsg with a new ENI", () => {
   before(async () => {
     component = new PersistentEniAsg("web", VALID);
     await resolve(component.autoScalingGroupArn);
-    await resolve(component.attacher.artifact);
+    await resolve(component.function.artifact);
     await recorder.settle();
   });
 
@@ -195,7 +195,7 @@ describe("PersistentEniAsg with a new ENI", () => {
         Principal: { Service: "events.amazonaws.com" },
         Action: "sqs:SendMessage",
         Resource: queue.state.arn,
-        Condition: { ArnEquals: { "aws:SourceArn": [recorder.named(RULE, "web-launch").state.arn] } },
+        Condition: { ArnEquals: { "aws:SourceArn": recorder.named(RULE, "web-launch").state.arn } },
       },
     ]);
   });
@@ -297,7 +297,7 @@ describe("PersistentEniAsg with a new ENI", () => {
   });
 
   it("packages the attacher with this group's name, the tag key and its timings", async () => {
-    const bundle = (await resolve(component.attacher.artifact)).files["index.js"];
+    const bundle = (await resolve(component.function.artifact)).files["index.js"];
     const literal = bundle.match(/createAttacher\(\w+,(\{[^}]*\})\)/)?.[1];
     assert.ok(literal, "the bundle starts the attacher factory with its options");
     assert.deepEqual(new Function(`return ${literal};`)(), {
@@ -329,7 +329,7 @@ describe("PersistentEniAsg with a new ENI", () => {
     before(async () => {
       endpoint = await FakeAwsEndpoint.start(world);
       attacher = await ArtifactProcess.start(
-        zipBytes(await resolve(component.attacher.artifact)),
+        zipBytes(await resolve(component.function.artifact)),
         "aws-lambda",
         endpoint.env(),
       );
@@ -384,6 +384,16 @@ describe("PersistentEniAsg with the terminate hook", () => {
     });
     const permission = recorder.named("aws:lambda/permission:Permission", "rel-terminate-invoke").inputs;
     assert.equal(permission.sourceArn, recorder.named(RULE, "rel-terminate").state.arn);
+  });
+
+  it("lets both rules, and only them, put into the failure queue", () => {
+    const policy = JSON.parse(recorder.named("aws:sqs/queuePolicy:QueuePolicy", "rel-failures-policy").inputs.policy);
+    const allow = policy.Statement.find((s: { Sid: string }) => s.Sid === "EventBridgeDeadLetters");
+    assert.deepEqual(allow.Condition, {
+      ArnEquals: {
+        "aws:SourceArn": [recorder.named(RULE, "rel-launch").state.arn, recorder.named(RULE, "rel-terminate").state.arn],
+      },
+    });
   });
 });
 
@@ -455,19 +465,32 @@ describe("PersistentEniAsg when its lifecycle hooks change", () => {
   });
 });
 
-describe("PersistentEniAsg with permissions for its afterAttach callback", () => {
+describe("PersistentEniAsg with function settings and permissions for its afterAttach callback", () => {
   const ZONE_ARN = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ";
   before(async () => {
     const component = new PersistentEniAsg("dns", {
       ...VALID,
       afterAttach: async () => {},
-      attacher: { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [ZONE_ARN] }] },
+      function: {
+        permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [ZONE_ARN] }],
+        architecture: "x86_64",
+        reservedConcurrency: 2,
+        memorySizeMb: 512,
+      },
     });
     await resolve(component.autoScalingGroupArn);
     await recorder.settle();
   });
 
-  it("adds attacher.permissions to the attacher's role as an Allow statement of its own", () => {
+  it("gives the attacher function the settings of `function`, with the component's timeout of 300 s", () => {
+    const { inputs } = recorder.named("aws:lambda/function:Function", "dns-attacher-function");
+    assert.deepEqual(
+      [inputs.architectures, inputs.reservedConcurrentExecutions, inputs.memorySize, inputs.timeout],
+      [["x86_64"], 2, 512, 300],
+    );
+  });
+
+  it("adds function.permissions to the attacher's role as an Allow statement of its own", () => {
     assert.deepEqual(statement("dns", "CallbackPermission0"), {
       Sid: "CallbackPermission0",
       Effect: "Allow",
@@ -484,7 +507,7 @@ describe("PersistentEniAsg with permissions for its afterAttach callback", () =>
 describe("PersistentEniAsg adopting an existing ENI", () => {
   before(async () => {
     const component = new PersistentEniAsg("legacy", {
-      networkInterface: { existingNetworkInterfaceId: "eni-0existing0000000" },
+      networkInterface: { existing: "eni-0existing0000000" },
       imageId: "ami-0123456789abcdef0",
       instanceType: "t4g.small",
     });
@@ -530,191 +553,209 @@ describe("validatePersistentEniAsgArgs", () => {
   }
   const eni = (overrides: Record<string, unknown>) =>
     ({ networkInterface: { ...VALID.networkInterface, ...overrides } }) as Partial<PersistentEniAsgArgs>;
+  const NETWORK_INTERFACE_FIX =
+    'give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existing: "eni-..." } to use one.';
 
   it("accepts the defaults", () => {
     assert.equal(problem({}), "(valid)");
   });
 
-  it("rejects a heartbeat timeout out of Auto Scaling's range", () => {
-    assert.equal(
-      problem({ heartbeatTimeoutSeconds: 20 }),
-      'PersistentEniAsg "web": heartbeatTimeoutSeconds 20 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
-    );
+  it("accepts an existing ENI by id", () => {
+    assert.equal(problem({ networkInterface: { existing: "eni-0existing0000000" } }), "(valid)");
   });
 
-  it("rejects a heartbeat timeout above Auto Scaling's maximum", () => {
-    assert.equal(
-      problem({ heartbeatTimeoutSeconds: 7201 }),
-      'PersistentEniAsg "web": heartbeatTimeoutSeconds 7201 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
-    );
-  });
-
-  it("rejects a maxSize other than 1", () => {
-    assert.equal(
-      problem({ maxSize: 2 }),
-      'PersistentEniAsg "web": maxSize 2 is not allowed; one persistent ENI serves one instance, so maxSize must be 1.',
-    );
-  });
-
-  it("rejects a minSize above 1", () => {
-    assert.equal(
-      problem({ minSize: 2, desiredCapacity: 1 }),
-      'PersistentEniAsg "web": minSize 2 is out of range; one persistent ENI serves one instance, so the group allows 0..1.\n' +
+  /** Each row: the argument the first message names, what is wrong, the args beside VALID's, the whole message. */
+  const rows: { argument: string; what: string; args: Partial<PersistentEniAsgArgs>; message: string }[] = [
+    {
+      argument: "heartbeatTimeoutSeconds",
+      what: "a heartbeat timeout out of Auto Scaling's range",
+      args: { heartbeatTimeoutSeconds: 20 },
+      message:
+        'PersistentEniAsg "web": heartbeatTimeoutSeconds 20 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
+    },
+    {
+      argument: "heartbeatTimeoutSeconds",
+      what: "a heartbeat timeout above Auto Scaling's maximum",
+      args: { heartbeatTimeoutSeconds: 7201 },
+      message:
+        'PersistentEniAsg "web": heartbeatTimeoutSeconds 7201 is out of range; Auto Scaling lifecycle hooks allow 30..7200.',
+    },
+    {
+      argument: "maxSize",
+      what: "a maxSize other than 1",
+      args: { maxSize: 2 },
+      message:
+        'PersistentEniAsg "web": maxSize 2 is not allowed; one persistent ENI serves one instance, so maxSize must be 1.',
+    },
+    {
+      argument: "minSize",
+      what: "a minSize above 1",
+      args: { minSize: 2, desiredCapacity: 1 },
+      message:
+        'PersistentEniAsg "web": minSize 2 is out of range; one persistent ENI serves one instance, so the group allows 0..1.\n' +
         'PersistentEniAsg "web": desiredCapacity 1 is below minSize 2; use at least 2.',
-    );
-  });
-
-  it("rejects a desiredCapacity that is not a whole number", () => {
-    assert.equal(
-      problem({ desiredCapacity: 0.5 }),
-      'PersistentEniAsg "web": desiredCapacity 0.5 is out of range; one persistent ENI serves one instance, so the group allows 0..1.',
-    );
-  });
-
-  it("rejects a desiredCapacity below minSize", () => {
-    assert.equal(
-      problem({ minSize: 1, desiredCapacity: 0 }),
-      'PersistentEniAsg "web": desiredCapacity 0 is below minSize 1; use at least 1.',
-    );
-  });
-
-  it("rejects a missing ENI spec", () => {
-    assert.equal(
-      problem({ networkInterface: undefined }),
-      'PersistentEniAsg "web": networkInterface (missing) is required; give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.',
-    );
-  });
-
-  it("rejects an ENI spec that both adopts and creates", () => {
-    assert.equal(
-      problem({ networkInterface: { existingNetworkInterfaceId: "eni-1", subnetId: "subnet-a" } as never }),
-      'PersistentEniAsg "web": networkInterface ["existingNetworkInterfaceId","subnetId"] mixes adopting an ENI with creating one (subnetId); ' +
-        "give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.",
-    );
-  });
-
-  it("rejects a new ENI without a private IP", () => {
-    assert.equal(
-      problem(eni({ privateIp: undefined })),
-      'PersistentEniAsg "web": networkInterface.privateIp (missing) is required; give { subnetId, privateIp, securityGroupIds } to create the persistent ENI, or { existingNetworkInterfaceId } to adopt one.',
-    );
-  });
-
-  it("rejects a private IP that is not an IPv4 address", () => {
-    assert.equal(
-      problem(eni({ privateIp: "10.0.1.300" })),
-      'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.300" is not an IPv4 address; give a free address of the subnet, e.g. "10.0.1.10".',
-    );
-  });
-
-  it("rejects a private IP outside the given subnet", () => {
-    assert.equal(
-      problem(eni({ privateIp: "10.0.2.10" })),
-      'PersistentEniAsg "web": networkInterface.privateIp "10.0.2.10" is outside networkInterface.subnetCidrBlock 10.0.1.0/24; give an address of the ENI\'s subnet.',
-    );
-  });
-
-  it("rejects a private IP AWS reserves in the subnet", () => {
-    assert.equal(
-      problem(eni({ privateIp: "10.0.1.3" })),
-      'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.3" is reserved by AWS in 10.0.1.0/24 (the first four addresses and the last); use one of 10.0.1.4..10.0.1.254.',
-    );
-  });
-
-  it("rejects a subnet CIDR block VPC subnets cannot have", () => {
-    assert.equal(
-      problem(eni({ subnetCidrBlock: "10.0.1.0/30" })),
-      'PersistentEniAsg "web": networkInterface.subnetCidrBlock "10.0.1.0/30" is not a subnet CIDR block; VPC subnets are /16../28, e.g. "10.0.1.0/24".',
-    );
-  });
-
-  it("rejects a new ENI without a security group", () => {
-    assert.equal(
-      problem(eni({ securityGroupIds: [] })),
-      'PersistentEniAsg "web": networkInterface.securityGroupIds [] must name at least one security group; without one the ENI gets the VPC\'s default group.',
-    );
-  });
-
-  it("rejects an ENI description longer than EC2 allows", () => {
-    assert.equal(
-      problem(eni({ description: "x".repeat(256) })),
-      `PersistentEniAsg "web": networkInterface.description "${"x".repeat(256)}" is not a usable ENI description; use 1..255 characters, unique in the account and region.`,
-    );
-  });
-
-  it("rejects a tag key in the reserved aws: namespace", () => {
-    assert.equal(
-      problem({ tagKey: "aws:eth1" }),
-      'PersistentEniAsg "web": tagKey "aws:eth1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
-    );
-  });
-
-  it("rejects a tag key with characters EC2 tags do not allow", () => {
-    assert.equal(
-      problem({ tagKey: "eth#1" }),
-      'PersistentEniAsg "web": tagKey "eth#1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
-    );
-  });
-
-  it("rejects a missing AMI", () => {
-    assert.equal(
-      problem({ imageId: "" }),
-      'PersistentEniAsg "web": imageId "" is required; give the AMI id of the instances.',
-    );
-  });
-
-  it("rejects a group name longer than Auto Scaling allows", () => {
-    assert.equal(
-      problem({ autoScalingGroupName: "g".repeat(256) }),
-      `PersistentEniAsg "web": autoScalingGroupName "${"g".repeat(256)}" is not a valid Auto Scaling group name; use 1..255 characters.`,
-    );
-  });
-
-  it("rejects an attacher timeout too short to wait for a detach", () => {
-    assert.equal(
-      problem({ attacher: { timeoutSeconds: 30 } }),
-      'PersistentEniAsg "web": attacher.timeoutSeconds 30 is too short; the attacher needs at least 60 s to wait for a detach and still complete the lifecycle action.',
-    );
-  });
-
-  it("rejects an attacher timeout above Lambda's maximum", () => {
-    assert.equal(
-      problem({ attacher: { timeoutSeconds: 901 } }),
-      'PersistentEniAsg "web": attacher.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
-    );
-  });
-
-  it("rejects a force-detach grace period that leaves no time to attach", () => {
-    assert.equal(
-      problem({ forceDetachAfterSeconds: 250 }),
-      'PersistentEniAsg "web": forceDetachAfterSeconds 250 is out of range; attacher.timeoutSeconds (300) leaves time to attach after a forced detach within 0..240.',
-    );
-  });
-
-  it("rejects an attacher permission that is not an IAM action, naming attacher.permissions", () => {
-    assert.equal(
-      problem({
-        attacher: {
+    },
+    {
+      argument: "desiredCapacity",
+      what: "a desiredCapacity that is not a whole number",
+      args: { desiredCapacity: 0.5 },
+      message:
+        'PersistentEniAsg "web": desiredCapacity 0.5 is out of range; one persistent ENI serves one instance, so the group allows 0..1.',
+    },
+    {
+      argument: "desiredCapacity",
+      what: "a desiredCapacity below minSize",
+      args: { minSize: 1, desiredCapacity: 0 },
+      message: 'PersistentEniAsg "web": desiredCapacity 0 is below minSize 1; use at least 1.',
+    },
+    {
+      argument: "networkInterface",
+      what: "a missing ENI spec",
+      args: { networkInterface: undefined },
+      message: `PersistentEniAsg "web": networkInterface (missing) is required; ${NETWORK_INTERFACE_FIX}`,
+    },
+    {
+      argument: "networkInterface.subnetId",
+      what: "creation settings beside networkInterface.existing",
+      args: { networkInterface: { existing: "eni-1", subnetId: "subnet-a" } as never },
+      message:
+        'PersistentEniAsg "web": networkInterface.subnetId "subnet-a" applies only to a persistent ENI the component creates; ' +
+        "set it on the existing persistent ENI, or omit networkInterface.existing.",
+    },
+    {
+      argument: "networkInterface.description",
+      what: "a description beside networkInterface.existing, which has its own",
+      args: { networkInterface: { existing: "eni-1", description: "eth1" } as never },
+      message:
+        'PersistentEniAsg "web": networkInterface.description "eth1" applies only to a persistent ENI the component creates; ' +
+        "set it on the existing persistent ENI, or omit networkInterface.existing.",
+    },
+    {
+      argument: "networkInterface.privateIp",
+      what: "a new ENI without a private IP",
+      args: eni({ privateIp: undefined }),
+      message: `PersistentEniAsg "web": networkInterface.privateIp (missing) is required; ${NETWORK_INTERFACE_FIX}`,
+    },
+    {
+      argument: "networkInterface.privateIp",
+      what: "a private IP that is not an IPv4 address",
+      args: eni({ privateIp: "10.0.1.300" }),
+      message:
+        'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.300" is not an IPv4 address; give a free address of the subnet, e.g. "10.0.1.10".',
+    },
+    {
+      argument: "networkInterface.privateIp",
+      what: "a private IP outside the given subnet",
+      args: eni({ privateIp: "10.0.2.10" }),
+      message:
+        'PersistentEniAsg "web": networkInterface.privateIp "10.0.2.10" is outside networkInterface.subnetCidrBlock 10.0.1.0/24; give an address of the ENI\'s subnet.',
+    },
+    {
+      argument: "networkInterface.privateIp",
+      what: "a private IP AWS reserves in the subnet",
+      args: eni({ privateIp: "10.0.1.3" }),
+      message:
+        'PersistentEniAsg "web": networkInterface.privateIp "10.0.1.3" is reserved by AWS in 10.0.1.0/24 (the first four addresses and the last); use one of 10.0.1.4..10.0.1.254.',
+    },
+    {
+      argument: "networkInterface.subnetCidrBlock",
+      what: "a subnet CIDR block VPC subnets cannot have",
+      args: eni({ subnetCidrBlock: "10.0.1.0/30" }),
+      message:
+        'PersistentEniAsg "web": networkInterface.subnetCidrBlock "10.0.1.0/30" is not a subnet CIDR block; VPC subnets are /16../28, e.g. "10.0.1.0/24".',
+    },
+    {
+      argument: "networkInterface.securityGroupIds",
+      what: "a new ENI without a security group",
+      args: eni({ securityGroupIds: [] }),
+      message:
+        'PersistentEniAsg "web": networkInterface.securityGroupIds [] must name at least one security group; without one the ENI gets the VPC\'s default group.',
+    },
+    {
+      argument: "networkInterface.description",
+      what: "an ENI description longer than EC2 allows",
+      args: eni({ description: "x".repeat(256) }),
+      message: `PersistentEniAsg "web": networkInterface.description "${"x".repeat(256)}" is not a usable ENI description; use 1..255 characters, unique in the account and region.`,
+    },
+    {
+      argument: "tagKey",
+      what: "a tag key in the reserved aws: namespace",
+      args: { tagKey: "aws:eth1" },
+      message:
+        'PersistentEniAsg "web": tagKey "aws:eth1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
+    },
+    {
+      argument: "tagKey",
+      what: "a tag key with characters EC2 tags do not allow",
+      args: { tagKey: "eth#1" },
+      message:
+        'PersistentEniAsg "web": tagKey "eth#1" is not a usable EC2 tag key; use 1..128 letters, digits, spaces and _ . : / = + - @, not starting with "aws:".',
+    },
+    {
+      argument: "imageId",
+      what: "a missing AMI",
+      args: { imageId: "" },
+      message: 'PersistentEniAsg "web": imageId "" is required; give the AMI id of the instances.',
+    },
+    {
+      argument: "autoScalingGroupName",
+      what: "a group name longer than Auto Scaling allows",
+      args: { autoScalingGroupName: "g".repeat(256) },
+      message: `PersistentEniAsg "web": autoScalingGroupName "${"g".repeat(256)}" is not a valid Auto Scaling group name; use 1..255 characters.`,
+    },
+    {
+      argument: "function.timeoutSeconds",
+      what: "a function timeout too short to wait for a detach",
+      args: { function: { timeoutSeconds: 30 } },
+      message:
+        'PersistentEniAsg "web": function.timeoutSeconds 30 is too short; the attacher needs at least 60 s to wait for a detach and still complete the lifecycle action.',
+    },
+    {
+      argument: "function.timeoutSeconds",
+      what: "a function timeout above Lambda's maximum",
+      args: { function: { timeoutSeconds: 901 } },
+      message: 'PersistentEniAsg "web": function.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+    },
+    {
+      argument: "forceDetachAfterSeconds",
+      what: "a force-detach grace period that leaves no time to attach",
+      args: { forceDetachAfterSeconds: 250 },
+      message:
+        'PersistentEniAsg "web": forceDetachAfterSeconds 250 is out of range; function.timeoutSeconds (300) leaves time to attach after a forced detach within 0..240.',
+    },
+    {
+      argument: "function.permissions[0].actions",
+      what: "a function permission that is not an IAM action",
+      args: {
+        function: {
           permissions: [{ actions: ["ChangeResourceRecordSets"], resources: ["arn:aws:route53:::hostedzone/Z1"] }],
         },
-      }),
-      'PersistentEniAsg "web": attacher.permissions[0].actions ["ChangeResourceRecordSets"] must list IAM actions as "service:Action" (wildcards allowed), e.g. ["dynamodb:PutItem"].',
-    );
-  });
-
-  it("rejects an attacher permission without resources", () => {
-    assert.equal(
-      problem({ attacher: { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [] }] } }),
-      'PersistentEniAsg "web": attacher.permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].',
-    );
-  });
-
-  it("rejects an alarm action that is not an ARN", () => {
-    assert.equal(
-      problem({ alarmActions: ["on-call"] }),
-      'PersistentEniAsg "web": alarmActions[0] "on-call" is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
-    );
-  });
+      },
+      message:
+        'PersistentEniAsg "web": function.permissions[0].actions ["ChangeResourceRecordSets"] must list IAM actions as "service:Action" (wildcards allowed), e.g. ["dynamodb:PutItem"].',
+    },
+    {
+      argument: "function.permissions[0].resources",
+      what: "a function permission without resources",
+      args: { function: { permissions: [{ actions: ["route53:ChangeResourceRecordSets"], resources: [] }] } },
+      message:
+        'PersistentEniAsg "web": function.permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].',
+    },
+    {
+      argument: "alarmActions[0]",
+      what: "an alarm action that is not an ARN",
+      args: { alarmActions: ["on-call"] },
+      message:
+        'PersistentEniAsg "web": alarmActions[0] "on-call" is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+    },
+  ];
+  for (const row of rows) {
+    it(`rejects ${row.what} (${row.argument})`, () => {
+      const message = problem(row.args);
+      assert.equal(message, row.message);
+      assert.ok(message.startsWith(`PersistentEniAsg "web": ${row.argument} `), `the message names ${row.argument}`);
+    });
+  }
 
   it("reports every problem at once", () => {
     const message = problem({ maxSize: 3, heartbeatTimeoutSeconds: 1, tagKey: "" });

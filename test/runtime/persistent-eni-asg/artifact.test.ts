@@ -11,7 +11,7 @@ import { buildArtifact, zipBytes } from "../../../components/artifact";
 import { attacherEntry } from "../../../components/persistent-eni-asg";
 import type { AttacherOutcome } from "../../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../../harness/artifact-runner";
-import { FakeAws, FakeAwsEndpoint, fakeAttacherOptions, reportAfterAttach } from "../../harness/fake-ec2-autoscaling";
+import { FakeAws, FakeAwsEndpoint, fakeAttacherOptions, reportAfterAttach } from "../../harness/fakes/ec2-autoscaling";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";

@@ -30,7 +30,7 @@ import {
   parseLifecycleEvent,
 } from "../../../runtime/persistent-eni-asg/attacher";
 import { describeHolder, type EniContext } from "../../../runtime/persistent-eni-asg/eni";
-import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../harness/fake-ec2-autoscaling";
+import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../harness/fakes/ec2-autoscaling";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";

@@ -16,7 +16,7 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
-import { FakeAws, FakeAwsEndpoint } from "../../harness/fake-ec2-autoscaling";
+import { FakeAws, FakeAwsEndpoint } from "./ec2-autoscaling";
 
 const ZONE = "us-east-1a";
 /** Longer than the fake's attach and detach (150 ms), which are long next to one SDK round trip. */
