@@ -176,9 +176,9 @@ const builders: Record<string, ComponentBuilder> = {
   dedupForwardingQueue(name, section) {
     const queue = new DedupForwardingQueue(name, {
       resourceGroupName: resourceGroupOf(name, section),
-      windows: section.stringMap("windows") ?? { daily: "1 day", twoHourly: "2 hours" },
+      windows: section.numberMap("windows") ?? { daily: 86_400, twoHourly: 7_200 },
       timeZone: section.string("timeZone"),
-      scheduleDelay: section.string("scheduleDelay"),
+      scheduleDelaySeconds: section.number("scheduleDelaySeconds"),
       // Object ids by producer name; a principal with its type is written in code, not config.
       producerPrincipalIds: section.stringMap("producerPrincipalIds"),
       process: async ({ dataSetId, period, window, periodStart, periodEnd, message }) => {
@@ -200,7 +200,7 @@ const builders: Record<string, ComponentBuilder> = {
       workQueueName: queue.workQueueName,
       processingQueueNames: queue.processingQueueNames,
       producerConfig: queue.producerConfig,
-      functionAppName: queue.functionApp.name,
+      functionAppName: queue.functionAppName,
     };
   },
 };

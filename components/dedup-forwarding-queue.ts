@@ -22,11 +22,17 @@ import {
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import { runtimeEntry } from "./artifact";
 import { grantRole, type RoleGrant } from "./azure-roles";
-import { FunctionApp, type FunctionAppArgs, type FunctionAppSettings, validateFunctionAppArgs } from "./function-app";
+import { PatternComponent } from "./component";
+import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
+import {
+  FunctionApp,
+  type FunctionAppSettings,
+  type FunctionAppTransform,
+  validateFunctionAppArgs,
+} from "./function-app";
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
-import { durationArgument } from "./validators/duration";
 
 export type {
   ProcessCallback,
@@ -39,17 +45,36 @@ export type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue
 export type ProducerPrincipal =
   pulumi.Input<string> | { principalId: pulumi.Input<string>; principalType: NonNullable<RoleGrant["principalType"]> };
 
+/** The settings of the Service Bus namespace the component creates. */
+export interface ServiceBusNamespaceSettings {
+  /** The namespace's name (6..50 letters, digits, hyphens; globally unique). @default derived from the component name */
+  name?: string;
+  /** Its tier; Basic has neither duplicate detection nor auto-forwarding. @default "Standard" */
+  tier?: "Standard" | "Premium";
+  /** Messaging units of a Premium namespace (1, 2, 4, 8 or 16). @default 1 */
+  messagingUnits?: number;
+  /** Keep SAS (shared key) authentication on. @default false: Entra ID only */
+  allowLocalAuth?: boolean;
+}
+
+/** An existing Standard or Premium namespace the component puts its queues in. */
+export interface ExistingServiceBusNamespace {
+  name: pulumi.Input<string>;
+  /** @default the component's `resourceGroupName` */
+  resourceGroupName?: pulumi.Input<string>;
+}
+
 export interface DedupForwardingQueueArgs {
   resourceGroupName: pulumi.Input<string>;
   /** @default the resource group's location */
   location?: pulumi.Input<string>;
   /**
-   * The periods to deduplicate over, one processing queue each, by name. A length is written
-   * "1 day", "2 hours", "30 minutes" or ISO 8601 ("P1D", "PT2H"); under a day it must divide 24
-   * hours, from a day on it must be whole days, at most "7 days".
-   * @example { daily: "1 day", twoHourly: "2 hours" }
+   * The periods to deduplicate over, one processing queue each: their lengths in seconds, by name.
+   * Under a day a length must divide 24 hours; from a day on it must be whole days, at most 7 days
+   * (604800).
+   * @example { daily: 86_400, twoHourly: 7_200 }
    */
-  windows: Record<string, string>;
+  windows: Record<string, number>;
   /**
    * Runs once per data set and period. Returning completes the message; throwing abandons it, and
    * after `maxDeliveryCount` deliveries Service Bus dead-letters it.
@@ -57,7 +82,13 @@ export interface DedupForwardingQueueArgs {
    */
   process: ProcessCallback;
   /**
-   * The IANA time zone whose wall clock the periods follow ("1 day" = the local calendar day). A
+   * Non-secret settings `process` reads from `process.env`, as app settings. The component's own
+   * setting (`ServiceBus__fullyQualifiedNamespace`) wins over one of the same name.
+   * @example { REPORTS_URL: "https://reports.example.com" }
+   */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The IANA time zone whose wall clock the periods follow (a day = the local calendar day). A
    * zone name, not a UTC offset such as "+01:00" (see runtime/shared/time-zone.ts); a fixed offset
    * is a name too ("Etc/GMT-1" is UTC+01:00).
    * @default "UTC"
@@ -66,57 +97,51 @@ export interface DedupForwardingQueueArgs {
   timeZone?: string;
   /**
    * How long after the end of a period its run starts: slack for producers that report late.
-   * @default "5 minutes"
+   * @default 300
    */
-  scheduleDelay?: string;
-  /** Tier of the created namespace; Basic has neither duplicate detection nor auto-forwarding. @default "Standard" */
-  tier?: "Standard" | "Premium";
-  /** Messaging units of a Premium namespace (1, 2, 4, 8 or 16). @default 1 */
-  premiumMessagingUnits?: number;
-  /** The created namespace's name (6..50 letters, digits, hyphens; globally unique). @default derived from the component name */
-  namespaceName?: string;
-  /** Keep SAS (shared key) authentication on the created namespace. @default false: Entra ID only */
-  allowLocalAuth?: boolean;
+  scheduleDelaySeconds?: number;
   /**
-   * Use an existing Standard or Premium namespace instead of creating one.
-   * @example { name: "shared-bus", resourceGroupName: "messaging" }
+   * The Service Bus namespace: settings for the one the component creates, or `{ existing }` to use
+   * a Standard or Premium namespace that exists.
+   * @default a Standard namespace with Entra ID authentication only
+   * @example { existing: { name: "shared-bus", resourceGroupName: "messaging" } }
    */
-  existingNamespace?: { name: pulumi.Input<string>; resourceGroupName?: pulumi.Input<string> };
-  /** The work queue's duplicate-detection window, for accidental resends. @default "10 minutes" */
-  workQueueDuplicateWindow?: string;
+  namespace?: CreateOrUse<ServiceBusNamespaceSettings, ExistingServiceBusNamespace>;
+  /** The work queue's duplicate-detection window, for accidental resends. @default 600 */
+  workQueueDuplicateWindowSeconds?: number;
   /** Deliveries of a run before Service Bus dead-letters it. @default 10 */
   maxDeliveryCount?: number;
-  /** How long a run may wait in the work queue before it expires into the dead-letter queue. @default "14 days" */
-  workMessageTimeToLive?: string;
-  /** The work queue's peek-lock duration; the Functions host renews it while `process` runs. @default "1 minute" */
-  lockDuration?: string;
+  /** How long a run may wait in the work queue before it expires into the dead-letter queue. @default 1209600 (14 days) */
+  messageRetentionSeconds?: number;
+  /** The work queue's peek-lock duration; the Functions host renews it while `process` runs. @default 60 */
+  lockDurationSeconds?: number;
   /** Sessions (runs) one instance processes at once (host.json `maxConcurrentSessions`). @default 8 */
   maxConcurrentSessions?: number;
-  /** How long the host waits for another message in a session before taking the next one. @default "10 seconds" */
-  sessionIdleTimeout?: string;
+  /** How long the host waits for another message in a session before taking the next one. @default 10 */
+  sessionIdleTimeoutSeconds?: number;
   /**
    * Identities allowed to schedule observations: "Azure Service Bus Data Sender" on every processing
    * queue, by a stable name (it names the role assignments). More can be added with `grantProducer`.
    * @example { ingest: ingestApp.principalId, analyst: { principalId: "<object id>", principalType: "User" } }
    */
   producerPrincipalIds?: Record<string, ProducerPrincipal>;
-  /** Action groups notified when a queue of the component holds dead-lettered messages. */
-  alertActionGroupIds?: pulumi.Input<string>[];
+  /** Action group resource ids the alarm notifies when a queue of the component holds dead-lettered messages. */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /**
-   * Settings of the Function App building block, including `permissions`: the Azure roles
+   * Settings of the Function App that runs `process`, including `permissions`: the Azure roles
    * `process` needs on resources of its own, granted to the app's identity (see also
    * `functionPrincipalId`).
    * @example { permissions: { reports: { role: "Storage Blob Data Contributor", scope: reports.id } } }
    */
-  functionApp?: FunctionAppSettings;
+  function?: FunctionAppSettings;
   /** Escape hatches: change what the component did not foresee. */
   transform?: {
     namespace?: Transform<servicebus.NamespaceArgs>;
     workQueue?: Transform<servicebus.QueueArgs>;
     /** Called once per window with its name. */
     processingQueue?: (args: servicebus.QueueArgs, window: string) => servicebus.QueueArgs;
-    deadLetterAlert?: Transform<monitor.MetricAlertArgs>;
-    functionApp?: FunctionAppArgs["transform"];
+    alarm?: Transform<monitor.MetricAlertArgs>;
+    function?: FunctionAppTransform;
   };
 }
 
@@ -128,12 +153,14 @@ export const PROCESSOR_FUNCTION_NAME = "process";
 /** Service Bus duplicate detection: "between 20 seconds and 7 days". */
 const MIN_DUPLICATE_WINDOW_SECONDS = 20;
 const MAX_DUPLICATE_WINDOW_SECONDS = 7 * DAY_SECONDS;
+/** .NET's TimeSpan.MaxValue in whole seconds: the longest time to live Service Bus takes (its "never"). */
+const MAX_MESSAGE_RETENTION_SECONDS = 922_337_203_685;
 const QUEUE_NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/i;
 const MAX_QUEUE_NAME_LENGTH = 260;
 const NAMESPACE_NAME = /^[a-z][a-z0-9-]{4,48}[a-z0-9]$/i;
 const PREMIUM_MESSAGING_UNITS = [1, 2, 4, 8, 16];
 
-/** A window after parsing: its queue, period and duplicate-detection window. */
+/** A window after validation: its queue, period and duplicate-detection window. */
 export interface WindowSettings {
   name: string;
   queueName: string;
@@ -142,7 +169,7 @@ export interface WindowSettings {
   duplicateWindowSeconds: number;
 }
 
-/** The arguments with every default applied and every duration parsed, in one place. */
+/** The arguments with every default applied and every window sized, in one place. */
 export interface DedupForwardingQueueSettings {
   timeZone: string;
   scheduleDelaySeconds: number;
@@ -150,7 +177,7 @@ export interface DedupForwardingQueueSettings {
   windows: WindowSettings[];
   workQueueDuplicateWindowSeconds: number;
   maxDeliveryCount: number;
-  workMessageTimeToLiveSeconds: number;
+  messageRetentionSeconds: number;
   lockDurationSeconds: number;
   maxConcurrentSessions: number;
   sessionIdleTimeoutSeconds: number;
@@ -158,13 +185,14 @@ export interface DedupForwardingQueueSettings {
 
 const DEFAULTS = {
   timeZone: "UTC",
-  scheduleDelay: "5 minutes",
-  workQueueDuplicateWindow: "10 minutes",
+  scheduleDelaySeconds: 300,
+  workQueueDuplicateWindowSeconds: 600,
   maxDeliveryCount: 10,
-  workMessageTimeToLive: "14 days",
-  lockDuration: "1 minute",
+  messageRetentionSeconds: 14 * DAY_SECONDS,
+  lockDurationSeconds: 60,
   maxConcurrentSessions: 8,
-  sessionIdleTimeout: "10 seconds",
+  sessionIdleTimeoutSeconds: 10,
+  namespace: { tier: "Standard", messagingUnits: 1, allowLocalAuth: false },
 } as const;
 
 /**
@@ -186,17 +214,31 @@ function queueNames(
   };
 }
 
+/** Records a problem unless `value` is whole seconds within [min, max]; returns whether it is. */
+function secondsInRange(
+  checker: ArgumentChecker,
+  argument: string,
+  value: number,
+  min: number,
+  max: number,
+  rule: string,
+): boolean {
+  const before = checker.list().length;
+  checker.integerInRange(argument, value, min, max, rule);
+  return checker.list().length === before;
+}
+
 /** Checks every window; returns the valid ones with their period and duplicate-detection window. */
 function checkWindows(
   checker: ArgumentChecker,
-  windows: Record<string, string>,
+  windows: Record<string, number>,
   timeZone: string,
   scheduleDelaySeconds: number | undefined,
 ): Map<string, { periodSeconds: number; duplicateWindowSeconds: number }> {
   const periods = new Map<string, { periodSeconds: number; duplicateWindowSeconds: number }>();
   const dstSeconds = isIanaTimeZone(timeZone) ? longestBackwardShiftSeconds(timeZone) : 0;
   const seenQueueNames = new Map<string, string>();
-  for (const [window, text] of Object.entries(windows)) {
+  for (const [window, periodSeconds] of Object.entries(windows)) {
     const argument = `windows.${window}`;
     checker.check(
       QUEUE_NAME.test(window),
@@ -214,20 +256,23 @@ function checkWindows(
     );
     seenQueueNames.set(lower, window);
 
-    const periodSeconds = durationArgument(checker, argument, text, {
-      min: MIN_DUPLICATE_WINDOW_SECONDS,
-      max: MAX_DUPLICATE_WINDOW_SECONDS,
-      rule: "Service Bus duplicate detection allows",
-    });
-    if (periodSeconds === undefined) continue;
+    const inRange = secondsInRange(
+      checker,
+      argument,
+      periodSeconds,
+      MIN_DUPLICATE_WINDOW_SECONDS,
+      MAX_DUPLICATE_WINDOW_SECONDS,
+      "Service Bus duplicate detection allows",
+    );
+    if (!inRange) continue;
     const shape = periodShapeProblem(periodSeconds);
-    checker.check(shape === undefined, argument, text, shape ?? "");
+    checker.check(shape === undefined, argument, periodSeconds, shape ?? "");
     if (shape !== undefined) continue;
     const twin = [...periods].find(([, other]) => other.periodSeconds === periodSeconds)?.[0];
     checker.check(
       twin === undefined,
       argument,
-      text,
+      periodSeconds,
       `has the same length as windows.${twin}; their messages would share ids in the work queue. Keep one of them.`,
     );
     // The first observation can come at the very start of a period and the last send just before
@@ -238,16 +283,54 @@ function checkWindows(
     const parts = [
       "the period",
       ...(dstSeconds > 0 ? [`${describeDuration(dstSeconds)} for the clocks going back in ${timeZone}`] : []),
-      `scheduleDelay ${describeDuration(scheduleDelaySeconds)}`,
+      `${describeDuration(scheduleDelaySeconds)} of scheduleDelaySeconds`,
     ];
     checker.check(
       needed <= MAX_DUPLICATE_WINDOW_SECONDS,
       argument,
-      text,
-      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. Use a shorter window or scheduleDelay${dstSeconds > 0 ? ', or timeZone "UTC"' : ""}.`,
+      periodSeconds,
+      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds${dstSeconds > 0 ? ', or timeZone "UTC"' : ""}.`,
     );
   }
   return periods;
+}
+
+/** Checks `namespace`: creation settings Service Bus accepts, or `existing` with nothing beside it. */
+function checkNamespace(checker: ArgumentChecker, namespace: DedupForwardingQueueArgs["namespace"]): void {
+  if (usesExisting(namespace)) {
+    checkExisting(checker, "namespace", namespace, "namespace");
+    return;
+  }
+  const { name, tier, messagingUnits } = namespace ?? {};
+  if (tier !== undefined) {
+    const fix =
+      (tier as string) === "Basic"
+        ? 'is not supported; duplicate detection and auto-forwarding need "Standard" or "Premium".'
+        : 'is not a Service Bus tier; use "Standard" or "Premium".';
+    checker.check(tier === "Standard" || tier === "Premium", "namespace.tier", tier, fix);
+  }
+  if (messagingUnits !== undefined) {
+    checker.check(
+      PREMIUM_MESSAGING_UNITS.includes(messagingUnits),
+      "namespace.messagingUnits",
+      messagingUnits,
+      "is not a Premium size; use 1, 2, 4, 8 or 16.",
+    );
+    checker.check(
+      tier === "Premium",
+      "namespace.messagingUnits",
+      messagingUnits,
+      'applies only with namespace.tier "Premium".',
+    );
+  }
+  if (name !== undefined) {
+    checker.check(
+      NAMESPACE_NAME.test(name) && !/-(sb|mgmt)$/i.test(name),
+      "namespace.name",
+      name,
+      'is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
+    );
+  }
 }
 
 /** Validates the arguments (every problem collected) and returns the settings they give. */
@@ -255,7 +338,8 @@ function resolveSettings(
   name: string,
   args: DedupForwardingQueueArgs,
 ): { checker: ArgumentChecker; settings: DedupForwardingQueueSettings } {
-  const checker = new ArgumentChecker(ownerLabel("DedupForwardingQueue", name));
+  const owner = ownerLabel("DedupForwardingQueue", name);
+  const checker = new ArgumentChecker(owner);
   const timeZone = args.timeZone ?? DEFAULTS.timeZone;
   checker.check(
     isIanaTimeZone(timeZone),
@@ -263,15 +347,14 @@ function resolveSettings(
     timeZone,
     'is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
   );
-  const scheduleDelaySeconds = durationArgument(
+  const scheduleDelaySeconds = args.scheduleDelaySeconds ?? DEFAULTS.scheduleDelaySeconds;
+  const scheduleDelayValid = secondsInRange(
     checker,
-    "scheduleDelay",
-    args.scheduleDelay ?? DEFAULTS.scheduleDelay,
-    {
-      min: 0,
-      max: MAX_DUPLICATE_WINDOW_SECONDS,
-      rule: "it must be within",
-    },
+    "scheduleDelaySeconds",
+    scheduleDelaySeconds,
+    0,
+    MAX_DUPLICATE_WINDOW_SECONDS,
+    "it must be within",
   );
 
   const windows = args.windows ?? {};
@@ -280,9 +363,9 @@ function resolveSettings(
     typeof args.windows === "object" && args.windows !== null && windowNames.length > 0,
     "windows",
     args.windows,
-    'needs at least one window, e.g. { daily: "1 day" }.',
+    "needs at least one window, e.g. { daily: 86400 }.",
   );
-  const periods = checkWindows(checker, windows, timeZone, scheduleDelaySeconds);
+  const periods = checkWindows(checker, windows, timeZone, scheduleDelayValid ? scheduleDelaySeconds : undefined);
 
   checker.check(
     QUEUE_NAME.test(name),
@@ -290,7 +373,7 @@ function resolveSettings(
     name,
     'cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
   );
-  const names = queueNames(name, windowNames, args.existingNamespace !== undefined);
+  const names = queueNames(name, windowNames, usesExisting(args.namespace));
   const longest = [names.work, ...Object.values(names.processing)].reduce((a, b) => (b.length > a.length ? b : a));
   checker.check(
     longest.length <= MAX_QUEUE_NAME_LENGTH,
@@ -304,103 +387,46 @@ function resolveSettings(
     args.process,
     "must be a function: async ({ dataSetId, period, window }) => void.",
   );
+  checkNamespace(checker, args.namespace);
 
-  if (args.tier !== undefined) {
-    const fix =
-      (args.tier as string) === "Basic"
-        ? 'is not supported; duplicate detection and auto-forwarding need "Standard" or "Premium".'
-        : 'is not a Service Bus tier; use "Standard" or "Premium".';
-    checker.check(args.tier === "Standard" || args.tier === "Premium", "tier", args.tier, fix);
-  }
-  if (args.premiumMessagingUnits !== undefined) {
-    checker.check(
-      PREMIUM_MESSAGING_UNITS.includes(args.premiumMessagingUnits),
-      "premiumMessagingUnits",
-      args.premiumMessagingUnits,
-      "is not a Premium size; use 1, 2, 4, 8 or 16.",
-    );
-    checker.check(
-      args.tier === "Premium",
-      "premiumMessagingUnits",
-      args.premiumMessagingUnits,
-      'applies only with tier "Premium".',
-    );
-  }
-  if (args.namespaceName !== undefined) {
-    checker.check(
-      NAMESPACE_NAME.test(args.namespaceName) && !/-(sb|mgmt)$/i.test(args.namespaceName),
-      "namespaceName",
-      args.namespaceName,
-      'is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
-    );
-  }
-  if (args.existingNamespace !== undefined) {
-    const onlyForCreated = "applies only to a namespace the component creates; omit it or omit existingNamespace.";
-    checker.check(args.tier === undefined, "tier", args.tier, onlyForCreated);
-    checker.check(args.namespaceName === undefined, "namespaceName", args.namespaceName, onlyForCreated);
-    checker.check(args.allowLocalAuth === undefined, "allowLocalAuth", args.allowLocalAuth, onlyForCreated);
-  }
-
-  const workQueueDuplicateWindowSeconds = durationArgument(
-    checker,
-    "workQueueDuplicateWindow",
-    args.workQueueDuplicateWindow ?? DEFAULTS.workQueueDuplicateWindow,
-    {
-      min: MIN_DUPLICATE_WINDOW_SECONDS,
-      max: MAX_DUPLICATE_WINDOW_SECONDS,
-      rule: "Service Bus duplicate detection allows",
-    },
-  );
-  checker.integerInRange("maxDeliveryCount", args.maxDeliveryCount, 1, 2000, "Service Bus allows");
-  const workMessageTimeToLiveSeconds = durationArgument(
-    checker,
-    "workMessageTimeToLive",
-    args.workMessageTimeToLive ?? DEFAULTS.workMessageTimeToLive,
-    {
-      min: 1,
-      rule: "Service Bus needs",
-    },
-  );
-  const lockDurationSeconds = durationArgument(checker, "lockDuration", args.lockDuration ?? DEFAULTS.lockDuration, {
-    min: 5,
-    max: 300,
-    rule: "Service Bus allows",
-  });
-  checker.integerInRange("maxConcurrentSessions", args.maxConcurrentSessions, 1, 1000, "the Functions host is given");
-  const sessionIdleTimeoutSeconds = durationArgument(
-    checker,
-    "sessionIdleTimeout",
-    args.sessionIdleTimeout ?? DEFAULTS.sessionIdleTimeout,
-    {
-      min: 1,
-      max: 300,
-      rule: "keep it within",
-    },
-  );
-  for (const problem of validateFunctionAppArgs("", args.functionApp ?? {}).list()) {
-    checker.check(false, `functionApp.${problem.argument}`, problem.value, problem.fix);
-  }
-
-  return {
-    checker,
-    settings: {
-      timeZone,
-      scheduleDelaySeconds: scheduleDelaySeconds ?? 0,
-      workQueueName: names.work,
-      windows: [...periods].map(([window, { periodSeconds, duplicateWindowSeconds }]) => ({
-        name: window,
-        queueName: names.processing[window],
-        periodSeconds,
-        duplicateWindowSeconds,
-      })),
-      workQueueDuplicateWindowSeconds: workQueueDuplicateWindowSeconds ?? 0,
-      maxDeliveryCount: args.maxDeliveryCount ?? DEFAULTS.maxDeliveryCount,
-      workMessageTimeToLiveSeconds: workMessageTimeToLiveSeconds ?? 0,
-      lockDurationSeconds: lockDurationSeconds ?? 0,
-      maxConcurrentSessions: args.maxConcurrentSessions ?? DEFAULTS.maxConcurrentSessions,
-      sessionIdleTimeoutSeconds: sessionIdleTimeoutSeconds ?? 0,
-    },
+  const settings: DedupForwardingQueueSettings = {
+    timeZone,
+    scheduleDelaySeconds,
+    workQueueName: names.work,
+    windows: [...periods].map(([window, { periodSeconds, duplicateWindowSeconds }]) => ({
+      name: window,
+      queueName: names.processing[window],
+      periodSeconds,
+      duplicateWindowSeconds,
+    })),
+    workQueueDuplicateWindowSeconds: args.workQueueDuplicateWindowSeconds ?? DEFAULTS.workQueueDuplicateWindowSeconds,
+    maxDeliveryCount: args.maxDeliveryCount ?? DEFAULTS.maxDeliveryCount,
+    messageRetentionSeconds: args.messageRetentionSeconds ?? DEFAULTS.messageRetentionSeconds,
+    lockDurationSeconds: args.lockDurationSeconds ?? DEFAULTS.lockDurationSeconds,
+    maxConcurrentSessions: args.maxConcurrentSessions ?? DEFAULTS.maxConcurrentSessions,
+    sessionIdleTimeoutSeconds: args.sessionIdleTimeoutSeconds ?? DEFAULTS.sessionIdleTimeoutSeconds,
   };
+  checker
+    .integerInRange(
+      "workQueueDuplicateWindowSeconds",
+      settings.workQueueDuplicateWindowSeconds,
+      MIN_DUPLICATE_WINDOW_SECONDS,
+      MAX_DUPLICATE_WINDOW_SECONDS,
+      "Service Bus duplicate detection allows",
+    )
+    .integerInRange("maxDeliveryCount", settings.maxDeliveryCount, 1, 2000, "Service Bus allows")
+    .integerInRange(
+      "messageRetentionSeconds",
+      settings.messageRetentionSeconds,
+      1,
+      MAX_MESSAGE_RETENTION_SECONDS,
+      "Service Bus needs",
+    )
+    .integerInRange("lockDurationSeconds", settings.lockDurationSeconds, 5, 300, "Service Bus allows")
+    .integerInRange("maxConcurrentSessions", settings.maxConcurrentSessions, 1, 1000, "the Functions host is given")
+    .integerInRange("sessionIdleTimeoutSeconds", settings.sessionIdleTimeoutSeconds, 1, 300, "keep it within")
+    .include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
+  return { checker, settings };
 }
 
 /** Validates the arguments; every problem is collected. `throwIfAny()` raises them together. */
@@ -408,7 +434,7 @@ export function validateDedupForwardingQueueArgs(name: string, args: DedupForwar
   return resolveSettings(name, args).checker;
 }
 
-/** The settings valid arguments give (defaults applied, durations parsed); throws on invalid ones. */
+/** The settings valid arguments give (defaults applied, windows sized); throws on invalid ones. */
 export function dedupForwardingQueueSettings(
   name: string,
   args: DedupForwardingQueueArgs,
@@ -482,7 +508,7 @@ export function existingNamespaceHost(
 ): string {
   if (found.sku?.name === "Basic") {
     throw new Error(
-      `${owner}: existingNamespace ${JSON.stringify(found.name)} is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.`,
+      `${owner}: namespace.existing ${JSON.stringify(found.name)} is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.`,
     );
   }
   return hostOf(found.serviceBusEndpoint);
@@ -492,19 +518,22 @@ export function existingNamespaceHost(
  * Per-window processing queues with long duplicate detection, auto-forwarding into a
  * session-enabled work queue consumed by a Function App that runs `process` once per data set and period.
  */
-export class DedupForwardingQueue extends pulumi.ComponentResource {
-  /** The created namespace; undefined with `existingNamespace`. */
+export class DedupForwardingQueue extends PatternComponent {
+  /** The created namespace; undefined with `namespace.existing`. */
   readonly namespace?: servicebus.Namespace;
   readonly workQueue: servicebus.Queue;
   /** The processing queues by window name. */
   readonly processingQueues: Record<string, servicebus.Queue>;
   readonly functionApp: FunctionApp;
+  /** The name of the Function App that runs `process`. */
+  readonly functionAppName: pulumi.Output<string>;
   /**
    * The object id of the Function App's system-assigned identity, which `process` runs as: grant it
-   * what `process` uses (or pass `functionApp.permissions`), e.g. a Cosmos DB SQL role assignment.
+   * what `process` uses (or pass `function.permissions`), e.g. a Cosmos DB SQL role assignment.
    */
   readonly functionPrincipalId: pulumi.Output<string>;
-  readonly deadLetterAlert: monitor.MetricAlert;
+  /** Fires when a queue of the component holds dead-lettered messages. */
+  readonly alarm: monitor.MetricAlert;
   /** The host name producers and the trigger connect to, e.g. `name.servicebus.windows.net`. */
   readonly fullyQualifiedNamespace: pulumi.Output<string>;
   readonly namespaceId: pulumi.Output<string>;
@@ -515,20 +544,19 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
   readonly processingQueueIds: Record<string, pulumi.Output<string>>;
   /** Everything a producer needs, as plain JSON for its configuration: pass it to `ProcessingScheduler`. */
   readonly producerConfig: pulumi.Output<ProcessingScheduleConfig & { fullyQualifiedNamespace: string }>;
-  /** The parsed settings (periods, windows, defaults applied). */
+  /** The resolved settings (periods, windows, defaults applied). */
   readonly settings: DedupForwardingQueueSettings;
   private readonly componentName: string;
 
   constructor(name: string, args: DedupForwardingQueueArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("queue-patterns:azure:DedupForwardingQueue", name, {}, opts);
-    const owner = ownerLabel("DedupForwardingQueue", name);
+    // One validation pass: the settings come from the same pass as the problems the base throws.
+    const { checker, settings } = resolveSettings(name, args);
+    super("azure", "DedupForwardingQueue", name, checker, opts);
     this.componentName = name;
-    this.settings = dedupForwardingQueueSettings(name, args);
-    const settings = this.settings;
+    this.settings = settings;
     const transform = args.transform ?? {};
-    const parent = { parent: this };
 
-    const namespace = this.declareNamespace(name, owner, args, transform.namespace);
+    const namespace = this.declareNamespace(name, args, transform.namespace);
     this.namespace = namespace.resource;
     const queueScope = { resourceGroupName: namespace.resourceGroupName, namespaceName: namespace.name };
     this.fullyQualifiedNamespace = namespace.fullyQualifiedNamespace;
@@ -544,12 +572,12 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
         requiresDuplicateDetection: true,
         duplicateDetectionHistoryTimeWindow: isoDuration(settings.workQueueDuplicateWindowSeconds),
         deadLetteringOnMessageExpiration: true,
-        defaultMessageTimeToLive: isoDuration(settings.workMessageTimeToLiveSeconds),
+        defaultMessageTimeToLive: isoDuration(settings.messageRetentionSeconds),
         maxDeliveryCount: settings.maxDeliveryCount,
         lockDuration: isoDuration(settings.lockDurationSeconds),
         enablePartitioning: false,
       }),
-      parent,
+      this.child,
     );
     this.workQueueName = settings.workQueueName;
 
@@ -573,7 +601,7 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
       const queue = new servicebus.Queue(
         `${name}-processing-${window.name}`,
         transform.processingQueue ? transform.processingQueue(queueArgs, window.name) : queueArgs,
-        parent,
+        this.child,
       );
       this.processingQueues[window.name] = queue;
       this.processingQueueNames[window.name] = window.queueName;
@@ -583,18 +611,24 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
     this.functionApp = new FunctionApp(
       `${name}-fn`,
       {
-        owner,
+        owner: this.owner,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         entry: processorEntry(settings),
         callbacks: { process: args.process },
         hostExtensions: processorHostExtensions(settings),
-        environment: { [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: this.fullyQualifiedNamespace },
-        ...args.functionApp,
-        transform: transform.functionApp,
+        environment: pulumi
+          .all([args.environment ?? {}, this.fullyQualifiedNamespace])
+          .apply(([environment, fullyQualifiedNamespace]) => ({
+            ...environment,
+            [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: fullyQualifiedNamespace,
+          })),
+        ...args.function,
+        transform: transform.function,
       },
-      parent,
+      this.child,
     );
+    this.functionAppName = this.functionApp.name;
     this.functionPrincipalId = this.functionApp.principalId;
     // The trigger receives, and the scale controller reads the queue's message and session counts:
     // that takes Manage rights, which with Entra ID only "Azure Service Bus Data Owner" gives; with
@@ -605,7 +639,7 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
     grantRole(
       `${name}-app-owner`,
       { principalId: this.functionPrincipalId, role: "Azure Service Bus Data Owner", scope: this.workQueue.id },
-      parent,
+      this.child,
     );
     for (const [producer, principal] of Object.entries(args.producerPrincipalIds ?? {})) {
       const { principalId, principalType } =
@@ -615,12 +649,12 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
       this.grantProducer(producer, principalId, principalType);
     }
 
-    this.deadLetterAlert = new monitor.MetricAlert(
+    this.alarm = new monitor.MetricAlert(
       `${name}-dead-letters`,
-      applyTransform(transform.deadLetterAlert, {
+      applyTransform(transform.alarm, {
         resourceGroupName: args.resourceGroupName,
         location: "global",
-        description: `${owner}: dead-lettered messages: failed runs (work queue) or messages a processing queue could not forward.`,
+        description: `${this.owner}: dead-lettered messages: failed runs (work queue) or messages a processing queue could not forward.`,
         severity: 2,
         enabled: true,
         scopes: [namespace.id],
@@ -648,24 +682,27 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
             },
           ],
         },
-        actions: (args.alertActionGroupIds ?? []).map((actionGroupId) => ({ actionGroupId })),
+        actions: pulumi
+          .output(args.alarmActions ?? [])
+          .apply((actionGroupIds) => actionGroupIds.map((actionGroupId) => ({ actionGroupId }))),
       }),
-      parent,
+      this.child,
     );
 
     this.producerConfig = this.fullyQualifiedNamespace.apply((fullyQualifiedNamespace) => ({
       fullyQualifiedNamespace,
       ...producerConfigOf(settings),
     }));
-    this.registerOutputs({
-      functionPrincipalId: this.functionPrincipalId,
-      fullyQualifiedNamespace: this.fullyQualifiedNamespace,
-      namespaceId: this.namespaceId,
-      workQueueName: this.workQueueName,
-      processingQueueNames: this.processingQueueNames,
-      processingQueueIds: this.processingQueueIds,
-      producerConfig: this.producerConfig,
-    });
+    this.registerOutputsOf(
+      "functionAppName",
+      "functionPrincipalId",
+      "fullyQualifiedNamespace",
+      "namespaceId",
+      "workQueueName",
+      "processingQueueNames",
+      "processingQueueIds",
+      "producerConfig",
+    );
   }
 
   /**
@@ -681,14 +718,13 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
       grantRole(
         `${this.componentName}-producer-${name}-${window}`,
         { principalId, principalType, role: "Azure Service Bus Data Sender", scope: queue.id },
-        { parent: this },
+        this.child,
       ),
     );
   }
 
   private declareNamespace(
     name: string,
-    owner: string,
     args: DedupForwardingQueueArgs,
     transform: Transform<servicebus.NamespaceArgs> | undefined,
   ): {
@@ -698,32 +734,39 @@ export class DedupForwardingQueue extends pulumi.ComponentResource {
     id: pulumi.Output<string>;
     fullyQualifiedNamespace: pulumi.Output<string>;
   } {
-    if (args.existingNamespace) {
-      const resourceGroupName = pulumi.output(args.existingNamespace.resourceGroupName ?? args.resourceGroupName);
-      const existing = servicebus.getNamespaceOutput(
-        { namespaceName: args.existingNamespace.name, resourceGroupName },
-        { parent: this },
-      );
+    if (usesExisting(args.namespace)) {
+      const { existing } = args.namespace;
+      const resourceGroupName = pulumi.output(existing.resourceGroupName ?? args.resourceGroupName);
+      const found = servicebus.getNamespaceOutput({ namespaceName: existing.name, resourceGroupName }, this.child);
       return {
-        name: existing.name,
+        name: found.name,
         resourceGroupName,
-        id: existing.id,
-        fullyQualifiedNamespace: existing.apply((found) => existingNamespaceHost(owner, found)),
+        id: found.id,
+        fullyQualifiedNamespace: found.apply((result) => existingNamespaceHost(this.owner, result)),
       };
     }
-    const tier = args.tier ?? "Standard";
+    const {
+      name: namespaceName,
+      tier = DEFAULTS.namespace.tier,
+      messagingUnits,
+      allowLocalAuth,
+    } = args.namespace ?? {};
     const namespace = new servicebus.Namespace(
       `${name}-namespace`,
       applyTransform(transform, {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        namespaceName: args.namespaceName ?? derivedNamespaceName(name),
-        sku: { name: tier, tier, ...(tier === "Premium" ? { capacity: args.premiumMessagingUnits ?? 1 } : {}) },
+        namespaceName: namespaceName ?? derivedNamespaceName(name),
+        sku: {
+          name: tier,
+          tier,
+          ...(tier === "Premium" ? { capacity: messagingUnits ?? DEFAULTS.namespace.messagingUnits } : {}),
+        },
         // Entra ID (RBAC) only unless asked: no keys to leak or rotate.
-        disableLocalAuth: !(args.allowLocalAuth ?? false),
+        disableLocalAuth: !(allowLocalAuth ?? DEFAULTS.namespace.allowLocalAuth),
         minimumTlsVersion: "1.2",
       }),
-      { parent: this },
+      this.child,
     );
     return {
       resource: namespace,

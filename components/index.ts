@@ -8,11 +8,13 @@ export {
   type DedupForwardingQueueArgs,
   type DedupForwardingQueueSettings,
   dedupForwardingQueueSettings,
+  type ExistingServiceBusNamespace,
   type ProcessCallback,
   type ProcessingMessageInfo,
   type ProcessingRun,
   type ProcessingScheduleConfig,
   type ProducerPrincipal,
+  type ServiceBusNamespaceSettings,
   validateDedupForwardingQueueArgs,
 } from "./dedup-forwarding-queue";
 export type {

@@ -1,61 +1,19 @@
 /**
- * Durations as people write them ("1 day", "2 hours") and as Service Bus and the Functions host
- * want them (ISO 8601 `P1DT1H` for ARM, .NET `d.hh:mm:ss` for host.json), in whole seconds.
+ * Durations in whole seconds as Service Bus and the Functions host want them (ISO 8601 `P1DT1H`
+ * for ARM, .NET `d.hh:mm:ss` for host.json) and as error messages describe them.
  */
 
-const UNIT_SECONDS: Record<string, number> = {
-  second: 1,
-  minute: 60,
-  hour: 3600,
-  day: 86_400,
-  week: 604_800,
-};
-
-const UNIT_ALIASES: Record<string, string> = {
-  s: "second",
-  sec: "second",
-  secs: "second",
-  m: "minute",
-  min: "minute",
-  mins: "minute",
-  h: "hour",
-  hr: "hour",
-  hrs: "hour",
-  d: "day",
-  w: "week",
-};
-
-const ISO_DURATION = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i;
-const SPOKEN_PART = /(\d+)\s*([a-z]+)/gi;
-const SPOKEN_DURATION = /^(?:\d+\s*[a-z]+\s*)+$/i;
-
-function unitSeconds(word: string): number | undefined {
-  const lower = word.toLowerCase();
-  const singular = lower.endsWith("s") && UNIT_SECONDS[lower.slice(0, -1)] !== undefined ? lower.slice(0, -1) : lower;
-  return UNIT_SECONDS[singular] ?? UNIT_SECONDS[UNIT_ALIASES[lower] ?? ""];
-}
+const ISO_DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 
 /**
- * Whole seconds of "1 day", "2 hours", "1 day 12 hours", "30 minutes", "45 s", or ISO 8601 without
- * years and months ("P1D", "PT2H", "P1DT12H", "P1W"), whose lengths vary. Undefined when unreadable.
+ * Whole seconds of an ISO 8601 duration in days, hours, minutes and seconds ("P1DT2H", "PT10M"):
+ * what ARM and the Service Bus administration API report, read back. Undefined for anything else.
  */
-export function parseDuration(text: string): number | undefined {
-  if (typeof text !== "string") return undefined;
-  const trimmed = text.trim();
-  const iso = ISO_DURATION.exec(trimmed);
-  if (iso) {
-    if (trimmed.toUpperCase() === "P" || trimmed.toUpperCase().endsWith("T")) return undefined;
-    const [weeks, days, hours, minutes, seconds] = iso.slice(1).map((part) => Number(part ?? 0));
-    return weeks * 604_800 + days * 86_400 + hours * 3600 + minutes * 60 + seconds;
-  }
-  if (!SPOKEN_DURATION.test(trimmed)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of trimmed.matchAll(SPOKEN_PART)) {
-    const seconds = unitSeconds(unit);
-    if (seconds === undefined) return undefined;
-    total += Number(amount) * seconds;
-  }
-  return total;
+export function isoDurationSeconds(text: string): number | undefined {
+  const match = ISO_DURATION.exec(text);
+  if (!match || text === "P" || text.endsWith("T")) return undefined;
+  const [days, hours, minutes, seconds] = match.slice(1).map((part) => Number(part ?? 0));
+  return days * 86_400 + hours * 3600 + minutes * 60 + seconds;
 }
 
 /** ISO 8601 duration, days as the largest unit: 90000 -> "P1DT1H", 7200 -> "PT2H", 0 -> "PT0S". */

@@ -89,10 +89,10 @@ function instantReaching(wall: number, timeZone: string, last: boolean): number 
  */
 export function periodShapeProblem(periodSeconds: number): string | undefined {
   if (periodSeconds < DAY_SECONDS && DAY_SECONDS % periodSeconds !== 0) {
-    return 'does not divide a day; periods start at local midnight, so use a length that divides 24 hours (e.g. "2 hours", "30 minutes") or whole days.';
+    return "does not divide a day; periods start at local midnight, so use a length that divides 24 hours (e.g. 7200 for 2 hours, 1800 for 30 minutes) or whole days.";
   }
   if (periodSeconds > DAY_SECONDS && periodSeconds % DAY_SECONDS !== 0) {
-    return 'is longer than a day but not whole days; use whole days (e.g. "7 days").';
+    return "is longer than a day but not whole days; use whole days (e.g. 604800 for 7 days).";
   }
   return undefined;
 }

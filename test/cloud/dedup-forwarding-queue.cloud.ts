@@ -25,7 +25,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service-bus";
-import { parseDuration } from "../../runtime/dedup-forwarding-queue/duration";
+import { isoDurationSeconds } from "../../runtime/dedup-forwarding-queue/duration";
 import {
   planProcessing,
   ProcessingScheduler,
@@ -140,7 +140,7 @@ describe("DedupForwardingQueue on Azure Service Bus", { skip, timeout: 10 * 60_0
           await admin.getQueue(queueName);
         assert.equal(requiresDuplicateDetection, true, window);
         assert.equal(requiresSession, false, window);
-        const windowSeconds = parseDuration(duplicateDetectionHistoryTimeWindow) ?? 0;
+        const windowSeconds = isoDurationSeconds(duplicateDetectionHistoryTimeWindow) ?? 0;
         assert.ok(
           windowSeconds >= periodSeconds + deployed.scheduleDelaySeconds,
           `${window}: ${duplicateDetectionHistoryTimeWindow} covers the period and delay`,

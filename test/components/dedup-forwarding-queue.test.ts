@@ -34,7 +34,7 @@ const processRun = async ({ dataSetId, period }: { dataSetId: string; period: st
 };
 const baseArgs: DedupForwardingQueueArgs = {
   resourceGroupName: "rg",
-  windows: { daily: "1 day", twoHourly: "2 hours" },
+  windows: { daily: 86_400, twoHourly: 7_200 },
   process: processRun,
 };
 
@@ -186,10 +186,14 @@ describe("DedupForwardingQueue resources", () => {
     );
   });
 
+  it("exposes the name of the Function App that runs process", async () => {
+    assert.equal(await resolve(readings.functionAppName), recorder.named(WEB_APP, "readings-fn-app").state.name);
+  });
+
   it("grants the app's identity the roles process needs, on the scopes given", async () => {
     const reports = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/reports";
     const component = await build("reporting", {
-      functionApp: { permissions: { reports: { role: "Storage Blob Data Contributor", scope: reports } } },
+      function: { permissions: { reports: { role: "Storage Blob Data Contributor", scope: reports } } },
     });
     const grant = recorder.named(ROLE_ASSIGNMENT, "reporting-fn-callback-reports");
     assert.deepEqual(
@@ -264,20 +268,23 @@ describe("DedupForwardingQueue resources", () => {
 
 describe("DedupForwardingQueue options", () => {
   it("widens each duplicate window by the hour the clocks go back in a DST time zone", async () => {
-    await build("london", { timeZone: "Europe/London", windows: { daily: "1 day" } });
+    await build("london", { timeZone: "Europe/London", windows: { daily: 86_400 } });
     assert.equal(
       recorder.named(QUEUE, "london-processing-daily").inputs.duplicateDetectionHistoryTimeWindow,
       "P1DT1H5M",
     );
   });
 
-  it("reads windows written in ISO 8601", async () => {
-    await build("iso", { windows: { twoHourly: "PT2H" }, scheduleDelay: "PT0S" });
-    assert.equal(recorder.named(QUEUE, "iso-processing-twoHourly").inputs.duplicateDetectionHistoryTimeWindow, "PT2H");
+  it("sizes a window by its period alone without a schedule delay", async () => {
+    await build("undelayed", { windows: { twoHourly: 7_200 }, scheduleDelaySeconds: 0 });
+    assert.equal(
+      recorder.named(QUEUE, "undelayed-processing-twoHourly").inputs.duplicateDetectionHistoryTimeWindow,
+      "PT2H",
+    );
   });
 
   it("creates a Premium namespace with its messaging units", async () => {
-    await build("premium", { tier: "Premium", premiumMessagingUnits: 2 });
+    await build("premium", { namespace: { tier: "Premium", messagingUnits: 2 } });
     assert.deepEqual(recorder.named(NAMESPACE, "premium-namespace").inputs.sku, {
       name: "Premium",
       tier: "Premium",
@@ -286,19 +293,59 @@ describe("DedupForwardingQueue options", () => {
   });
 
   it("keeps SAS authentication only when asked", async () => {
-    await build("sas", { allowLocalAuth: true });
+    await build("sas", { namespace: { allowLocalAuth: true } });
     assert.equal(recorder.named(NAMESPACE, "sas-namespace").inputs.disableLocalAuth, false);
   });
 
-  it("sets the work queue's delivery count and duplicate window from the arguments", async () => {
-    await build("tuned", { maxDeliveryCount: 3, workQueueDuplicateWindow: "1 hour" });
+  it("sets the work queue's delivery count, duplicate window, retention and lock from the arguments", async () => {
+    await build("tuned", {
+      maxDeliveryCount: 3,
+      workQueueDuplicateWindowSeconds: 3600,
+      messageRetentionSeconds: 86_400,
+      lockDurationSeconds: 30,
+    });
     const { inputs } = recorder.named(QUEUE, "tuned-work");
-    assert.equal(inputs.maxDeliveryCount, 3);
-    assert.equal(inputs.duplicateDetectionHistoryTimeWindow, "PT1H");
+    assert.deepEqual(
+      [
+        inputs.maxDeliveryCount,
+        inputs.duplicateDetectionHistoryTimeWindow,
+        inputs.defaultMessageTimeToLive,
+        inputs.lockDuration,
+      ],
+      [3, "PT1H", "P1D", "PT30S"],
+    );
+  });
+
+  it("gives process the environment it is given, with the component's own setting winning", async () => {
+    await build("configured", {
+      environment: { REPORTS_URL: "https://reports.example.com", ServiceBus__fullyQualifiedNamespace: "elsewhere" },
+    });
+    const settings = recorder.named(WEB_APP, "configured-fn-app").inputs.siteConfig.appSettings as {
+      name: string;
+      value: string;
+    }[];
+    const namespaceName = recorder.named(NAMESPACE, "configured-namespace").inputs.namespaceName;
+    assert.deepEqual(
+      settings.filter((s) => s.name === "REPORTS_URL" || s.name === "ServiceBus__fullyQualifiedNamespace"),
+      [
+        { name: "REPORTS_URL", value: "https://reports.example.com" },
+        { name: "ServiceBus__fullyQualifiedNamespace", value: `${namespaceName}.servicebus.windows.net` },
+      ],
+    );
+  });
+
+  it("notifies the alarm's action groups", async () => {
+    const actionGroup = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ops";
+    await build("alarmed", { alarmActions: [actionGroup] });
+    assert.deepEqual(recorder.named("azure-native:monitor:MetricAlert", "alarmed-dead-letters").inputs.actions, [
+      { actionGroupId: actionGroup },
+    ]);
   });
 
   it("uses an existing namespace in its own resource group instead of creating one", async () => {
-    const shared = await build("shared", { existingNamespace: { name: "team-bus", resourceGroupName: "messaging" } });
+    const shared = await build("shared", {
+      namespace: { existing: { name: "team-bus", resourceGroupName: "messaging" } },
+    });
     assert.equal(ownedBy("shared", NAMESPACE).length, 0);
     for (const queue of ownedBy("shared", QUEUE)) {
       assert.equal(queue.inputs.namespaceName, "team-bus");
@@ -308,7 +355,7 @@ describe("DedupForwardingQueue options", () => {
   });
 
   it("names its queues in an existing namespace with the stack's suffix, so stacks sharing the namespace never share queues", async () => {
-    const shared = await build("stacked", { existingNamespace: { name: "team-bus" } });
+    const shared = await build("stacked", { namespace: { existing: { name: "team-bus" } } });
     const prefix = `stacked-${uniqueSuffix("stacked-queues")}`;
     assert.deepEqual(
       ownedBy("stacked", QUEUE)
@@ -329,7 +376,7 @@ describe("DedupForwardingQueue options", () => {
     assert.throws(
       () => existingNamespaceHost('DedupForwardingQueue "shared"', basic),
       new Error(
-        'DedupForwardingQueue "shared": existingNamespace "basic-bus" is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.',
+        'DedupForwardingQueue "shared": namespace.existing "basic-bus" is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.',
       ),
     );
   });
@@ -352,7 +399,7 @@ describe("DedupForwardingQueue options", () => {
 
   it("passes the principal type of a producer given with one", async () => {
     await build("typed", {
-      windows: { daily: "1 day" },
+      windows: { daily: 86_400 },
       producerPrincipalIds: { team: { principalId: "group-id", principalType: "Group" } },
     });
     assert.equal(recorder.named(ROLE_ASSIGNMENT, "typed-producer-team-daily").inputs.principalType, "Group");
@@ -378,203 +425,195 @@ describe("DedupForwardingQueue argument validation", () => {
     assert.deepEqual(problems({}), []);
   });
 
-  it("rejects no windows", () => {
-    assert.equal(
-      message({ windows: {} }),
-      'DedupForwardingQueue "readings": windows {} needs at least one window, e.g. { daily: "1 day" }.',
-    );
-  });
-
-  it("rejects a window that is not a duration", () => {
-    assert.equal(
-      message({ windows: { daily: "1 fortnight" } }),
-      'DedupForwardingQueue "readings": windows.daily "1 fortnight" is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
-    );
-  });
-
-  it("rejects a window under 20 seconds", () => {
-    assert.equal(
-      message({ windows: { fast: "10 seconds" } }),
-      'DedupForwardingQueue "readings": windows.fast "10 seconds" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
-    );
-  });
-
-  it("rejects a window over 7 days", () => {
-    assert.equal(
-      message({ windows: { fortnightly: "14 days" } }),
-      'DedupForwardingQueue "readings": windows.fortnightly "14 days" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
-    );
-  });
-
-  it("rejects a window under a day that does not divide a day", () => {
-    assert.equal(
-      message({ windows: { odd: "7 hours" } }),
-      'DedupForwardingQueue "readings": windows.odd "7 hours" does not divide a day; periods start at local midnight, so use a length that divides 24 hours (e.g. "2 hours", "30 minutes") or whole days.',
-    );
-  });
-
-  it("rejects a window over a day that is not whole days", () => {
-    assert.equal(
-      message({ windows: { long: "36 hours" } }),
-      'DedupForwardingQueue "readings": windows.long "36 hours" is longer than a day but not whole days; use whole days (e.g. "7 days").',
-    );
-  });
-
-  it("rejects a window that with the schedule delay needs more than 7 days of duplicate detection", () => {
-    assert.equal(
-      message({ windows: { weekly: "7 days" } }),
-      'DedupForwardingQueue "readings": windows.weekly "7 days" needs a duplicate-detection window of 7 days 5 minutes (the period plus scheduleDelay 5 minutes); Service Bus allows at most 7 days. Use a shorter window or scheduleDelay.',
-    );
-  });
-
-  it("rejects a window that with the DST hour needs more than 7 days of duplicate detection", () => {
-    assert.equal(
-      message({ windows: { weekly: "7 days" }, scheduleDelay: "0 seconds", timeZone: "Europe/London" }),
-      'DedupForwardingQueue "readings": windows.weekly "7 days" needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus scheduleDelay 0 seconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelay, or timeZone "UTC".',
-    );
-  });
-
-  it("rejects two windows of the same length", () => {
-    assert.equal(
-      message({ windows: { daily: "1 day", alsoDaily: "24 hours" } }),
-      'DedupForwardingQueue "readings": windows.alsoDaily "24 hours" has the same length as windows.daily; their messages would share ids in the work queue. Keep one of them.',
-    );
-  });
-
-  it("rejects a window name that cannot be part of a queue name", () => {
-    assert.equal(
-      message({ windows: { "two hourly": "2 hours" } }),
-      'DedupForwardingQueue "readings": windows key "two hourly" cannot be part of a queue name; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
-    );
-  });
-
-  it("rejects window names that differ only in case", () => {
-    assert.equal(
-      message({ windows: { daily: "1 day", Daily: "2 hours" } }),
-      'DedupForwardingQueue "readings": windows key "Daily" names the same queue as "daily"; Service Bus queue names are case-insensitive.',
-    );
-  });
-
-  it("rejects the Basic tier", () => {
-    assert.equal(
-      message({ tier: "Basic" as "Standard" }),
-      'DedupForwardingQueue "readings": tier "Basic" is not supported; duplicate detection and auto-forwarding need "Standard" or "Premium".',
-    );
-  });
-
-  it("rejects an unknown tier", () => {
-    assert.equal(
-      message({ tier: "Gold" as "Standard" }),
-      'DedupForwardingQueue "readings": tier "Gold" is not a Service Bus tier; use "Standard" or "Premium".',
-    );
-  });
-
-  it("rejects a Premium size that does not exist", () => {
-    assert.equal(
-      message({ tier: "Premium", premiumMessagingUnits: 3 }),
-      'DedupForwardingQueue "readings": premiumMessagingUnits 3 is not a Premium size; use 1, 2, 4, 8 or 16.',
-    );
-  });
-
-  it("rejects messaging units without the Premium tier", () => {
-    assert.equal(
-      message({ premiumMessagingUnits: 2 }),
-      'DedupForwardingQueue "readings": premiumMessagingUnits 2 applies only with tier "Premium".',
-    );
-  });
-
-  it("rejects a namespace name Azure would reject", () => {
-    assert.equal(
-      message({ namespaceName: "1bus" }),
-      'DedupForwardingQueue "readings": namespaceName "1bus" is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
-    );
-  });
-
-  it("rejects a namespace name with a reserved suffix", () => {
-    assert.match(
-      message({ namespaceName: "readings-sb" }),
-      /namespaceName "readings-sb" is not a Service Bus namespace name/,
-    );
-  });
-
-  it("rejects namespace settings together with an existing namespace", () => {
-    assert.equal(
-      message({ existingNamespace: { name: "team-bus" }, tier: "Premium" }),
-      'DedupForwardingQueue "readings": tier "Premium" applies only to a namespace the component creates; omit it or omit existingNamespace.',
-    );
-  });
-
-  it("rejects a time zone Node.js does not know", () => {
-    assert.equal(
-      message({ timeZone: "Mars/Olympus" }),
-      'DedupForwardingQueue "readings": timeZone "Mars/Olympus" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
-    );
-  });
-
-  it("rejects a UTC offset in place of a time zone name, as Node.js 22+ Intl would accept it (ECMA-402 2024)", () => {
-    assert.equal(
-      message({ timeZone: "+01:00" }),
-      'DedupForwardingQueue "readings": timeZone "+01:00" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
-    );
-  });
-
-  it("rejects a schedule delay that is not a duration", () => {
-    assert.equal(
-      message({ scheduleDelay: "soon" }),
-      'DedupForwardingQueue "readings": scheduleDelay "soon" is not a duration; use e.g. "1 day", "2 hours", "30 minutes" or ISO 8601 "P1D".',
-    );
-  });
-
-  it("rejects a work queue duplicate window outside 20 seconds..7 days", () => {
-    assert.equal(
-      message({ workQueueDuplicateWindow: "5 seconds" }),
-      'DedupForwardingQueue "readings": workQueueDuplicateWindow "5 seconds" is out of range; Service Bus duplicate detection allows 20 seconds..7 days.',
-    );
-  });
-
-  it("rejects a max delivery count Service Bus does not allow", () => {
-    assert.equal(
-      message({ maxDeliveryCount: 0 }),
-      'DedupForwardingQueue "readings": maxDeliveryCount 0 is out of range; Service Bus allows 1..2000.',
-    );
-  });
-
-  it("rejects a lock duration over 5 minutes", () => {
-    assert.equal(
-      message({ lockDuration: "10 minutes" }),
-      'DedupForwardingQueue "readings": lockDuration "10 minutes" is out of range; Service Bus allows 5 seconds..5 minutes.',
-    );
-  });
-
-  it("rejects a session count under one", () => {
-    assert.equal(
-      message({ maxConcurrentSessions: 0 }),
-      'DedupForwardingQueue "readings": maxConcurrentSessions 0 is out of range; the Functions host is given 1..1000.',
-    );
-  });
-
-  it("rejects a component name that cannot prefix queue names", () => {
-    assert.equal(
-      message({}, "-readings"),
-      'DedupForwardingQueue "-readings": name "-readings" cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
-    );
-  });
-
-  it("rejects a missing process callback", () => {
-    assert.equal(
-      message({ process: undefined }),
-      'DedupForwardingQueue "readings": process (missing) must be a function: async ({ dataSetId, period, window }) => void.',
-    );
-  });
-
-  it("rejects Function App settings the building block rejects", () => {
-    assert.equal(
-      message({ functionApp: { instanceMemoryMb: 1024 as 2048 } }),
-      'DedupForwardingQueue "readings": functionApp.instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
-    );
-  });
+  const rows: { what: string; args: Partial<DedupForwardingQueueArgs>; name?: string; message: string }[] = [
+    {
+      what: "no windows",
+      args: { windows: {} },
+      message: 'DedupForwardingQueue "readings": windows {} needs at least one window, e.g. { daily: 86400 }.',
+    },
+    {
+      what: "a window that is not a number of seconds",
+      args: { windows: { daily: "1 day" as unknown as number } },
+      message:
+        'DedupForwardingQueue "readings": windows.daily "1 day" is out of range; Service Bus duplicate detection allows 20..604800.',
+    },
+    {
+      what: "a window under 20 seconds",
+      args: { windows: { fast: 10 } },
+      message:
+        'DedupForwardingQueue "readings": windows.fast 10 is out of range; Service Bus duplicate detection allows 20..604800.',
+    },
+    {
+      what: "a window over 7 days",
+      args: { windows: { fortnightly: 1_209_600 } },
+      message:
+        'DedupForwardingQueue "readings": windows.fortnightly 1209600 is out of range; Service Bus duplicate detection allows 20..604800.',
+    },
+    {
+      what: "a window under a day that does not divide a day",
+      args: { windows: { odd: 25_200 } },
+      message:
+        'DedupForwardingQueue "readings": windows.odd 25200 does not divide a day; periods start at local midnight, so use a length that divides 24 hours (e.g. 7200 for 2 hours, 1800 for 30 minutes) or whole days.',
+    },
+    {
+      what: "a window over a day that is not whole days",
+      args: { windows: { long: 129_600 } },
+      message:
+        'DedupForwardingQueue "readings": windows.long 129600 is longer than a day but not whole days; use whole days (e.g. 604800 for 7 days).',
+    },
+    {
+      what: "a window that with the schedule delay needs more than 7 days of duplicate detection",
+      args: { windows: { weekly: 604_800 } },
+      message:
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 5 minutes (the period plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds.',
+    },
+    {
+      what: "a window that with the DST hour needs more than 7 days of duplicate detection",
+      args: { windows: { weekly: 604_800 }, scheduleDelaySeconds: 0, timeZone: "Europe/London" },
+      message:
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 0 seconds of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds, or timeZone "UTC".',
+    },
+    {
+      what: "two windows of the same length",
+      args: { windows: { daily: 86_400, alsoDaily: 86_400 } },
+      message:
+        'DedupForwardingQueue "readings": windows.alsoDaily 86400 has the same length as windows.daily; their messages would share ids in the work queue. Keep one of them.',
+    },
+    {
+      what: "a window name that cannot be part of a queue name",
+      args: { windows: { "two hourly": 7_200 } },
+      message:
+        'DedupForwardingQueue "readings": windows key "two hourly" cannot be part of a queue name; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+    },
+    {
+      what: "window names that differ only in case",
+      args: { windows: { daily: 86_400, Daily: 7_200 } },
+      message:
+        'DedupForwardingQueue "readings": windows key "Daily" names the same queue as "daily"; Service Bus queue names are case-insensitive.',
+    },
+    {
+      what: "the Basic tier",
+      args: { namespace: { tier: "Basic" as "Standard" } },
+      message:
+        'DedupForwardingQueue "readings": namespace.tier "Basic" is not supported; duplicate detection and auto-forwarding need "Standard" or "Premium".',
+    },
+    {
+      what: "an unknown tier",
+      args: { namespace: { tier: "Gold" as "Standard" } },
+      message:
+        'DedupForwardingQueue "readings": namespace.tier "Gold" is not a Service Bus tier; use "Standard" or "Premium".',
+    },
+    {
+      what: "a Premium size that does not exist",
+      args: { namespace: { tier: "Premium", messagingUnits: 3 } },
+      message:
+        'DedupForwardingQueue "readings": namespace.messagingUnits 3 is not a Premium size; use 1, 2, 4, 8 or 16.',
+    },
+    {
+      what: "messaging units without the Premium tier",
+      args: { namespace: { messagingUnits: 2 } },
+      message:
+        'DedupForwardingQueue "readings": namespace.messagingUnits 2 applies only with namespace.tier "Premium".',
+    },
+    {
+      what: "a namespace name Azure would reject",
+      args: { namespace: { name: "1bus" } },
+      message:
+        'DedupForwardingQueue "readings": namespace.name "1bus" is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
+    },
+    {
+      what: "a namespace name with a reserved suffix",
+      args: { namespace: { name: "readings-sb" } },
+      message:
+        'DedupForwardingQueue "readings": namespace.name "readings-sb" is not a Service Bus namespace name; use 6..50 letters, digits and hyphens, starting with a letter, ending with a letter or digit, and not ending in "-sb" or "-mgmt".',
+    },
+    {
+      what: "namespace settings together with an existing namespace",
+      args: { namespace: { existing: { name: "team-bus" }, tier: "Premium" } as DedupForwardingQueueArgs["namespace"] },
+      message:
+        'DedupForwardingQueue "readings": namespace.tier "Premium" applies only to a namespace the component creates; set it on the existing namespace, or omit namespace.existing.',
+    },
+    {
+      what: "a time zone Node.js does not know",
+      args: { timeZone: "Mars/Olympus" },
+      message:
+        'DedupForwardingQueue "readings": timeZone "Mars/Olympus" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
+    },
+    {
+      what: "a UTC offset in place of a time zone name, as Node.js 22+ Intl would accept it (ECMA-402 2024)",
+      args: { timeZone: "+01:00" },
+      message:
+        'DedupForwardingQueue "readings": timeZone "+01:00" is not an IANA time zone Node.js knows; use e.g. "UTC", "Europe/London" or "America/New_York".',
+    },
+    {
+      what: "a schedule delay that is not a number of seconds",
+      args: { scheduleDelaySeconds: "soon" as unknown as number },
+      message:
+        'DedupForwardingQueue "readings": scheduleDelaySeconds "soon" is out of range; it must be within 0..604800.',
+    },
+    {
+      what: "a work queue duplicate window outside 20 seconds..7 days",
+      args: { workQueueDuplicateWindowSeconds: 5 },
+      message:
+        'DedupForwardingQueue "readings": workQueueDuplicateWindowSeconds 5 is out of range; Service Bus duplicate detection allows 20..604800.',
+    },
+    {
+      what: "a max delivery count Service Bus does not allow",
+      args: { maxDeliveryCount: 0 },
+      message: 'DedupForwardingQueue "readings": maxDeliveryCount 0 is out of range; Service Bus allows 1..2000.',
+    },
+    {
+      what: "a message retention under a second",
+      args: { messageRetentionSeconds: 0 },
+      message:
+        'DedupForwardingQueue "readings": messageRetentionSeconds 0 is out of range; Service Bus needs 1..922337203685.',
+    },
+    {
+      what: "a lock duration over 5 minutes",
+      args: { lockDurationSeconds: 600 },
+      message: 'DedupForwardingQueue "readings": lockDurationSeconds 600 is out of range; Service Bus allows 5..300.',
+    },
+    {
+      what: "a session count under one",
+      args: { maxConcurrentSessions: 0 },
+      message:
+        'DedupForwardingQueue "readings": maxConcurrentSessions 0 is out of range; the Functions host is given 1..1000.',
+    },
+    {
+      what: "a session idle timeout over 5 minutes",
+      args: { sessionIdleTimeoutSeconds: 301 },
+      message: 'DedupForwardingQueue "readings": sessionIdleTimeoutSeconds 301 is out of range; keep it within 1..300.',
+    },
+    {
+      what: "a component name that cannot prefix queue names",
+      args: {},
+      name: "-readings",
+      message:
+        'DedupForwardingQueue "-readings": name "-readings" cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+    },
+    {
+      what: "a missing process callback",
+      args: { process: undefined },
+      message:
+        'DedupForwardingQueue "readings": process (missing) must be a function: async ({ dataSetId, period, window }) => void.',
+    },
+    {
+      what: "Function App settings the building block rejects",
+      args: { function: { instanceMemoryMb: 1024 as 2048 } },
+      message:
+        'DedupForwardingQueue "readings": function.instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
+    },
+  ];
+  for (const row of rows) {
+    it(`rejects ${row.what}`, () => {
+      assert.equal(message(row.args, row.name), row.message);
+    });
+  }
 
   it("reports every problem at once", () => {
-    assert.deepEqual(problems({ tier: "Basic" as "Standard", maxDeliveryCount: 0, timeZone: "Nowhere" }).length, 3);
+    assert.deepEqual(
+      problems({ namespace: { tier: "Basic" as "Standard" }, maxDeliveryCount: 0, timeZone: "Nowhere" }).length,
+      3,
+    );
   });
 });

@@ -27,7 +27,7 @@ const MINUTE = 60_000;
 
 const args: DedupForwardingQueueArgs = {
   resourceGroupName: "scenario",
-  windows: { daily: "1 day", twoHourly: "2 hours" },
+  windows: { daily: 86_400, twoHourly: 7_200 },
   timeZone: "Europe/London",
   process: async ({ dataSetId, period, window, periodStart, periodEnd }) => {
     console.log(`processed ${JSON.stringify({ dataSetId, period, window, periodStart, periodEnd })}`);

@@ -19,10 +19,10 @@ const recorder = installMocks({
 
 import { zipBytes } from "../../../components/artifact";
 import { DedupForwardingQueue } from "../../../components/dedup-forwarding-queue";
-import { parseDuration } from "../../../runtime/dedup-forwarding-queue/duration";
+import { isoDurationSeconds } from "../../../runtime/dedup-forwarding-queue/duration";
 import { ProcessingScheduler } from "../../../runtime/dedup-forwarding-queue/producer";
 import { ArtifactProcess } from "../../harness/artifact-runner";
-import { FakeServiceBus } from "./fake-service-bus";
+import { FakeServiceBus } from "../../harness/fakes/service-bus";
 import type { InvokeFunction } from "./session-trigger";
 import { replayObservations } from "./simulation";
 
@@ -35,8 +35,8 @@ interface Run {
 
 const component = new DedupForwardingQueue("e2e", {
   resourceGroupName: "rg",
-  existingNamespace: { name: "fake-bus" },
-  windows: { daily: "1 day", twoHourly: "2 hours" },
+  namespace: { existing: { name: "fake-bus" } },
+  windows: { daily: 86_400, twoHourly: 7_200 },
   process: async ({ dataSetId, period, window, message }) => {
     if (dataSetId.startsWith("broken")) throw new Error("summary store unavailable");
     console.log(`processed ${JSON.stringify({ dataSetId, period, window, deliveryCount: message.deliveryCount })}`);
@@ -50,7 +50,7 @@ function fakeFromDeclaredQueues(start: Date): FakeServiceBus {
     bus.createQueue(inputs.queueName, {
       requiresSession: inputs.requiresSession,
       duplicateDetectionWindowSeconds: inputs.requiresDuplicateDetection
-        ? parseDuration(inputs.duplicateDetectionHistoryTimeWindow)
+        ? isoDurationSeconds(inputs.duplicateDetectionHistoryTimeWindow)
         : undefined,
       forwardTo: inputs.forwardTo,
       maxDeliveryCount: inputs.maxDeliveryCount,

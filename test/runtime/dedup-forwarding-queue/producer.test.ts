@@ -9,7 +9,7 @@ import {
   type ProcessingScheduleConfig,
   processingId,
 } from "../../../runtime/dedup-forwarding-queue/producer";
-import { FakeServiceBus } from "./fake-service-bus";
+import { FakeServiceBus } from "../../harness/fakes/service-bus";
 
 const config: ProcessingScheduleConfig = {
   timeZone: "UTC",

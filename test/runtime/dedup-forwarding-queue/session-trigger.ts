@@ -6,7 +6,7 @@
  */
 import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 import { ServiceBusError } from "@azure/service-bus";
-import type { FakeServiceBus, FakeSessionReceiver } from "./fake-service-bus";
+import type { FakeServiceBus, FakeSessionReceiver } from "../../harness/fakes/service-bus";
 
 /** Runs the function for one message; resolves to the error it failed with, if any. */
 export type InvokeFunction = (

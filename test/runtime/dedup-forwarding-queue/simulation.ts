@@ -6,7 +6,7 @@
  */
 import type { DedupForwardingQueueSettings } from "../../../components/dedup-forwarding-queue";
 import type { Observation, ProcessingScheduler } from "../../../runtime/dedup-forwarding-queue/producer";
-import { FakeServiceBus } from "./fake-service-bus";
+import { FakeServiceBus } from "../../harness/fakes/service-bus";
 import { drainSessions, type InvokeFunction, type SessionTriggerReport } from "./session-trigger";
 
 /** A fake namespace with the queues a component's settings declare. */

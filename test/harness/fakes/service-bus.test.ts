@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceBusError } from "@azure/service-bus";
-import { FakeServiceBus } from "./fake-service-bus";
+import { FakeServiceBus } from "./service-bus";
 
 const start = new Date("2024-05-01T00:00:00Z");
 const MINUTE = 60_000;
