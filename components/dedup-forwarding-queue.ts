@@ -33,6 +33,7 @@ import {
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
+import { checkActionGroupIds } from "./validators/azure-resource-id";
 
 export type {
   ProcessCallback,
@@ -388,6 +389,7 @@ function resolveSettings(
     "must be a function: async ({ dataSetId, period, window }) => void.",
   );
   checkNamespace(checker, args.namespace);
+  checkActionGroupIds(checker, args.alarmActions);
 
   const settings: DedupForwardingQueueSettings = {
     timeZone,

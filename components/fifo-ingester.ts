@@ -24,7 +24,7 @@ import {
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { isArn, isSnsTopicArn } from "./validators/arn";
+import { checkAlarmActionArns, isSnsTopicArn } from "./validators/arn";
 import { ArgumentChecker, type ArgumentProblem, InvalidArgumentsError, ownerLabel } from "./validation";
 
 export type { BodyFormat, FifoRecordHandler, FifoRecordMetadata } from "../runtime/fifo-ingester/handler";
@@ -214,18 +214,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
       checker.check(false, problem.argument, problem.value, problem.fix);
   }
   checkExisting(checker, "topic", args.topic, "topic");
-  if (Array.isArray(args.alarmActions)) {
-    args.alarmActions.forEach((action, i) => {
-      if (typeof action === "string") {
-        checker.check(
-          isArn(action),
-          `alarmActions[${i}]`,
-          action,
-          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
-        );
-      }
-    });
-  }
+  checkAlarmActionArns(checker, args.alarmActions);
   return checker.include(validateLambdaFunctionArgs(owner, args.function ?? {}, "function."));
 }
 

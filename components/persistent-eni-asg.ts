@@ -25,7 +25,7 @@ import {
 } from "./lambda-function";
 import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { arnParts, isArn } from "./validators/arn";
+import { arnParts, checkAlarmActionArns } from "./validators/arn";
 import { checkInSubnet, isIpv4 } from "./validators/ipv4";
 import { type ArgumentChecker, ownerLabel } from "./validation";
 
@@ -261,18 +261,7 @@ export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAs
       `is too short; the attacher needs at least ${MIN_FUNCTION_TIMEOUT_SECONDS} s to wait for a detach and still complete the lifecycle action.`,
     );
   }
-  if (Array.isArray(args.alarmActions)) {
-    args.alarmActions.forEach((action, i) => {
-      if (typeof action === "string") {
-        checker.check(
-          isArn(action),
-          `alarmActions[${i}]`,
-          action,
-          'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
-        );
-      }
-    });
-  }
+  checkAlarmActionArns(checker, args.alarmActions);
   const maxForce = Math.max(0, timeout - MIN_FUNCTION_TIMEOUT_SECONDS);
   checker.integerInRange(
     "forceDetachAfterSeconds",

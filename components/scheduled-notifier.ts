@@ -33,7 +33,7 @@ import {
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { arnParts, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
+import { arnParts, checkAlarmActionArns, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
 import { scheduleExpressionProblem } from "./validators/schedule-expression";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -283,6 +283,7 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
 
   checkApiToken(checker, args.apiToken);
   checkEnvironment(checker, args.environment);
+  checkAlarmActionArns(checker, args.alarmActions);
   return checker;
 }
 

@@ -5,6 +5,7 @@
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html); partitions are `aws`,
  * `aws-cn`, `aws-us-gov` and the like.
  */
+import type { ArgumentChecker } from "../validation";
 
 /** The sections of an ARN the components build other ARNs and conditions from. */
 export interface ArnParts {
@@ -54,4 +55,24 @@ export function isSecretsManagerSecretArn(value: string): boolean {
  */
 export function isCompleteSecretArn(secretArn: string): boolean {
   return /:secret:.+-[A-Za-z0-9]{6}$/.test(secretArn);
+}
+
+/**
+ * Records a problem for each known entry of an `alarmActions` argument that is not an ARN: a
+ * CloudWatch alarm action is an ARN (an SNS topic, an Auto Scaling policy, an EC2 action, ...;
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+ * Entries still unknown at preview are left to the service.
+ */
+export function checkAlarmActionArns(checker: ArgumentChecker, alarmActions: unknown): void {
+  if (!Array.isArray(alarmActions)) return;
+  alarmActions.forEach((action: unknown, i) => {
+    if (typeof action === "string") {
+      checker.check(
+        isArn(action),
+        `alarmActions[${i}]`,
+        action,
+        'is not an ARN; CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+      );
+    }
+  });
 }

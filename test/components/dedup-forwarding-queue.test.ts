@@ -598,6 +598,13 @@ describe("DedupForwardingQueue argument validation", () => {
         'DedupForwardingQueue "readings": process (missing) must be a function: async ({ dataSetId, period, window }) => void.',
     },
     {
+      what: "an alarm action that is not an action group id",
+      args: { alarmActions: ["on-call"] },
+      message:
+        'DedupForwardingQueue "readings": alarmActions[0] "on-call" is not an action group id; Azure Monitor alerts notify action groups, ' +
+        'e.g. "/subscriptions/<id>/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call" (an action group\'s id output).',
+    },
+    {
       what: "Function App settings the building block rejects",
       args: { function: { instanceMemoryMb: 1024 as 2048 } },
       message:

@@ -391,7 +391,10 @@ describe("PersistentEniAsg with the terminate hook", () => {
     const allow = policy.Statement.find((s: { Sid: string }) => s.Sid === "EventBridgeDeadLetters");
     assert.deepEqual(allow.Condition, {
       ArnEquals: {
-        "aws:SourceArn": [recorder.named(RULE, "rel-launch").state.arn, recorder.named(RULE, "rel-terminate").state.arn],
+        "aws:SourceArn": [
+          recorder.named(RULE, "rel-launch").state.arn,
+          recorder.named(RULE, "rel-terminate").state.arn,
+        ],
       },
     });
   });

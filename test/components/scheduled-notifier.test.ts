@@ -690,6 +690,14 @@ describe("ScheduledNotifier argument validation", () => {
         message: /timeZone "\+01:00" is not an IANA time zone name/,
       },
       {
+        what: "an alarm action that is not an ARN",
+        argument: "alarmActions[0]",
+        args: { alarmActions: ["on-call"] },
+        message:
+          'ScheduledNotifier "daily": alarmActions[0] "on-call" is not an ARN; ' +
+          'CloudWatch alarm actions are ARNs, e.g. an SNS topic\'s "arn:aws:sns:us-east-1:123456789012:on-call".',
+      },
+      {
         what: "a maxConcurrency below Lambda's minimum of 2",
         argument: "maxConcurrency",
         args: { maxConcurrency: 1 },

@@ -1,7 +1,9 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ArgumentChecker } from "../../../components/validation";
 import {
   arnParts,
+  checkAlarmActionArns,
   isArn,
   isCompleteSecretArn,
   isSecretsManagerSecretArn,
@@ -96,4 +98,26 @@ describe("arnParts", () => {
       assert.deepEqual(arnParts(input), expected);
     });
   }
+});
+
+describe("checkAlarmActionArns", () => {
+  it("names each entry that is not an ARN by its index, and leaves ARNs and unknown entries alone", () => {
+    const checker = new ArgumentChecker("test");
+    const unknownAtPreview = { apply: () => undefined };
+    checkAlarmActionArns(checker, ["arn:aws:sns:us-east-1:123456789012:ops", "ops", unknownAtPreview, "sns:ops"]);
+    assert.deepEqual(
+      checker.list().map((problem) => [problem.argument, problem.value]),
+      [
+        ["alarmActions[1]", "ops"],
+        ["alarmActions[3]", "sns:ops"],
+      ],
+    );
+  });
+
+  it("leaves a list still unknown at preview to the service", () => {
+    const checker = new ArgumentChecker("test");
+    checkAlarmActionArns(checker, undefined);
+    checkAlarmActionArns(checker, { apply: () => undefined });
+    assert.deepEqual(checker.list(), []);
+  });
 });
