@@ -98,7 +98,8 @@ export interface ScheduledNotifierArgs<R extends Recipient = Recipient> {
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * The most consumer instances working at once: the rate limiter. Each instance sends one
-   * notification at a time, so in-flight API calls never exceed it. See the README for sizing.
+   * notification at a time, so in-flight API calls never exceed it. "Sizing `maxConcurrency`" in
+   * docs/scheduled-notifier.md says how to choose it.
    * @default 2
    */
   maxConcurrency?: number;

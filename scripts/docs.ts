@@ -183,7 +183,8 @@ export class ApiDocs {
     const type = this.checker.getNonNullableType(this.checker.getTypeOfSymbol(property));
     const members = (type.isUnion() ? type.types : [type]).filter(
       (member) =>
-        member.flags & ts.TypeFlags.Object &&
+        // A CreateOrUse form is an intersection (settings & `existing?: undefined`).
+        member.flags & (ts.TypeFlags.Object | ts.TypeFlags.Intersection) &&
         member.getCallSignatures().length === 0 &&
         !this.checker.isArrayType(member) &&
         this.checker.getIndexInfosOfType(member).length === 0,

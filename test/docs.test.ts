@@ -53,6 +53,24 @@ describe("generated tables", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("lists both forms of a create-or-use argument, each required in its own form", () => {
+    const required = (table: string, argument: string) =>
+      table
+        .split("\n")
+        .find((row) => row.startsWith(`| \`${argument}\` `))
+        ?.split("|")[3]
+        .trim();
+    const fifo = docs.argsTable("FifoIngesterArgs");
+    assert.equal(required(fifo, "topic.kmsKeyId"), "no");
+    assert.equal(required(fifo, "topic.existing"), "in its form");
+    const eni = docs.argsTable("PersistentEniAsgArgs");
+    assert.equal(required(eni, "networkInterface.subnetId"), "in its form");
+    assert.equal(required(eni, "networkInterface.existing"), "in its form");
+    const notifier = docs.argsTable("ScheduledNotifierArgs");
+    assert.equal(required(notifier, "apiToken.value"), "in its form");
+    assert.equal(required(notifier, "apiToken.kmsKeyArn"), "no");
+  });
 });
 
 /** A ```ts block of a page: where it starts and its code. */

@@ -1,6 +1,6 @@
 /**
  * PersistentEniAsg's `npm start` scenario: the group replaces its unhealthy instance, and the built
- * attacher, on the fake EC2 and Auto Scaling of test/harness/fake-ec2-autoscaling.ts, moves the
+ * attacher, on the fake EC2 and Auto Scaling of test/harness/fakes/ec2-autoscaling/, moves the
  * persistent IP to the new one.
  */
 import { buildArtifact, zipBytes } from "../../components/artifact";
