@@ -64,7 +64,7 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   fifoIngester(name, section) {
-    const existingTopicArn = section.string("existingTopicArn");
+    const existingTopicArn = section.section("topic")?.string("existing");
     const ingester = new FifoIngester<{ id: string }>(name, {
       handler: async (listing, meta) => {
         console.log(
@@ -81,6 +81,7 @@ const builders: Record<string, ComponentBuilder> = {
       maxDeliveryCount: section.number("maxDeliveryCount"),
       function: { timeoutSeconds: section.section("function")?.number("timeoutSeconds") },
       alarmActions: section.strings("alarmActions"),
+      // The dev stack creates its topic unless `topic.existing` names one.
       topic: existingTopicArn ? { existing: existingTopicArn } : undefined,
     });
     return {
@@ -92,15 +93,19 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   persistentEniAsg(name, section) {
-    const existing = section.string("existingNetworkInterfaceId");
-    const created = {
-      subnetId: section.string("subnetId") ?? "",
-      privateIp: section.string("privateIp") ?? "",
-      securityGroupIds: section.strings("securityGroupIds") ?? [],
-      subnetCidrBlock: section.string("subnetCidrBlock"),
-    };
+    const eni = section.section("networkInterface");
+    const existing = eni?.string("existing");
     const asg = new PersistentEniAsg(name, {
-      networkInterface: existing ? { existing } : created,
+      // With `existing`, the creation keys stay unread, so the section's check rejects them.
+      networkInterface: existing
+        ? { existing }
+        : {
+            subnetId: eni?.string("subnetId") ?? "",
+            privateIp: eni?.string("privateIp") ?? "",
+            securityGroupIds: eni?.strings("securityGroupIds") ?? [],
+            subnetCidrBlock: eni?.string("subnetCidrBlock"),
+            description: eni?.string("description"),
+          },
       imageId:
         section.string("imageId") ??
         aws.ssm.getParameterOutput({ name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64" })
@@ -124,7 +129,8 @@ const builders: Record<string, ComponentBuilder> = {
   },
 
   scheduledNotifier(name, section) {
-    const existingApiTokenSecretArn = section.string("existingApiTokenSecretArn");
+    const apiToken = section.section("apiToken");
+    const existingSecretArn = apiToken?.string("existing");
     const notifier = new ScheduledNotifier(name, {
       // The component says what a schedule looks like when it is missing.
       schedule: section.string("schedule") as string,
@@ -132,13 +138,16 @@ const builders: Record<string, ComponentBuilder> = {
       scheduleEnabled: section.boolean("scheduleEnabled"),
       maxConcurrency: section.number("maxConcurrency"),
       environment: section.stringMap("environment"),
-      apiToken: existingApiTokenSecretArn
-        ? { existing: existingApiTokenSecretArn }
-        : {
-            value: new pulumi.Config(PROJECT).requireSecret(
-              "scheduledNotifierApiToken" satisfies keyof typeof STACK_SETTINGS,
-            ),
-          },
+      apiToken: {
+        ...(existingSecretArn
+          ? { existing: existingSecretArn }
+          : {
+              value: new pulumi.Config(PROJECT).requireSecret(
+                "scheduledNotifierApiToken" satisfies keyof typeof STACK_SETTINGS,
+              ),
+            }),
+        kmsKeyArn: apiToken?.string("kmsKeyArn"),
+      },
       // A paged recipient directory and a bearer-token messaging API, both named in `environment`.
       recipients: async function* (run) {
         let page: string | null = `${process.env.DIRECTORY_URL}/recipients?run=${encodeURIComponent(run.id)}`;

@@ -1,9 +1,20 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks } from "./harness/mocks";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION } from "./harness/mocks";
 
-const recorder = installMocks();
+// The dev stack looks an existing ENI up; the answer has the fields getNetworkInterface returns.
+const recorder = installMocks({
+  "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
+    id: inputs.id,
+    arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/${inputs.id}`,
+    subnetId: "subnet-0123456789abcdef0",
+    privateIp: "10.0.1.10",
+    description: "legacy app eth1",
+    securityGroups: ["sg-0123456789abcdef0"],
+    availabilityZone: "us-east-1a",
+  }),
+});
 
 /** Loads the stack program afresh with the given config, as `pulumi up` would. */
 function runStack(config: Record<string, string>): unknown {
@@ -56,7 +67,7 @@ describe("the dev stack program", () => {
     await recorder.settle();
   });
 
-  it("builds ScheduledNotifier from its section: timeZone, environment, and an existing secret by existingApiTokenSecretArn", async () => {
+  it("builds ScheduledNotifier from its section: timeZone, environment, and an existing secret by apiToken.existing", async () => {
     const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:messaging-token-AbCdEf";
     runStack({
       "aws:region": "us-east-1",
@@ -66,7 +77,7 @@ describe("the dev stack program", () => {
         timeZone: "Europe/Berlin",
         scheduleEnabled: false,
         environment: { MESSAGING_API_URL: "https://api.example.com/v1" },
-        existingApiTokenSecretArn: secretArn,
+        apiToken: { existing: secretArn },
       }),
     });
     await recorder.settle();
@@ -77,6 +88,51 @@ describe("the dev stack program", () => {
     assert.equal(consumer.environment.variables.MESSAGING_API_URL, "https://api.example.com/v1");
     assert.equal(consumer.environment.variables.NOTIFIER_SECRET_ARN, secretArn);
     assert.equal(recorder.ofType("aws:secretsmanager/secret:Secret").length, 0);
+  });
+
+  it("uses the topic named by fifoIngester's topic.existing instead of creating one", async () => {
+    const topicArn = "arn:aws:sns:us-east-1:123456789012:listings.fifo";
+    runStack({
+      "aws:region": "us-east-1",
+      "queue-patterns:fifoIngester": JSON.stringify({ enabled: true, topic: { existing: topicArn } }),
+    });
+    await recorder.settle();
+    assert.equal(recorder.ofType("aws:sns/topic:Topic").length, 0);
+    const subscription = recorder.named("aws:sns/topicSubscription:TopicSubscription", "fifoIngester-subscription");
+    assert.equal(subscription.inputs.topic, topicArn);
+  });
+
+  it("reads persistentEniAsg's networkInterface section as the ENI's settings, or as { existing }", async () => {
+    const eni = {
+      subnetId: "subnet-0123456789abcdef0",
+      subnetCidrBlock: "10.0.1.0/24",
+      privateIp: "10.0.1.10",
+      securityGroupIds: ["sg-0123456789abcdef0"],
+    };
+    runStack({
+      "aws:region": "us-east-1",
+      "queue-patterns:persistentEniAsg": JSON.stringify({ enabled: true, imageId: "ami-1", networkInterface: eni }),
+    });
+    await recorder.settle();
+    const created = recorder.named("aws:ec2/networkInterface:NetworkInterface", "persistentEniAsg-eni").inputs;
+    assert.equal(created.subnetId, eni.subnetId);
+    assert.deepEqual(created.privateIps, [eni.privateIp]);
+  });
+
+  it("rejects ENI settings beside persistentEniAsg's networkInterface.existing, naming the one it reads", async () => {
+    assert.throws(
+      () =>
+        runStack({
+          "aws:region": "us-east-1",
+          "queue-patterns:persistentEniAsg": JSON.stringify({
+            enabled: true,
+            imageId: "ami-1",
+            networkInterface: { existing: "eni-0123456789abcdef0", subnetId: "subnet-0123456789abcdef0" },
+          }),
+        }),
+      /config queue-patterns:persistentEniAsg\.networkInterface\.subnetId names no setting of queue-patterns:persistentEniAsg\.networkInterface; its settings: existing\./,
+    );
+    await recorder.settle();
   });
 
   it("rejects ScheduledNotifier's retired config keys, naming the section's settings", () => {
