@@ -627,6 +627,7 @@ export class DedupForwardingQueue extends PatternComponent {
           })),
         ...args.function,
         transform: transform.function,
+        transformArgument: "transform.function",
       },
       this.child,
     );

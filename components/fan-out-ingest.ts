@@ -639,6 +639,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
           })),
         ...args.function,
         transform: transform.function,
+        transformArgument: "transform.function",
       },
       child,
     );

@@ -71,6 +71,8 @@ export interface FunctionAppTransform {
 export interface FunctionAppArgs<C extends Callbacks = Callbacks> extends FunctionAppSettings {
   /** The component the app belongs to, for error messages. @default `FunctionApp "<name>"` */
   owner?: string;
+  /** Where the owner's users write this block's `transform`, for error messages. @default "transform" */
+  transformArgument?: string;
   resourceGroupName: pulumi.Input<string>;
   /** @default the resource group's location */
   location?: pulumi.Input<string>;
@@ -323,7 +325,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
     const rejected = FLEX_REJECTED_SITE_CONFIG.filter((property) => declared.includes(property));
     if (rejected.length > 0) {
       throw new Error(
-        `${owner}: transform.webApp sets siteConfig.${rejected.join(", siteConfig.")}, which Flex Consumption rejects ` +
+        `${owner}: ${args.transformArgument ?? "transform"}.webApp sets siteConfig.${rejected.join(", siteConfig.")}, which Flex Consumption rejects ` +
           "when it creates the app; remove it (see https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).",
       );
     }

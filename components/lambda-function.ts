@@ -51,7 +51,7 @@ export interface LambdaFunctionSettings {
   permissions?: AwsPermission[];
   /** @default 30 */
   logRetentionDays?: number;
-  /** Reserved concurrency; unset means the account's unreserved pool. */
+  /** Reserved concurrency, at least 1; unset means the account's unreserved pool. */
   reservedConcurrency?: number;
 }
 
@@ -116,6 +116,13 @@ export function validateLambdaFunctionArgs(owner: string, args: LambdaFunctionSe
       1000,
       "the default account quota allows",
     );
+  // Zero throttles every invocation: queued records back off until they expire, events retry and fail.
+  checker.check(
+    args.reservedConcurrency !== 0,
+    `${prefix}reservedConcurrency`,
+    args.reservedConcurrency,
+    "would throttle every invocation; leave it unset or reserve at least 1. To pause the function on purpose, set reservedConcurrentExecutions: 0 in its transform.",
+  );
   if (args.logRetentionDays !== undefined) {
     checker.check(
       (LOG_RETENTION_DAYS as readonly number[]).includes(args.logRetentionDays),

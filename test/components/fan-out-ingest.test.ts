@@ -467,6 +467,22 @@ describe("a FanOutIngest with arguments", () => {
     assert.deepEqual(named(WEB_APP, "custom-functions-app").inputs.tags, { team: "data" });
   });
 
+  it("names transform.function.webApp when it puts back a site property Flex rejects", async () => {
+    assert.throws(
+      () =>
+        new FanOutIngest<string>("legacy", {
+          source,
+          transform: {
+            function: {
+              webApp: (args) => ({ ...args, siteConfig: { ...(args.siteConfig as object), ftpsState: "Disabled" } }),
+            },
+          },
+        }),
+      /FanOutIngest "legacy": transform\.function\.webApp sets siteConfig\.ftpsState, which Flex Consumption rejects/,
+    );
+    await recorder.settle();
+  });
+
   it("passes the function settings to the Function App: scale-out ceiling and instance memory", async () => {
     await fanOut("sized", { function: { maximumInstanceCount: 20, instanceMemoryMb: 4096 } });
     assert.deepEqual(named(WEB_APP, "sized-functions-app").inputs.functionAppConfig.scaleAndConcurrency, {

@@ -118,6 +118,13 @@ describe("LambdaFunction argument validation", () => {
           /^LambdaFunction "f": logRetentionDays 10 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30/,
       },
       {
+        what: "a reserved concurrency of zero, which throttles every invocation",
+        args: { reservedConcurrency: 0 },
+        message:
+          `${owner}: reservedConcurrency 0 would throttle every invocation; leave it unset or reserve at least 1. ` +
+          "To pause the function on purpose, set reservedConcurrentExecutions: 0 in its transform.",
+      },
+      {
         what: "an architecture Lambda does not run",
         args: { architecture: "arm32" as "arm64" },
         message: `${owner}: architecture "arm32" is not a Lambda architecture; use "arm64" or "x86_64".`,
