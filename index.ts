@@ -179,6 +179,8 @@ const builders: Record<string, ComponentBuilder> = {
       deadLetterQueueUrl: notifier.deadLetterQueueUrl,
       failedRunsQueueUrl: notifier.failedRunsQueueUrl,
       ledgerBucketName: notifier.ledgerBucketName,
+      producerFunctionName: notifier.producerFunctionName,
+      consumerFunctionName: notifier.consumerFunctionName,
     };
   },
 

@@ -460,6 +460,8 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
   /** The ARN of the secret the consumer reads the token from. */
   readonly secretArn: pulumi.Output<string>;
   readonly ledgerBucketName: pulumi.Output<string>;
+  readonly producerFunctionName: pulumi.Output<string>;
+  readonly consumerFunctionName: pulumi.Output<string>;
 
   constructor(name: string, args: ScheduledNotifierArgs<R>, opts?: pulumi.ComponentResourceOptions) {
     super("aws", "ScheduledNotifier", name, validateScheduledNotifierArgs(name, args), opts);
@@ -704,6 +706,8 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
     this.jobsQueueUrl = this.jobsQueue.url;
     this.deadLetterQueueUrl = this.deadLetterQueue.url;
     this.failedRunsQueueUrl = this.failedRunsQueue.url;
+    this.producerFunctionName = this.producer.name;
+    this.consumerFunctionName = this.consumer.name;
     this.registerOutputsOf(
       "scheduleArn",
       "jobsQueueUrl",
@@ -711,6 +715,8 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
       "failedRunsQueueUrl",
       "secretArn",
       "ledgerBucketName",
+      "producerFunctionName",
+      "consumerFunctionName",
     );
   }
 

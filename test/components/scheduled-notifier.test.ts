@@ -383,7 +383,7 @@ describe("ScheduledNotifier", () => {
     }
   });
 
-  it("exposes the schedule, queue URLs, secret ARN and ledger bucket as outputs", async () => {
+  it("exposes the schedule, queue URLs, secret ARN, ledger bucket and function names as outputs", async () => {
     assert.equal(await resolve(notifier.scheduleArn), arnOf("aws:scheduler/schedule:Schedule", "reminders-schedule"));
     assert.equal(await resolve(notifier.jobsQueueUrl), urlOf("reminders-jobs"));
     assert.equal(await resolve(notifier.deadLetterQueueUrl), urlOf("reminders-dead-letters"));
@@ -391,6 +391,15 @@ describe("ScheduledNotifier", () => {
     assert.equal(
       await resolve(notifier.ledgerBucketName),
       recorder.named("aws:s3/bucket:Bucket", "reminders-ledger").id,
+    );
+    const lambda = "aws:lambda/function:Function";
+    assert.equal(
+      await resolve(notifier.producerFunctionName),
+      recorder.named(lambda, "reminders-producer-function").state.name,
+    );
+    assert.equal(
+      await resolve(notifier.consumerFunctionName),
+      recorder.named(lambda, "reminders-consumer-function").state.name,
     );
   });
 
