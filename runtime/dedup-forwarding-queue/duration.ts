@@ -3,19 +3,6 @@
  * for ARM, .NET `d.hh:mm:ss` for host.json) and as error messages describe them.
  */
 
-const ISO_DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
-
-/**
- * Whole seconds of an ISO 8601 duration in days, hours, minutes and seconds ("P1DT2H", "PT10M"):
- * what ARM and the Service Bus administration API report, read back. Undefined for anything else.
- */
-export function isoDurationSeconds(text: string): number | undefined {
-  const match = ISO_DURATION.exec(text);
-  if (!match || text === "P" || text.endsWith("T")) return undefined;
-  const [days, hours, minutes, seconds] = match.slice(1).map((part) => Number(part ?? 0));
-  return days * 86_400 + hours * 3600 + minutes * 60 + seconds;
-}
-
 /** ISO 8601 duration, days as the largest unit: 90000 -> "P1DT1H", 7200 -> "PT2H", 0 -> "PT0S". */
 export function isoDuration(totalSeconds: number): string {
   const { days, hours, minutes, seconds } = split(totalSeconds);

@@ -6,11 +6,8 @@
  * compile instead of failing at cold start.
  */
 
-/** A callback a component packages: any function the user wrote inline. */
-export type Callback = (...args: never[]) => unknown;
-
 /**
- * The callbacks a factory receives: an object of {@link Callback}s by argument name (`handler`,
+ * The callbacks a factory receives: an object of the user's inline functions by argument name (`handler`,
  * `source`, ...), optional ones possibly absent. `object`, so factories can name theirs with an
  * interface; the artifact builder refuses any value that is not a function.
  */

@@ -25,7 +25,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service-bus";
-import { isoDurationSeconds } from "../../runtime/dedup-forwarding-queue/duration";
+import { isoDurationSeconds } from "../harness/iso-duration";
 import {
   planProcessing,
   ProcessingScheduler,

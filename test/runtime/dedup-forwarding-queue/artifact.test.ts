@@ -19,7 +19,7 @@ const recorder = installMocks({
 
 import { zipBytes } from "../../../components/artifact";
 import { DedupForwardingQueue } from "../../../components/dedup-forwarding-queue";
-import { isoDurationSeconds } from "../../../runtime/dedup-forwarding-queue/duration";
+import { isoDurationSeconds } from "../../harness/iso-duration";
 import { ProcessingScheduler } from "../../../runtime/dedup-forwarding-queue/producer";
 import { ArtifactProcess } from "../../harness/artifact-runner";
 import { FakeServiceBus } from "../../harness/fakes/service-bus";

@@ -1,11 +1,7 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  describeDuration,
-  isoDuration,
-  isoDurationSeconds,
-  timeSpan,
-} from "../../../runtime/dedup-forwarding-queue/duration";
+import { describeDuration, isoDuration, timeSpan } from "../../../runtime/dedup-forwarding-queue/duration";
+import { isoDurationSeconds } from "../../harness/iso-duration";
 
 const HOUR = 3600;
 const DAY = 86_400;
