@@ -1,20 +1,18 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, MOCK_ACCOUNT, MOCK_REGION } from "./harness/mocks";
+import { existingEniLookup, installMocks } from "./harness/mocks";
 
-// The dev stack looks an existing ENI up; the answer has the fields getNetworkInterface returns.
-const recorder = installMocks({
-  "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
-    id: inputs.id,
-    arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/${inputs.id}`,
+// The dev stack looks an existing ENI up.
+const recorder = installMocks(
+  existingEniLookup({
     subnetId: "subnet-0123456789abcdef0",
     privateIp: "10.0.1.10",
     description: "legacy app eth1",
     securityGroups: ["sg-0123456789abcdef0"],
     availabilityZone: "us-east-1a",
   }),
-});
+);
 
 /** Loads the stack program afresh with the given config, as `pulumi up` would. */
 function runStack(config: Record<string, string>): unknown {

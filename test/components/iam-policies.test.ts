@@ -11,20 +11,25 @@
  */
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../harness/mocks";
+import {
+  existingEniLookup,
+  installMocks,
+  MOCK_ACCOUNT,
+  MOCK_REGION,
+  type RecordedResource,
+  resolve,
+} from "../harness/mocks";
 
-const recorder = installMocks({
-  // PersistentEniAsg adopting an ENI: the lookup answers as EC2 does, with the ENI's ARN.
-  "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
-    id: inputs.id,
-    arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/${inputs.id}`,
+// PersistentEniAsg adopting an ENI: the lookup answers as EC2 does, with the ENI's ARN.
+const recorder = installMocks(
+  existingEniLookup({
     subnetId: "subnet-0123456789abcdef0",
     privateIp: "10.0.1.10",
     description: "queue-patterns/test/iam-eni persistent ENI",
     securityGroups: ["sg-0123456789abcdef0"],
     availabilityZone: "us-east-1a",
   }),
-});
+);
 
 import * as pulumi from "@pulumi/pulumi";
 import { FifoIngester } from "../../components/fifo-ingester";

@@ -2,20 +2,18 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
-import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
+import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
 
 const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
-const recorder = installMocks({
-  "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
-    id: inputs.id,
-    arn: EXISTING_ENI_ARN,
+const recorder = installMocks(
+  existingEniLookup({
     subnetId: "subnet-existing",
     privateIp: "10.0.2.20",
     description: "legacy app eth1",
     securityGroups: ["sg-legacy"],
     availabilityZone: "us-east-1b",
   }),
-});
+);
 
 import { zipBytes } from "../../components/artifact";
 import {

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-import { MOCK_SUBSCRIPTION, MOCK_TENANT, providerState } from "./provider-state";
+import { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION, MOCK_TENANT, providerState } from "./provider-state";
 
 export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "./provider-state";
 
@@ -37,6 +37,26 @@ const AZURE_CLIENT_CALLS: Record<string, CallMock> = {
   }),
   "azure-native:authorization:getClientToken": () => ({ token: "mock-token" }),
 };
+
+/** What EC2 reports of an ENI that exists, besides the id and ARN the lookup derives from the id. */
+export interface ExistingEniFields {
+  subnetId: string;
+  privateIp: string;
+  description: string;
+  securityGroups: string[];
+  availabilityZone: string;
+}
+
+/** `aws.ec2.getNetworkInterface`, answered as EC2 does for any id: that ENI, with `fields`. */
+export function existingEniLookup(fields: ExistingEniFields): Record<string, CallMock> {
+  return {
+    "aws:ec2/getNetworkInterface:getNetworkInterface": (inputs) => ({
+      id: inputs.id,
+      arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/${inputs.id}`,
+      ...fields,
+    }),
+  };
+}
 
 /** AWS's public SSM parameters, as the dev stack reads the latest Amazon Linux AMI from them. */
 const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
