@@ -7,9 +7,9 @@
  */
 
 /**
- * The callbacks a factory receives: an object of the user's inline functions by argument name (`handler`,
- * `source`, ...), optional ones possibly absent. `object`, so factories can name theirs with an
- * interface; the artifact builder refuses any value that is not a function.
+ * The callbacks a factory receives: an object of the user's inline functions by argument name
+ * (`handler`, `source`, ...), optional ones possibly absent. `object`, so factories can name theirs
+ * with an interface; the artifact builder refuses any value that is not a function.
  */
 export type Callbacks = object;
 
