@@ -100,7 +100,7 @@ describe("the dev stack program", () => {
     assert.equal(subscription.inputs.topic, topicArn);
   });
 
-  it("reads persistentEniAsg's networkInterface section as the ENI's settings, or as { existing }", async () => {
+  it("reads persistentEniAsg's networkInterface section as the settings of the ENI it creates", async () => {
     const eni = {
       subnetId: "subnet-0123456789abcdef0",
       subnetCidrBlock: "10.0.1.0/24",
