@@ -4,16 +4,23 @@
  *
  * A persistent secondary ENI holds the IP. Instances carry its description in a tag (`Eth1` by
  * default). A launch lifecycle hook (default result ABANDON) holds each new instance in
- * `Pending:Wait`; an EventBridge rule sends the hook's event to the attacher Lambda, which finds
- * the ENI by that description, takes it from a leaving predecessor if needed, attaches it at device
- * index 1 and completes the lifecycle action: CONTINUE, or ABANDON on any failure, so an instance
- * without the IP never enters service. An ENI lives in one Availability Zone, so the group is
+ * `Pending:Wait`; an EventBridge rule sends the hook's event to the attacher Lambda, which describes
+ * the ENI by its id (in its environment), takes it from a leaving predecessor if needed, attaches it
+ * at device index 1 and completes the lifecycle action: CONTINUE, or ABANDON on any failure, so an
+ * instance without the IP never enters service; a failed action also goes to the failure queue,
+ * whose alarm goes off. An ENI lives in one Availability Zone, so the group is
  * pinned to the ENI's subnet.
  */
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AfterAttach, type AttacherOptions, attacherRuntime } from "../runtime/persistent-eni-asg/attacher";
+import {
+  type AfterAttach,
+  type AttacherOptions,
+  attacherRuntime,
+  FAILURE_QUEUE_URL_ENV,
+  PERSISTENT_ENI_ID_ENV,
+} from "../runtime/persistent-eni-asg/attacher";
 import { runtimeEntry } from "./artifact";
 import { PatternComponent } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
@@ -428,7 +435,7 @@ export function attacherPolicyStatements(
       Resource: ["*"],
     },
     {
-      // Lambda's on-failure destination sends with the function's role.
+      // Lambda's on-failure destination sends with the function's role, and so does the attacher's report of a failed action.
       Sid: "ReportFailedEvents",
       Effect: "Allow",
       Action: ["sqs:SendMessage"],
@@ -530,7 +537,6 @@ export class PersistentEniAsg extends PatternComponent {
         owner: this.owner,
         entry: attacherEntry({
           autoScalingGroupName: groupName,
-          tagKey,
           pollIntervalMs: POLL_INTERVAL_MS,
           forceDetachAfterMs: (args.forceDetachAfterSeconds ?? DEFAULTS.forceDetachAfterSeconds) * 1000,
           heartbeatIntervalMs: (heartbeatTimeoutSeconds * 1000) / 2,
@@ -538,6 +544,10 @@ export class PersistentEniAsg extends PatternComponent {
           maxAttempts: SDK_MAX_ATTEMPTS,
         }),
         callbacks: { afterAttach: args.afterAttach },
+        environment: {
+          [PERSISTENT_ENI_ID_ENV]: eni.id,
+          [FAILURE_QUEUE_URL_ENV]: this.failureQueue.url,
+        },
         timeoutSeconds: args.function?.timeoutSeconds ?? DEFAULTS.functionTimeoutSeconds,
         policyStatements: pulumi
           .all([eni.arn, this.failureQueue.arn])

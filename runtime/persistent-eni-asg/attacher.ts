@@ -3,8 +3,7 @@
  * instance, the lifecycle action completed.
  *
  * Launch into the group (`EC2 Instance-launch Lifecycle Action`, Destination `AutoScalingGroup`,
- * from EC2 or from the warm pool): find the ENI by the description in the instance's tag (exactly
- * one), attach it at device index 1 (taking it from a holder out of service, never from one in
+ * from EC2 or from the warm pool): describe the persistent ENI by its id, attach it at device index 1 (taking it from a holder out of service, never from one in
  * service), run the optional `afterAttach` callback, then complete with CONTINUE.
  * Launch into the warm pool (Destination `WarmPool`): the launch hook holds these instances too
  * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html); a
@@ -24,9 +23,12 @@
  * waiting (a duplicate delivery, a retry after success) is skipped without a second completion.
  * Throttling and transient errors are retried by the SDK's standard retry strategy.
  *
- * Only a malformed event or a failed completion makes the invocation fail: Lambda retries it, then
- * sends it to the function's on-failure destination with the reason; the hook's default result
- * (ABANDON) covers an action nobody completed.
+ * A failed action (an abandoned launch, a release that did not happen) is sent, with the event and
+ * the reason, to the failure queue once the action is completed, so the queue's alarm goes off:
+ * otherwise a group that abandons every launch would go on launching and abandoning with only a log
+ * line. Only a malformed event, a failed completion or a failed report makes the invocation fail:
+ * Lambda retries it, then sends it to the function's on-failure destination (the same queue) with
+ * the reason; the hook's default result (ABANDON) covers an action nobody completed.
  */
 import {
   AutoScalingClient,
@@ -35,14 +37,15 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
   attachToInstance,
+  describeEni,
   describeInstance,
   type EniContext,
   EniError,
   errorCode,
   errorText,
-  findEniByDescription,
   releaseFromInstance,
   waitUntilRunning,
 } from "./eni";
@@ -66,8 +69,6 @@ export type AfterAttach = (input: AfterAttachInput, signal: AbortSignal) => unkn
 export interface AttacherOptions {
   /** The group whose events this function handles; events of any other group are rejected. */
   autoScalingGroupName: string;
-  /** The instance tag whose value is the persistent ENI's description. */
-  tagKey: string;
   /** Pause between two looks at an instance or ENI that is changing state. */
   pollIntervalMs: number;
   /** How long a plain detach from a holder out of service may take before it is forced. */
@@ -78,6 +79,42 @@ export interface AttacherOptions {
   completionReserveMs: number;
   /** Attempts per AWS call, including retries of throttling and transient errors. */
   maxAttempts: number;
+}
+
+/**
+ * The environment variables holding what exists only once deployed: the persistent ENI's id
+ * (created or adopted, so always known at deployment) and the failure queue's URL.
+ */
+export const PERSISTENT_ENI_ID_ENV = "PERSISTENT_ENI_ID";
+export const FAILURE_QUEUE_URL_ENV = "PERSISTENT_ENI_FAILURE_QUEUE_URL";
+
+/** What the function reads from its environment. */
+export interface DeployedResources {
+  networkInterfaceId: string;
+  failureQueueUrl: string;
+}
+
+/** The deployed resources from the environment; a missing one is a deployment error, named. */
+export function deployedResources(env: NodeJS.ProcessEnv = process.env): DeployedResources {
+  const read = (name: string): string => {
+    const value = env[name];
+    if (!value)
+      throw new Error(`PersistentEniAsg attacher: ${name} is not set; the component sets it on the function.`);
+    return value;
+  };
+  return { networkInterfaceId: read(PERSISTENT_ENI_ID_ENV), failureQueueUrl: read(FAILURE_QUEUE_URL_ENV) };
+}
+
+/**
+ * What the attacher sends to the failure queue for an action it completed as failed: the event as
+ * received (`requestPayload`, as Lambda's on-failure destination names it in its records) and the
+ * outcome with its reason (`responsePayload`), so one reader handles both kinds of message.
+ */
+export interface FailureReport {
+  condition: "ActionFailed";
+  timestamp: string;
+  requestPayload: unknown;
+  responsePayload: AttacherOutcome;
 }
 
 export const LAUNCH_DETAIL_TYPE = "EC2 Instance-launch Lifecycle Action";
@@ -131,6 +168,7 @@ export interface LambdaContext {
 export interface Clients {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
+  sqs: SQSClient;
 }
 
 /** Reads the lifecycle action out of an EventBridge event; throws `MalformedEventError` with the reason. */
@@ -196,6 +234,7 @@ export function createAttacher(
     (clients ??= {
       ec2: new EC2Client({ maxAttempts: options.maxAttempts, retryMode: "standard" }),
       autoScaling: new AutoScalingClient({ maxAttempts: options.maxAttempts, retryMode: "standard" }),
+      sqs: new SQSClient({ maxAttempts: options.maxAttempts, retryMode: "standard" }),
     });
   return {
     handler: async (event, context) => {
@@ -206,7 +245,12 @@ export function createAttacher(
         log("error", "rejected event", { reason: errorText(error) });
         throw error;
       }
-      return handleLifecycleAction(action, sdk(), callbacks, options, context);
+      const deployed = deployedResources();
+      const outcome = await handleLifecycleAction(action, deployed, sdk(), callbacks, options, context);
+      if (outcome.reason !== undefined && outcome.result !== "SKIPPED") {
+        await reportFailure(sdk().sqs, deployed.failureQueueUrl, event, outcome);
+      }
+      return outcome;
     },
   };
 }
@@ -214,6 +258,7 @@ export function createAttacher(
 /** Does the work against a deadline, then completes the action exactly once (unless it was no longer waiting). */
 async function handleLifecycleAction(
   action: LifecycleAction,
+  deployed: DeployedResources,
   clients: Clients,
   callbacks: { afterAttach?: AfterAttach },
   options: AttacherOptions,
@@ -242,7 +287,7 @@ async function handleLifecycleAction(
   const heartbeat = startHeartbeat(clients.autoScaling, action, options.heartbeatIntervalMs);
   let outcome: AttacherOutcome;
   try {
-    outcome = await untilAborted(perform(ctx, action, callbacks, options), deadline);
+    outcome = await untilAborted(perform(ctx, action, deployed.networkInterfaceId, callbacks), deadline);
   } catch (error) {
     const reason = deadline.aborted ? `gave up after ${budgetMs} ms while ${lastStep}` : errorText(error);
     outcome = { result: failureResult(action), instanceId: action.instanceId, reason };
@@ -260,8 +305,8 @@ async function handleLifecycleAction(
 async function perform(
   ctx: EniContext,
   action: LifecycleAction,
+  networkInterfaceId: string,
   callbacks: { afterAttach?: AfterAttach },
-  options: AttacherOptions,
 ): Promise<AttacherOutcome> {
   const { instanceId } = action;
   const waiting = await stillWaiting(ctx, action);
@@ -274,13 +319,7 @@ async function perform(
   const instance =
     action.kind === "launch" ? await waitUntilRunning(ctx, instanceId) : await describeInstance(ctx, instanceId);
   if (!instance) throw new EniError(`instance ${instanceId} does not exist.`);
-  const description = instance.tags[options.tagKey];
-  if (!description) {
-    throw new EniError(
-      `instance ${instanceId} has no ${JSON.stringify(options.tagKey)} tag; the launch template must tag instances with the persistent ENI's description.`,
-    );
-  }
-  const eni = await findEniByDescription(ctx, description);
+  const eni = await describeEni(ctx, networkInterfaceId);
 
   if (action.kind === "terminate") {
     await releaseFromInstance(ctx, instanceId, eni);
@@ -379,6 +418,34 @@ async function complete(
     log("error", "completing the lifecycle action failed", {
       instanceId: action.instanceId,
       result,
+      reason: errorText(error),
+    });
+    throw error;
+  }
+}
+
+/**
+ * Sends a failed action's event and reason to the failure queue, whose alarm goes off on any message.
+ * A failed send fails the invocation: the action is completed, so Lambda's retries find it no longer
+ * waiting, and the error stays in the function's logs and Errors metric.
+ */
+async function reportFailure(
+  sqs: SQSClient,
+  queueUrl: string,
+  event: unknown,
+  outcome: AttacherOutcome,
+): Promise<void> {
+  const report: FailureReport = {
+    condition: "ActionFailed",
+    timestamp: new Date().toISOString(),
+    requestPayload: event,
+    responsePayload: outcome,
+  };
+  try {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(report) }));
+  } catch (error) {
+    log("error", "reporting the failed action to the failure queue failed", {
+      instanceId: outcome.instanceId,
       reason: errorText(error),
     });
     throw error;

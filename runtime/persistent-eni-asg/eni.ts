@@ -144,34 +144,27 @@ export async function waitUntilRunning(ctx: EniContext, instanceId: string): Pro
   }
 }
 
-/** The one ENI whose description is `description`; none or several is an error. */
-export async function findEniByDescription(ctx: EniContext, description: string): Promise<EniView> {
-  const output = await ctx.ec2.send(
-    new DescribeNetworkInterfacesCommand({ Filters: [{ Name: "description", Values: [description] }] }),
-    { abortSignal: ctx.signal },
-  );
-  const matches = output.NetworkInterfaces ?? [];
-  if (matches.length !== 1) {
-    const ids = matches.map((eni) => eni.NetworkInterfaceId).join(", ");
-    throw new EniError(
-      matches.length === 0
-        ? `no network interface has the description ${JSON.stringify(description)}; the persistent ENI must exist in this account and region.`
-        : `${matches.length} network interfaces have the description ${JSON.stringify(description)} (${ids}); it must name exactly one, so the persistent ENI is ambiguous.`,
+/**
+ * The persistent ENI, described by its id. EC2 documents that DescribeNetworkInterfaces fails in an
+ * account with many network interfaces unless it is paginated or filtered by group-id, mac-address,
+ * private-dns-name, private-ip-address, subnet-id or vpc-id
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html); a
+ * call naming the id describes that one ENI, whatever the account holds.
+ */
+export async function describeEni(ctx: EniContext, networkInterfaceId: string): Promise<EniView> {
+  try {
+    const output = await ctx.ec2.send(
+      new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
+      { abortSignal: ctx.signal },
     );
+    const eni = output.NetworkInterfaces?.find((found) => found.NetworkInterfaceId === networkInterfaceId);
+    if (eni) return toEniView(eni);
+  } catch (error) {
+    if (errorCode(error) !== "InvalidNetworkInterfaceID.NotFound") throw error;
   }
-  return toEniView(matches[0]);
-}
-
-async function describeEni(ctx: EniContext, networkInterfaceId: string): Promise<EniView> {
-  const output = await ctx.ec2.send(
-    new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
-    {
-      abortSignal: ctx.signal,
-    },
+  throw new EniError(
+    `network interface ${networkInterfaceId} does not exist; the persistent ENI must exist in this account and region.`,
   );
-  const eni = output.NetworkInterfaces?.[0];
-  if (!eni) throw new EniError(`network interface ${networkInterfaceId} no longer exists.`);
-  return toEniView(eni);
 }
 
 function toEniView(eni: NetworkInterface): EniView {

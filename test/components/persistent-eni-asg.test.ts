@@ -29,6 +29,7 @@ import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 const GROUP = "aws:autoscaling/group:Group";
 const TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const RULE = "aws:cloudwatch/eventRule:EventRule";
+const FUNCTION = "aws:lambda/function:Function";
 const GROUP_NAME = "queue-patterns-test-web";
 
 const VALID: PersistentEniAsgArgs = {
@@ -294,13 +295,21 @@ describe("PersistentEniAsg with a new ENI", () => {
     );
   });
 
-  it("packages the attacher with this group's name, the tag key and its timings", async () => {
+  it("tells the attacher the persistent ENI's id and the failure queue's URL", () => {
+    assert.deepEqual(recorder.named(FUNCTION, "web-attacher-function").inputs.environment, {
+      variables: {
+        PERSISTENT_ENI_ID: recorder.named("aws:ec2/networkInterface:NetworkInterface", "web-eni").id,
+        PERSISTENT_ENI_FAILURE_QUEUE_URL: recorder.named("aws:sqs/queue:Queue", "web-failures").state.url,
+      },
+    });
+  });
+
+  it("packages the attacher with this group's name and its timings", async () => {
     const bundle = (await resolve(component.function.artifact)).files["index.js"];
-    const literal = bundle.match(/createAttacher\(\w+,(\{[^}]*\})\)/)?.[1];
+    const literal = bundle.match(/createAttacher\([\w$]+,(\{[^}]*\})\)/)?.[1];
     assert.ok(literal, "the bundle starts the attacher factory with its options");
     assert.deepEqual(new Function(`return ${literal};`)(), {
       autoScalingGroupName: GROUP_NAME,
-      tagKey: "Eth1",
       pollIntervalMs: 2000,
       forceDetachAfterMs: 60000,
       heartbeatIntervalMs: 150000,
@@ -326,20 +335,26 @@ describe("PersistentEniAsg with a new ENI", () => {
     const world = new FakeAws();
     before(async () => {
       endpoint = await FakeAwsEndpoint.start(world);
-      attacher = await ArtifactProcess.start(
-        zipBytes(await resolve(component.function.artifact)),
-        "aws-lambda",
-        endpoint.env(),
-      );
+      // The environment the component gave the function, with the mock engine's ids.
+      const { variables } = recorder.named(FUNCTION, "web-attacher-function").inputs.environment;
+      attacher = await ArtifactProcess.start(zipBytes(await resolve(component.function.artifact)), "aws-lambda", {
+        ...endpoint.env(),
+        ...variables,
+      });
     });
     after(async () => {
       await attacher?.stop();
       await endpoint?.close();
     });
 
-    it("attaches the ENI named by the instance's Eth1 tag and completes the launch with CONTINUE", async () => {
+    it("attaches the ENI the component created, by its id, and completes the launch with CONTINUE", async () => {
       const description = "queue-patterns/test/web persistent ENI";
-      const eni = world.addEni({ description, availabilityZone: "us-east-1a", privateIp: "10.0.1.10" });
+      const eni = world.addEni({
+        networkInterfaceId: recorder.named("aws:ec2/networkInterface:NetworkInterface", "web-eni").id,
+        description,
+        availabilityZone: "us-east-1a",
+        privateIp: "10.0.1.10",
+      });
       const { instanceId, token, event } = world.launch({
         group: GROUP_NAME,
         hookName: "web-attach-eni",
@@ -538,6 +553,11 @@ describe("PersistentEniAsg adopting an existing ENI", () => {
 
   it("scopes attach and detach to the existing ENI's ARN", () => {
     assert.deepEqual(statement("legacy", "MovePersistentEni").Resource, [EXISTING_ENI_ARN]);
+  });
+
+  it("tells the attacher the existing ENI's id", () => {
+    const { variables } = recorder.named(FUNCTION, "legacy-attacher-function").inputs.environment;
+    assert.equal(variables.PERSISTENT_ENI_ID, "eni-0existing0000000");
   });
 });
 

@@ -7,7 +7,14 @@ import { buildArtifact, zipBytes } from "../../components/artifact";
 import { attacherEntry } from "../../components/persistent-eni-asg";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";
-import { FakeAws, FakeAwsEndpoint, fakeAttacherOptions, reportAfterAttach } from "../harness/fakes/ec2-autoscaling";
+import {
+  attacherEnvironment,
+  FakeAws,
+  FakeAwsEndpoint,
+  fakeAttacherOptions,
+  PERSISTENT_ENI_ID,
+  reportAfterAttach,
+} from "../harness/fakes/ec2-autoscaling";
 import type { Scenario } from "./scenario";
 
 /** The message of one of the attacher's JSON log lines (`info: {"message":...}`). */
@@ -38,10 +45,19 @@ export const scenario: Scenario = {
     const world = new FakeAws({ bootMs: 300, attachMs: 200, detachMs: 400, shutdownMs: 30_000 });
     world.onStep = (line) => context.log(line);
     const endpoint = await FakeAwsEndpoint.start(world);
-    const attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", endpoint.env());
+    // Only a failed action is reported to the failure queue; this scenario's launch succeeds.
+    const attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
+      ...endpoint.env(),
+      ...attacherEnvironment("http://127.0.0.1:9/unused-failure-queue"),
+    });
     try {
       const description = "queue-patterns/dev/web persistent ENI";
-      const eni = world.addEni({ description, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+      const eni = world.addEni({
+        networkInterfaceId: PERSISTENT_ENI_ID,
+        description,
+        availabilityZone: ZONE,
+        privateIp: "10.0.1.10",
+      });
       const old = world.addInstance({ availabilityZone: ZONE, group: GROUP, tags: { Eth1: description } });
       world.attachNow(eni, old);
       context.log(`start: ${old} InService in ${GROUP}, holding ${eni} (10.0.1.10) at device index 1`);

@@ -3,15 +3,27 @@
  * with its bundled SDK, against the stateful fake served over the EC2 Query and Auto Scaling
  * protocols on 127.0.0.1 (AWS_ENDPOINT_URL), driven with the documented lifecycle event.
  * Every case checks the end state and that the action was completed exactly once, with the
- * event's token and the right result.
+ * event's token and the right result; the failure queue is a queue on fauxqs, reached through
+ * AWS_ENDPOINT_URL_SQS (the SDK's service-specific endpoint variable), and every abandoned launch
+ * must land there.
  */
 import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { buildArtifact, zipBytes } from "../../../components/artifact";
 import { attacherEntry } from "../../../components/persistent-eni-asg";
-import type { AttacherOutcome } from "../../../runtime/persistent-eni-asg/attacher";
+import type { AttacherOutcome, FailureReport } from "../../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../../harness/artifact-runner";
-import { FakeAws, FakeAwsEndpoint, fakeAttacherOptions, reportAfterAttach } from "../../harness/fakes/ec2-autoscaling";
+import { type Fauxqs, fauxqsClientConfig, useFauxqs } from "../../harness/emulators";
+import {
+  attacherEnvironment,
+  FakeAws,
+  FakeAwsEndpoint,
+  fakeAttacherOptions,
+  PERSISTENT_ENI_ID,
+  reportAfterAttach,
+} from "../../harness/fakes/ec2-autoscaling";
+import { receiveAll } from "../../harness/queue-contents";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";
@@ -23,8 +35,14 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
   let endpoint: FakeAwsEndpoint;
   let attacher: ArtifactProcess;
   let world: FakeAws;
+  let fauxqs: Fauxqs;
+  let sqs: SQSClient;
+  let failureQueueUrl: string;
 
   before(async () => {
+    fauxqs = await useFauxqs();
+    sqs = new SQSClient(fauxqsClientConfig(fauxqs));
+    failureQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "web-failures" }))).QueueUrl ?? "";
     const artifact = await buildArtifact({
       owner: 'PersistentEniAsg "web"',
       host: "aws-lambda",
@@ -33,20 +51,38 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
       nodeMajor: 22,
     });
     endpoint = await FakeAwsEndpoint.start(new FakeAws());
-    attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", endpoint.env());
+    attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
+      ...endpoint.env(),
+      ...attacherEnvironment(failureQueueUrl),
+      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+    });
   });
   after(async () => {
     await attacher?.stop();
     await endpoint?.close();
+    sqs?.destroy();
+    await fauxqs?.stop();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     world = new FakeAws();
     endpoint.world = world;
+    await receiveAll(sqs, failureQueueUrl);
   });
+
+  /** The outcomes the failure queue received, for the alarm on it. */
+  async function reported(): Promise<AttacherOutcome[]> {
+    const messages = await receiveAll(sqs, failureQueueUrl);
+    return messages.map((message) => (JSON.parse(message.Body ?? "") as FailureReport).responsePayload);
+  }
 
   /** The persistent ENI, optionally held by a group instance in `lifecycleState`, and a launching instance. */
   function scene(options: { held?: string; holdsUntilForced?: boolean; eniZone?: string } = {}) {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: options.eniZone ?? ZONE, privateIp: IP });
+    const eni = world.addEni({
+      networkInterfaceId: PERSISTENT_ENI_ID,
+      description: DESCRIPTION,
+      availabilityZone: options.eniZone ?? ZONE,
+      privateIp: IP,
+    });
     let holder: string | undefined;
     if (options.held) {
       holder = world.addInstance({
@@ -145,31 +181,29 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
     assert.deepEqual(world.eni(eni).attachment, { instanceId: holder, status: "attached", deviceIndex: 1 });
     assert.equal(world.instance(instanceId).state, "shutting-down", "the abandoned instance is terminated");
     assertCompletedOnce(instanceId, token, "ABANDON");
+    assert.deepEqual(await reported(), [outcome], "the abandoned launch reaches the failure queue and its alarm");
   });
 
-  it("abandons when no ENI has the description in the instance's tag", async () => {
+  it("abandons when the persistent ENI no longer exists, and reports it to the failure queue", async () => {
     const { instanceId, token, event } = launchInstance();
     const outcome = await run(event);
     assert.equal(outcome.result, "ABANDON");
     assert.equal(
       outcome.reason,
-      `EniError: no network interface has the description "${DESCRIPTION}"; the persistent ENI must exist in this account and region.`,
+      `EniError: network interface ${PERSISTENT_ENI_ID} does not exist; the persistent ENI must exist in this account and region.`,
     );
     assertCompletedOnce(instanceId, token, "ABANDON");
+    assert.deepEqual(await reported(), [outcome]);
   });
 
-  it("abandons when two ENIs share the description, attaching neither", async () => {
-    const first = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: IP });
-    const second = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.11" });
-    const { instanceId, token, event } = launchInstance();
+  it("attaches the ENI with the id it is given while another ENI shares its description (a replacement being created)", async () => {
+    const { eni, instanceId, token, event } = scene();
+    world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.11" });
     const outcome = await run(event);
-    assert.equal(outcome.result, "ABANDON");
-    assert.equal(
-      outcome.reason,
-      `EniError: 2 network interfaces have the description "${DESCRIPTION}" (${first}, ${second}); it must name exactly one, so the persistent ENI is ambiguous.`,
-    );
-    assert.equal(world.callsOf("AttachNetworkInterface").length, 0);
-    assertCompletedOnce(instanceId, token, "ABANDON");
+    assert.equal(outcome.result, "CONTINUE", outcome.reason);
+    assert.equal(world.eni(eni).attachment?.instanceId, instanceId);
+    assertCompletedOnce(instanceId, token, "CONTINUE");
+    assert.deepEqual(await reported(), []);
   });
 
   it("abandons with the zones named when the instance is not in the ENI's Availability Zone", async () => {
@@ -184,6 +218,7 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
     assert.equal(world.callsOf("AttachNetworkInterface").length, 0);
     assert.equal(world.eni(eni).status, "available");
     assertCompletedOnce(instanceId, token, "ABANDON");
+    assert.deepEqual(await reported(), [outcome]);
   });
 
   it("rides out throttling of EC2 and Auto Scaling calls with the SDK's retries", async () => {

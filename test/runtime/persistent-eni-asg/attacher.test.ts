@@ -20,22 +20,57 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
+import { SendMessageCommand, type SendMessageCommandInput, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import {
   type AfterAttach,
   type AttacherOptions,
   type AttacherOutcome,
   createAttacher,
+  type FailureReport,
   MalformedEventError,
   parseLifecycleEvent,
 } from "../../../runtime/persistent-eni-asg/attacher";
 import { describeHolder, type EniContext } from "../../../runtime/persistent-eni-asg/eni";
-import { FakeAws, fakeAttacherOptions, type LifecycleEvent, lifecycleEvent } from "../../harness/fakes/ec2-autoscaling";
+import {
+  attacherEnvironment,
+  FakeAws,
+  fakeAttacherOptions,
+  type LifecycleEvent,
+  lifecycleEvent,
+  PERSISTENT_ENI_ID,
+} from "../../harness/fakes/ec2-autoscaling";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";
 const ZONE = "us-east-1a";
 const DESCRIPTION = "web persistent ENI";
+const FAILURE_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/web-failures";
+
+/** The attacher's environment, as the component sets it on the function, for the duration of a test. */
+function setAttacherEnvironment(): () => void {
+  const environment = attacherEnvironment(FAILURE_QUEUE_URL);
+  const before = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, environment);
+  return () => {
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** What the attacher sent to SQS, recorded; `failWith` makes every send fail with that error name. */
+function bindFailureQueue(failWith?: string) {
+  const sqs = mockClient(SQSClient);
+  const sent: SendMessageCommandInput[] = [];
+  sqs.on(SendMessageCommand).callsFake(async (input: SendMessageCommandInput) => {
+    if (failWith) throw Object.assign(new Error("SQS is unavailable"), { name: failWith });
+    sent.push(input);
+    return { MessageId: `m-${sent.length}` };
+  });
+  return { sent, restore: () => sqs.restore() };
+}
 
 /** Routes every EC2 and Auto Scaling call made in this process to `world`, answering asynchronously as the SDK does. */
 function bindToFake(world: FakeAws): () => void {
@@ -69,7 +104,12 @@ function attacher(options: Partial<AttacherOptions> = {}, afterAttach?: AfterAtt
 
 /** A launching instance and the ENI it should get; `held` puts the ENI on a group instance first. */
 function scene(world: FakeAws, held?: { lifecycleState: string; holdsUntilForced?: boolean }) {
-  const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+  const eni = world.addEni({
+    networkInterfaceId: PERSISTENT_ENI_ID,
+    description: DESCRIPTION,
+    availabilityZone: ZONE,
+    privateIp: "10.0.1.10",
+  });
   let holder: string | undefined;
   if (held) {
     holder = world.addInstance({
@@ -144,20 +184,37 @@ describe("parseLifecycleEvent", () => {
 describe("the attacher in-process, on the fake through aws-sdk-client-mock", () => {
   let world: FakeAws;
   let unbind: () => void;
+  let failureQueue: ReturnType<typeof bindFailureQueue>;
+  let restoreEnvironment: () => void;
   beforeEach(() => {
     world = new FakeAws({ bootMs: 20, attachMs: 20, detachMs: 40, shutdownMs: 60_000 });
     unbind = bindToFake(world);
+    failureQueue = bindFailureQueue();
+    restoreEnvironment = setAttacherEnvironment();
     // The attacher's JSON log lines; the outcomes and the fake's records are what the tests check.
     for (const level of ["info", "warn", "error"] as const) mock.method(console, level, () => {});
   });
   afterEach(() => {
     unbind();
+    failureQueue.restore();
+    restoreEnvironment();
     mock.restoreAll();
   });
 
+  /** The failure reports the attacher sent, each checked to be addressed to the failure queue. */
+  function reports(): FailureReport[] {
+    assert.ok(failureQueue.sent.every((input) => input.QueueUrl === FAILURE_QUEUE_URL));
+    return failureQueue.sent.map((input) => JSON.parse(input.MessageBody ?? "") as FailureReport);
+  }
+
   /** A group instance holding the ENI, in `lifecycleState`, with EC2 in `state`. */
   function holderOfEni(lifecycleState = "InService", state = "running") {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const eni = world.addEni({
+      networkInterfaceId: PERSISTENT_ENI_ID,
+      description: DESCRIPTION,
+      availabilityZone: ZONE,
+      privateIp: "10.0.1.10",
+    });
     const instanceId = world.addInstance({
       availabilityZone: ZONE,
       group: GROUP,
@@ -286,7 +343,12 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
   });
 
   it("continues an instance entering the warm pool without attaching: the launch hook holds it in Warmed:Pending:Wait and its default result would abandon it (warm-pool-instance-lifecycle)", async () => {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const eni = world.addEni({
+      networkInterfaceId: PERSISTENT_ENI_ID,
+      description: DESCRIPTION,
+      availabilityZone: ZONE,
+      privateIp: "10.0.1.10",
+    });
     const { instanceId, token, event } = world.launch({
       group: GROUP,
       hookName: HOOK,
@@ -332,7 +394,12 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
   });
 
   it("detaches the ENI from an instance in its terminate hook and lets the termination continue", async () => {
-    const eni = world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.10" });
+    const eni = world.addEni({
+      networkInterfaceId: PERSISTENT_ENI_ID,
+      description: DESCRIPTION,
+      availabilityZone: ZONE,
+      privateIp: "10.0.1.10",
+    });
     const leaving = world.addInstance({ availabilityZone: ZONE, group: GROUP, tags: { Eth1: DESCRIPTION } });
     world.attachNow(eni, leaving);
     const event = world.terminate(leaving, "web-release-eni") as LifecycleEvent;
@@ -379,6 +446,99 @@ describe("the attacher in-process, on the fake through aws-sdk-client-mock", () 
     assert.deepEqual(acceptedResults(world, event.detail.LifecycleActionToken), ["CONTINUE"]);
     assert.equal(world.instance(instanceId).lifecycleState, "Terminating:Proceed", "terminated, not retained");
     assert.equal(world.eni(eni).attachment?.instanceId, instanceId, "EC2 frees the ENI when the instance terminates");
+    assert.deepEqual(
+      reports().map((report) => [report.responsePayload.result, report.responsePayload.reason]),
+      [["CONTINUE", outcome.reason]],
+      "the release that did not happen reaches the failure queue",
+    );
+  });
+
+  // A launch the attacher abandons returns normally, so Lambda's on-failure destination never sees
+  // it (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html: only an
+  // invocation that fails all its attempts is sent there); the attacher reports it itself.
+  it("sends an abandoned launch (the ENI held by an instance in service) to the failure queue with the event and the reason, after completing with ABANDON", async () => {
+    const { token, holder, instanceId, event } = scene(world, { lifecycleState: "InService" });
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "ABANDON");
+    assert.match(outcome.reason ?? "", new RegExp(`is attached to ${holder}, which is InService`));
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
+    const [report, ...others] = reports();
+    assert.deepEqual(others, []);
+    assert.equal(report.condition, "ActionFailed");
+    assert.deepEqual(report.requestPayload, event);
+    assert.deepEqual(report.responsePayload, outcome);
+    assert.equal(report.responsePayload.instanceId, instanceId);
+  });
+
+  it("sends an abandoned launch into the wrong Availability Zone to the failure queue", async () => {
+    world.addEni({
+      networkInterfaceId: PERSISTENT_ENI_ID,
+      description: DESCRIPTION,
+      availabilityZone: "us-east-1b",
+      privateIp: "10.0.1.10",
+    });
+    const { token, event } = world.launch({
+      group: GROUP,
+      hookName: HOOK,
+      availabilityZone: ZONE,
+      tags: { Eth1: DESCRIPTION },
+    });
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "ABANDON");
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
+    assert.deepEqual(
+      reports().map((report) => report.responsePayload.reason),
+      [outcome.reason],
+    );
+  });
+
+  it("sends nothing to the failure queue for a launch that succeeds, nor for its duplicate delivery", async () => {
+    const { event } = scene(world);
+    const handler = attacher().handler;
+    assert.equal((await handler(event, lambdaContext())).result, "CONTINUE");
+    assert.equal((await handler(event, lambdaContext())).result, "SKIPPED");
+    assert.deepEqual(failureQueue.sent, []);
+  });
+
+  it("fails the invocation when the failure report cannot be sent, once the launch is abandoned", async () => {
+    failureQueue.restore();
+    failureQueue = bindFailureQueue("ServiceUnavailable");
+    const { token, event } = scene(world, { lifecycleState: "InService" });
+    await assert.rejects(attacher().handler(event, lambdaContext()), { name: "ServiceUnavailable" });
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
+  });
+
+  it("describes the ENI by the id it is given in an account with many network interfaces, where a lookup by description alone fails unpaginated (API_DescribeNetworkInterfaces)", async () => {
+    rebind(new FakeAws(world.timings, { largeAccountEnis: 5_000 }));
+    const { eni, token, instanceId, event } = scene(world);
+    // Another ENI with the same description (a replacement being created) does not matter: the id decides.
+    world.addEni({ description: DESCRIPTION, availabilityZone: ZONE, privateIp: "10.0.1.11" });
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "CONTINUE", outcome.reason);
+    assert.equal(world.eni(eni).attachment?.instanceId, instanceId);
+    assert.deepEqual(acceptedResults(world, token), ["CONTINUE"]);
+    const lookups = world.callsOf("DescribeNetworkInterfaces");
+    assert.ok(lookups.length > 0);
+    assert.ok(
+      lookups.every((call) => call.error === undefined),
+      JSON.stringify(lookups),
+    );
+  });
+
+  it("abandons, naming the id, when the persistent ENI no longer exists", async () => {
+    const { token, event } = world.launch({
+      group: GROUP,
+      hookName: HOOK,
+      availabilityZone: ZONE,
+      tags: { Eth1: DESCRIPTION },
+    });
+    const outcome = await attacher().handler(event, lambdaContext());
+    assert.equal(outcome.result, "ABANDON");
+    assert.equal(
+      outcome.reason,
+      `EniError: network interface ${PERSISTENT_ENI_ID} does not exist; the persistent ENI must exist in this account and region.`,
+    );
+    assert.deepEqual(acceptedResults(world, token), ["ABANDON"]);
   });
 });
 

@@ -1,5 +1,10 @@
 /** What the attacher tests and the `npm start` scenario run on the fake: options and an `afterAttach`. */
-import type { AfterAttachInput, AttacherOptions } from "../../../../runtime/persistent-eni-asg/attacher";
+import {
+  type AfterAttachInput,
+  type AttacherOptions,
+  FAILURE_QUEUE_URL_ENV,
+  PERSISTENT_ENI_ID_ENV,
+} from "../../../../runtime/persistent-eni-asg/attacher";
 
 /**
  * An `afterAttach` callback as a user would write one to update DNS: it reports the attach to the
@@ -18,7 +23,6 @@ export async function reportAfterAttach(input: AfterAttachInput): Promise<void> 
 export function fakeAttacherOptions(group: string, overrides: Partial<AttacherOptions> = {}): AttacherOptions {
   return {
     autoScalingGroupName: group,
-    tagKey: "Eth1",
     pollIntervalMs: 25,
     forceDetachAfterMs: 400,
     heartbeatIntervalMs: 150,
@@ -26,4 +30,15 @@ export function fakeAttacherOptions(group: string, overrides: Partial<AttacherOp
     maxAttempts: 5,
     ...overrides,
   };
+}
+
+/** The persistent ENI's id in the attacher tests: the component passes the id it created or adopted. */
+export const PERSISTENT_ENI_ID = "eni-0persistent000000";
+
+/** The environment the component gives the attacher: the ENI's id and the failure queue's URL. */
+export function attacherEnvironment(
+  failureQueueUrl: string,
+  networkInterfaceId = PERSISTENT_ENI_ID,
+): Record<string, string> {
+  return { [PERSISTENT_ENI_ID_ENV]: networkInterfaceId, [FAILURE_QUEUE_URL_ENV]: failureQueueUrl };
 }

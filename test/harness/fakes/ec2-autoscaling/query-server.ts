@@ -98,6 +98,7 @@ const EC2_HANDLERS: Record<string, QueryHandler> = {
       world.describeNetworkInterfaces({
         NetworkInterfaceIds: queryList(params, "NetworkInterfaceId"),
         Filters: queryFilters(params),
+        MaxResults: params.has("MaxResults") ? Number(params.get("MaxResults")) : undefined,
       }).NetworkInterfaces ?? []
     ).map(ec2NetworkInterface),
   }),

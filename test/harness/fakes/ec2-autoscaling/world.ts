@@ -26,6 +26,13 @@
  *   terminate action leaves the instance running in `Terminating:Retained` (or the warm pool's
  *   `Warmed:*:Retained`) instead of terminating it
  *   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/manage-retained-instances.html);
+ * - in an account with many network interfaces (`largeAccountEnis`), DescribeNetworkInterfaces fails
+ *   unless it is paginated (MaxResults) or filtered by group-id, mac-address, private-dns-name,
+ *   private-ip-address, subnet-id or vpc-id
+ *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html; the
+ *   page names no error code, so the code and text are this fake's); a call naming ids lists those
+ *   ENIs and may not be paginated too (`InvalidParameterCombination`,
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Query-Requests.html#api-pagination);
  * - any call can be made to fail or be throttled (`RequestLimitExceeded` / `Throttling`) N times.
  *
  * `query-server.ts` serves it over HTTP for artifacts; `callbacks.ts` holds the attacher options
@@ -75,7 +82,23 @@ export interface FakeBehaviour {
   eniInUseError?: "InvalidNetworkInterface.InUse" | "InvalidParameterValue";
   /** The group's instance lifecycle policy for an abandoned terminate action. @default "terminate" */
   terminateHookAbandon?: "terminate" | "retain";
+  /**
+   * How many network interfaces the account holds besides those the test adds: from 1, the account
+   * counts as one with many, where an unpaginated DescribeNetworkInterfaces needs a documented filter.
+   * @default 0
+   */
+  largeAccountEnis?: number;
 }
+
+/** The filters EC2 documents as enough for an unpaginated DescribeNetworkInterfaces in a large account. */
+const LARGE_ACCOUNT_FILTERS = new Set([
+  "group-id",
+  "mac-address",
+  "private-dns-name",
+  "private-ip-address",
+  "subnet-id",
+  "vpc-id",
+]);
 
 export type Operation =
   | "DescribeInstances"
@@ -202,9 +225,16 @@ export class FakeAws {
 
   // --- setting the scene ---
 
-  addEni(spec: { description: string; availabilityZone: string; privateIp: string; subnetId?: string }): string {
-    const networkInterfaceId = this.id("eni");
-    this.enis.set(networkInterfaceId, { networkInterfaceId, subnetId: spec.subnetId ?? "subnet-fake", ...spec });
+  /** An ENI, with the id given (as the component passes it to the attacher) or a new one. */
+  addEni(spec: {
+    description: string;
+    availabilityZone: string;
+    privateIp: string;
+    subnetId?: string;
+    networkInterfaceId?: string;
+  }): string {
+    const networkInterfaceId = spec.networkInterfaceId ?? this.id("eni");
+    this.enis.set(networkInterfaceId, { subnetId: spec.subnetId ?? "subnet-fake", ...spec, networkInterfaceId });
     return networkInterfaceId;
   }
 
@@ -385,9 +415,23 @@ export class FakeAws {
 
   describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest): DescribeNetworkInterfacesResult {
     return this.call("DescribeNetworkInterfaces", input, () => {
+      const byId = (input.NetworkInterfaceIds?.length ?? 0) > 0;
+      if (byId && input.MaxResults !== undefined) {
+        throw new FakeAwsError(
+          "InvalidParameterCombination",
+          "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults",
+        );
+      }
+      const documentedFilter = (input.Filters ?? []).some((filter) => LARGE_ACCOUNT_FILTERS.has(filter.Name ?? ""));
+      if ((this.behaviour.largeAccountEnis ?? 0) > 0 && !byId && input.MaxResults === undefined && !documentedFilter) {
+        throw new FakeAwsError(
+          "InvalidRequest",
+          "This account has too many network interfaces to describe in one call; paginate with MaxResults or filter by group-id, mac-address, private-dns-name, private-ip-address, subnet-id or vpc-id.",
+        );
+      }
       let found = [...this.enis.values()];
-      if (input.NetworkInterfaceIds?.length) {
-        found = input.NetworkInterfaceIds.map((id) => {
+      if (byId) {
+        found = (input.NetworkInterfaceIds ?? []).map((id) => {
           const eni = this.enis.get(id);
           if (!eni)
             throw new FakeAwsError(
@@ -400,6 +444,7 @@ export class FakeAws {
       for (const filter of input.Filters ?? []) {
         const read: Record<string, (eni: FakeEni) => string | undefined> = {
           description: (eni) => eni.description,
+          "subnet-id": (eni) => eni.subnetId,
           "availability-zone": (eni) => eni.availabilityZone,
           "attachment.instance-id": (eni) => eni.attachment?.instanceId,
         };
