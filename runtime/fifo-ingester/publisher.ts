@@ -14,6 +14,9 @@
  * - Entries SNS rejects with a server fault, or leaves out of its answer, are resent (only those,
  *   after a jittered backoff, up to `maxAttempts`); entries rejected as the sender's fault are not. Whole-call failures are retried by the SDK's own
  *   retry strategy; when it gives up, publishing stops.
+ * - Once a record fails for good, the later records of its group are not sent (they fail with
+ *   `EarlierRecordFailed`): publishing them would leave a gap in the group's order that the
+ *   consumer could not see. Other groups go on.
  * - Anything not published ends in a `PublishError` listing each record and the reason: nothing is
  *   dropped silently.
  */
@@ -96,9 +99,13 @@ export class InvalidRecordsError extends Error {
 
 export interface PublishFailure {
   index: number;
+  /** SNS's error code, `NotConfirmed`, the SDK error's name, or `EarlierRecordFailed`. */
   code: string;
   message: string;
 }
+
+/** The code of a record not sent because an earlier record of its group failed for good. */
+export const EARLIER_RECORD_FAILED = "EarlierRecordFailed";
 
 /** Some records were not published; `published` others were. */
 export class PublishError extends Error {
@@ -138,6 +145,8 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
     const result: PublishResult = { published: 0, calls: 0, messageIds: new Array(records.length) };
     const failures: PublishFailure[] = [];
     const inFlightGroups = new Map<string, number>();
+    /** The groups with a record that failed for good, and that record's index. */
+    const failedGroups = new Map<string, number>();
     let abortedBy: unknown;
     let head = 0;
     let waiters: (() => void)[] = [];
@@ -229,9 +238,10 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
       /** SNS reports entries one by one; the SDK retries whole calls only, so failed entries are resent here. */
       const retryOrFail = (entry: Entry, failure: PublishFailure, senderFault: boolean) => {
         entry.attempts++;
-        if (senderFault || entry.attempts >= maxAttempts) {
+        if (senderFault || entry.attempts >= maxAttempts || failedGroups.has(entry.groupId)) {
           failures.push(failure);
           finish(entry);
+          failRestOfGroup(entry);
         } else {
           entry.state = "pending";
           entry.notBefore = now + Math.random() * retryBaseDelayMs * 2 ** (entry.attempts - 1);
@@ -247,6 +257,22 @@ export function createPublisher<T>(options: PublisherOptions<T>): (records: read
       for (const entry of byId.values()) {
         const problem = { index: entry.index, code: "NotConfirmed", message: "SNS's answer did not mention it" };
         retryOrFail(entry, problem, false);
+      }
+    };
+
+    /** Fails, unsent, every later record of the group of `failed`, which failed for good. */
+    const failRestOfGroup = (failed: Entry) => {
+      if (failedGroups.has(failed.groupId)) return;
+      failedGroups.set(failed.groupId, failed.index);
+      for (let i = failed.index + 1; i < entries.length; i++) {
+        const entry = entries[i];
+        if (entry.groupId !== failed.groupId || entry.state !== "pending") continue;
+        failures.push({
+          index: entry.index,
+          code: EARLIER_RECORD_FAILED,
+          message: `not sent: record ${failed.index} of group ${JSON.stringify(failed.groupId)} was not published, and sending later records would break the group's order`,
+        });
+        finish(entry);
       }
     };
 

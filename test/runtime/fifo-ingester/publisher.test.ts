@@ -5,6 +5,7 @@ import { PublishBatchCommand, type PublishBatchCommandInput, SNSClient } from "@
 import { mockClient } from "aws-sdk-client-mock";
 import {
   createPublisher,
+  EARLIER_RECORD_FAILED,
   InvalidRecordsError,
   MAX_MESSAGE_BYTES,
   PublishError,
@@ -178,6 +179,72 @@ describe("the FifoIngester publisher", () => {
       return true;
     });
     assert.equal(sns.commandCalls(PublishBatchCommand).length, 1);
+  });
+
+  it("after a record fails for good, sends no later record of its group and lists them, while other groups go on", async () => {
+    // Records 0..7 alternate between groups a and b: a = 0, 2, 4, 6; b = 1, 3, 5, 7. SNS refuses record 4 (a's third).
+    sns.on(PublishBatchCommand).callsFake((input: PublishBatchCommandInput) => {
+      const entries = input.PublishBatchRequestEntries ?? [];
+      return {
+        Successful: entries.filter((e) => e.Id !== "4").map((e) => ({ Id: e.Id, MessageId: `sns-${e.Id}` })),
+        Failed: entries
+          .filter((e) => e.Id === "4")
+          .map((e) => ({ Id: e.Id, Code: "InvalidParameter", Message: "bad", SenderFault: true })),
+      };
+    });
+    const records = Array.from({ length: 8 }, (_, n) => ({ id: n % 2 === 0 ? "a" : "b", n }));
+    await assert.rejects(publisher()(records), (error: Error) => {
+      assert.ok(error instanceof PublishError);
+      assert.deepEqual(error.failures, [
+        { index: 4, code: "InvalidParameter", message: "bad" },
+        {
+          index: 6,
+          code: EARLIER_RECORD_FAILED,
+          message: `not sent: record 4 of group "a" was not published, and sending later records would break the group's order`,
+        },
+      ]);
+      assert.equal(error.published, 6);
+      return true;
+    });
+    const sentOfA = sentEntries()
+      .filter((entry) => entry.MessageGroupId === "a")
+      .map((entry) => entry.Id);
+    assert.deepEqual(sentOfA, ["0", "2", "4"], "record 6 of group a is never sent");
+    assert.deepEqual(
+      sentEntries()
+        .filter((entry) => entry.MessageGroupId === "b")
+        .map((entry) => entry.Id),
+      ["1", "3", "5", "7"],
+    );
+  });
+
+  it("fails the rest of a group once a record of it exhausts its attempts on server faults", async () => {
+    sns.on(PublishBatchCommand).callsFake((input: PublishBatchCommandInput) => {
+      const entries = input.PublishBatchRequestEntries ?? [];
+      return {
+        Successful: entries.filter((e) => e.Id !== "1").map((e) => ({ Id: e.Id, MessageId: `sns-${e.Id}` })),
+        Failed: entries
+          .filter((e) => e.Id === "1")
+          .map((e) => ({ Id: e.Id, Code: "InternalError", Message: "down", SenderFault: false })),
+      };
+    });
+    await assert.rejects(publisher({ maxAttempts: 2 })(listings(4, 1)), (error: Error) => {
+      assert.ok(error instanceof PublishError);
+      assert.deepEqual(
+        error.failures.map((f) => [f.index, f.code]),
+        [
+          [1, "InternalError"],
+          [2, EARLIER_RECORD_FAILED],
+          [3, EARLIER_RECORD_FAILED],
+        ],
+      );
+      assert.equal(error.published, 1);
+      return true;
+    });
+    assert.deepEqual(
+      sentEntries().map((entry) => entry.Id),
+      ["0", "1", "1"],
+    );
   });
 
   it("gives up on an entry after maxAttempts server faults and reports it", async () => {
