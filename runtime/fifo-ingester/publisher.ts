@@ -63,7 +63,8 @@ export interface PublisherOptions<T> {
    * `true`: at most one record per group per call, so a resend is never overtaken. `false`: several
    * records of one group may share a call, which needs fewer calls when few groups are active; but SNS
    * reports entries one by one, so if it fails one with a server fault and accepts a later record of
-   * the same group in that call, the resend lands after it.
+   * the same group in that call, the resend lands after it; and a later record sharing a call with
+   * one that fails for good is published all the same.
    * @default true
    */
   strictOrder?: boolean;
