@@ -375,7 +375,7 @@ export class FifoIngester<T = unknown> extends PatternComponent {
           })),
         policyStatements: pulumi
           .all([this.queue.arn, this.deadLetterQueue.arn])
-          .apply(([queueArn, deadLetterQueueArn]) => consumerStatements(queueArn, deadLetterQueueArn, settings.body)),
+          .apply(([queueArn, deadLetterQueueArn]) => consumerStatements(queueArn, deadLetterQueueArn)),
         transform: transform.function,
       },
       this.child,
@@ -410,29 +410,23 @@ export class FifoIngester<T = unknown> extends PatternComponent {
   }
 }
 
-/** The function's permissions beyond logs and traces: consume its queue; dead-letter malformed JSON. */
-export function consumerStatements(
-  queueArn: string,
-  deadLetterQueueArn: string,
-  body: BodyFormat,
-): aws.iam.PolicyStatement[] {
-  const statements: aws.iam.PolicyStatement[] = [
+/** The function's permissions beyond logs and traces: consume its queue; dead-letter what can never succeed. */
+export function consumerStatements(queueArn: string, deadLetterQueueArn: string): aws.iam.PolicyStatement[] {
+  return [
     {
       Sid: "ConsumeQueue",
       Effect: "Allow",
       Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
       Resource: [queueArn],
     },
-  ];
-  if (body === "json") {
-    statements.push({
-      Sid: "DeadLetterMalformedRecords",
+    {
+      // Malformed JSON bodies, and records the callback rejects (RejectMessage) in either body format.
+      Sid: "DeadLetterRejectedRecords",
       Effect: "Allow",
       Action: ["sqs:SendMessage"],
       Resource: [deadLetterQueueArn],
-    });
-  }
-  return statements;
+    },
+  ];
 }
 
 /** The created topic refuses requests without TLS; same-account principals publish through their IAM policies. */

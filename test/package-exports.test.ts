@@ -35,6 +35,14 @@ describe("the package as another stack imports it", () => {
       path.join(repoRoot, "dist", "runtime", "lambda", "callback.js"),
     );
   });
+
+  it("exports RejectMessage, which handlers throw to dead-letter a message at once, from queue-patterns/runtime/shared/reject-message", () => {
+    const { RejectMessage, rejectionReason } = require(
+      resolveFromConsumer("queue-patterns/runtime/shared/reject-message"),
+    );
+    assert.equal(rejectionReason(new RejectMessage("price is not a number")), "price is not a number");
+    assert.equal(rejectionReason(new Error("retry me")), undefined);
+  });
 });
 
 describe("the npm scripts", () => {

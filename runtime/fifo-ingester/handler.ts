@@ -8,12 +8,14 @@
  *   (and comes back in order) while the other groups go on.
  * - A body that is not JSON (in `json` mode) can never succeed, so retrying it would only block its
  *   group for `maxReceiveCount` receives. It is sent to the dead-letter queue right away, with the
- *   reason as a message attribute, and reported processed.
+ *   reason as a message attribute, and reported processed. So is a record the callback rejects by
+ *   throwing `RejectMessage` (`runtime/shared/reject-message`), in either body format.
  * - A failure is logged with the record's ids; the log says when it was the last receive before
  *   SQS moves the message to the dead-letter queue.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { rejectionReason } from "../shared/reject-message";
 import { runtimeModule } from "../shared/runtime-module";
 
 /** How a message body reaches the callback: parsed JSON, or the raw string. */
@@ -31,7 +33,10 @@ export interface FifoRecordMetadata {
   receiveCount: number;
 }
 
-/** The user's callback: throwing (or rejecting) marks the record failed. */
+/**
+ * The user's callback: throwing (or rejecting) marks the record failed, to be received again;
+ * throwing `RejectMessage` sends it to the dead-letter queue at once, with the reason.
+ */
 export type FifoRecordHandler<T = unknown> = (record: T, meta: FifoRecordMetadata) => unknown;
 
 /** Settings fixed at deployment (plain JSON in the artifact). */
@@ -77,18 +82,22 @@ export function createFifoHandler(
   const sqs = () => (client ??= new SQSClient({}));
 
   const deliver = async (record: SqsRecord, meta: FifoRecordMetadata): Promise<void> => {
-    if (format === "raw") {
-      await callbacks.handler(record.body, meta);
-      return;
+    let payload: unknown = record.body;
+    if (format === "json") {
+      try {
+        payload = JSON.parse(record.body);
+      } catch (error) {
+        await deadLetter(sqs(), record, meta, `body is not valid JSON: ${messageOf(error)}`);
+        return;
+      }
     }
-    let payload: unknown;
     try {
-      payload = JSON.parse(record.body);
+      await callbacks.handler(payload, meta);
     } catch (error) {
-      await deadLetter(sqs(), record, meta, `body is not valid JSON: ${messageOf(error)}`);
-      return;
+      const reason = rejectionReason(error);
+      if (reason === undefined) throw error;
+      await deadLetter(sqs(), record, meta, `rejected by the handler: ${reason}`);
     }
-    await callbacks.handler(payload, meta);
   };
 
   const processRecord = async (record: SqsRecord): Promise<void> => {
@@ -181,7 +190,7 @@ async function deadLetter(
       },
     }),
   );
-  log("malformed record moved to the dead-letter queue", { ...meta, reason });
+  log("record moved to the dead-letter queue", { ...meta, reason });
 }
 
 /** One JSON line per event, so CloudWatch Logs Insights can filter on the ids. */

@@ -220,7 +220,7 @@ describe("a FifoIngester with default arguments", () => {
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
         Resource: [queueArn()],
       },
-      { Sid: "DeadLetterMalformedRecords", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterArn()] },
+      { Sid: "DeadLetterRejectedRecords", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterArn()] },
     ]);
   });
 
@@ -376,10 +376,10 @@ describe("a FifoIngester with arguments", () => {
     assert.deepEqual(named(ALARM, "alarmed-dlq-alarm").inputs.alarmActions, [onCall]);
   });
 
-  it("grants no dead-letter send in raw mode, where no body is malformed", async () => {
+  it("grants the dead-letter send in raw mode too, where the callback may reject a record (RejectMessage)", async () => {
     await ingester("raw", { body: "raw" });
     const sids = policyOf(named(ROLE_POLICY, "raw-consumer-policy")).Statement.map((s: { Sid: string }) => s.Sid);
-    assert.deepEqual(sids, ["WriteOwnLogs", "WriteTraces", "ConsumeQueue"]);
+    assert.deepEqual(sids, ["WriteOwnLogs", "WriteTraces", "ConsumeQueue", "DeadLetterRejectedRecords"]);
   });
 
   it("merges the caller's environment with the dead-letter queue URL", async () => {

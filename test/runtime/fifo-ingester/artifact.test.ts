@@ -7,6 +7,7 @@ installMocks();
 
 import { zipBytes } from "../../../components/artifact";
 import { FifoIngester } from "../../../components/fifo-ingester";
+import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { ArtifactProcess } from "../../harness/artifact-runner";
 import { fifoRecord } from "../../harness/rigs/fifo";
 
@@ -63,5 +64,29 @@ describe("the FifoIngester artifact built by the component", () => {
     assert.equal(logged.groupId, "c");
     assert.equal(logged.deduplicationId, "dedup-6");
     assert.equal(logged.error, "cannot ingest c1");
+  });
+});
+
+describe("a FifoIngester artifact whose handler rejects records with RejectMessage", () => {
+  let runner: ArtifactProcess;
+  before(async () => {
+    const ingester = new FifoIngester<Listing>("rejecting", {
+      handler: async (listing) => {
+        if (listing.fail) throw new RejectMessage(`listing ${listing.id} has no price`);
+      },
+    });
+    // No FIFO_INGESTER_DLQ_URL: the dead-letter send fails, and its log shows the rejection was recognised.
+    runner = await ArtifactProcess.start(zipBytes(await resolve(ingester.function.artifact)), "aws-lambda");
+  });
+  after(async () => runner?.stop());
+
+  it("packages the class the handler captured, and the runtime recognises it as a rejection", async () => {
+    const invocation = await runner.invoke({ Records: [record(1, "a", { id: "a1", fail: true })] });
+    assert.equal(invocation.error, undefined);
+    const line = invocation.logs.find((entry) => entry.includes("record failed")) ?? "";
+    assert.match(
+      JSON.parse(line.slice(line.indexOf("{"))).error,
+      /message-1 \(rejected by the handler: listing a1 has no price\) cannot be dead-lettered/,
+    );
   });
 });

@@ -9,6 +9,7 @@ import {
   type FifoRecordMetadata,
   type SqsRecord,
 } from "../../../runtime/fifo-ingester/handler";
+import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { fifoRecord } from "../../harness/rigs/fifo";
 
 const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/listings-dlq.fifo";
@@ -220,8 +221,67 @@ describe("the FifoIngester handler", () => {
     assert.match(JSON.parse(lines[0]).error, /FIFO_INGESTER_DLQ_URL is not set/);
   });
 
-  it("never dead-letters in raw mode", async () => {
+  it("never dead-letters a body in raw mode for not being JSON", async () => {
     await handlerWith(async () => {}, { body: "raw" })({ Records: [record("g", "oops")] });
+    assert.equal(sqs.commandCalls(SendMessageCommand).length, 0);
+  });
+
+  it("sends a record the callback rejects with RejectMessage to the dead-letter queue at once, with the reason, and goes on with its group", async () => {
+    const rejected = record("listing-4", { id: "listing-4", price: "free" }, 1);
+    const later = record("listing-4", { id: "listing-4", price: 5 }, 1);
+    const processed: unknown[] = [];
+    const { result } = await capturingErrors(() =>
+      handlerWith(async (listing: any) => {
+        if (typeof listing.price !== "number") throw new RejectMessage("price is not a number");
+        processed.push(listing);
+      })({ Records: [rejected, later] }),
+    );
+    assert.deepEqual(result, { batchItemFailures: [] }, "reported processed: SQS does not deliver it again");
+    assert.deepEqual(processed, [{ id: "listing-4", price: 5 }]);
+    const sent = sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].QueueUrl, DLQ_URL);
+    assert.equal(sent[0].MessageBody, rejected.body);
+    assert.equal(sent[0].MessageGroupId, "listing-4");
+    assert.equal(
+      sent[0].MessageAttributes?.DeadLetterReason?.StringValue,
+      "rejected by the handler: price is not a number",
+    );
+  });
+
+  it("dead-letters a record rejected in raw mode too", async () => {
+    const rejected = record("g", "<xml/>");
+    const { result } = await capturingErrors(() =>
+      handlerWith(
+        async () => {
+          throw new RejectMessage("not a listing");
+        },
+        { body: "raw" },
+      )({ Records: [rejected] }),
+    );
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.equal(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody, "<xml/>");
+  });
+
+  it("recognises a RejectMessage by its name, so a copy of the class bundled from the user's import counts too", async () => {
+    const copy = Object.assign(new Error("no such listing"), { name: "RejectMessage" });
+    const { result } = await capturingErrors(() =>
+      handlerWith(async () => {
+        throw copy;
+      })({ Records: [record("g", { n: 1 })] }),
+    );
+    assert.deepEqual(result, { batchItemFailures: [] });
+    assert.equal(sqs.commandCalls(SendMessageCommand).length, 1);
+  });
+
+  it("still retries any other error (reports the record failed, sends nothing)", async () => {
+    const input = record("g", { n: 1 });
+    const { result } = await capturingErrors(() =>
+      handlerWith(async () => {
+        throw new TypeError("listing.price is undefined");
+      })({ Records: [input] }),
+    );
+    assert.deepEqual(failedIds(result), [input.messageId]);
     assert.equal(sqs.commandCalls(SendMessageCommand).length, 0);
   });
 
