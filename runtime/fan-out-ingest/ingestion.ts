@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { type BlobDownloadResponseParsed, type ContainerClient, RestError } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
 import { blobSubjectPrefix, CHUNK_METADATA, CHUNK_SUFFIX } from "./layout";
+import { rejectionReason } from "../shared/reject-message";
 
 /** Storage Queue's limit on one message as stored, i.e. after encoding. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -245,8 +246,12 @@ async function enqueueItem(
   } catch (error) {
     const itemText = defaultMessageText(item);
     const queueIndex = queueIndexFor(itemText, options.targetQueues.length);
+    // Any error from toMessage poisons the item at once: converting it again would fail again. A
+    // RejectMessage carries the reason the callback gave.
+    const rejection = rejectionReason(error);
     await poison(options, queueIndex, {
-      reason: `toMessage failed: ${errorText(error)}`,
+      reason:
+        rejection === undefined ? `toMessage failed: ${errorText(error)}` : `toMessage rejected the item: ${rejection}`,
       chunk,
       index,
       item: preview(itemText),

@@ -17,6 +17,7 @@ import {
   queueIndexFor,
 } from "../../../runtime/fan-out-ingest/ingestion";
 import { CHUNK_METADATA, chunkBlobName } from "../../../runtime/fan-out-ingest/layout";
+import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { type Azurite, useAzurite } from "../../harness/emulators";
 import { blobCreatedEvent, idAt, receiveAll } from "../../harness/rigs/fan-out";
 
@@ -378,6 +379,21 @@ describe("ingestion", () => {
       item: '{"id":"bad"}',
       queue: options.targetQueues[0].name,
     });
+  });
+
+  it("poisons an item toMessage rejects with RejectMessage, with the reason it gave", async () => {
+    const container = await freshContainer();
+    const options = await ingestionOptions();
+    const chunk = await writeChunk(container, [{ id: 1 }, { id: -2 }]);
+    const toMessage = (item: unknown) => {
+      const { id } = item as { id: number };
+      if (id < 0) throw new RejectMessage(`id ${id} is negative`);
+      return { id };
+    };
+    const report = await ingestChunk(container, chunk, toMessage as (item: unknown) => unknown, options);
+    assert.deepEqual([report.sent, report.poisoned], [1, 1]);
+    const [poisoned] = (await decodedAll(options.poisonQueues[0])).map((text) => JSON.parse(text));
+    assert.equal(poisoned.reason, "toMessage rejected the item: id -2 is negative");
   });
 
   it("poisons a message the queue service rejects as invalid (4xx) and sends the rest", async () => {
