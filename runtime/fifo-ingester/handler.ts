@@ -10,11 +10,13 @@
  *   group for `maxReceiveCount` receives. It is sent to the dead-letter queue right away, with the
  *   reason as a message attribute, and reported processed. So is a record the callback rejects by
  *   throwing `RejectMessage` (`runtime/shared/reject-message`), in either body format.
- * - A failure is logged with the record's ids; the log says when it was the last receive before
- *   SQS moves the message to the dead-letter queue.
+ * - A failure is logged with the record's ids, as an object (`logEvent`): at WARN while SQS will
+ *   deliver the record again, at ERROR on the last receive before SQS moves the message to the
+ *   dead-letter queue; a record the function dead-letters itself is logged at ERROR.
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type LogLevel, logEvent } from "../shared/lambda-log";
 import { rejectionReason } from "../shared/reject-message";
 import { runtimeModule } from "../shared/runtime-module";
 
@@ -106,7 +108,7 @@ export function createFifoHandler(
       await deliver(record, meta);
     } catch (error) {
       const finalAttempt = options.maxReceiveCount !== undefined && meta.receiveCount >= options.maxReceiveCount;
-      log("record failed", { ...meta, finalAttempt, error: messageOf(error) });
+      log(finalAttempt ? "error" : "warn", "record failed", { ...meta, finalAttempt, error: messageOf(error) });
       throw error;
     }
   };
@@ -190,12 +192,11 @@ async function deadLetter(
       },
     }),
   );
-  log("record moved to the dead-letter queue", { ...meta, reason });
+  log("error", "record moved to the dead-letter queue", { ...meta, reason });
 }
 
-/** One JSON line per event, so CloudWatch Logs Insights can filter on the ids. */
-function log(message: string, fields: Record<string, unknown>): void {
-  console.error(JSON.stringify({ message: `FifoIngester: ${message}`, ...fields }));
+function log(level: LogLevel, message: string, fields: Record<string, unknown>): void {
+  logEvent(level, `FifoIngester: ${message}`, fields);
 }
 
 function messageOf(error: unknown): string {

@@ -49,6 +49,7 @@ import {
   releaseFromInstance,
   waitUntilRunning,
 } from "./eni";
+import { logEvent as log } from "../shared/lambda-log";
 import { runtimeModule } from "../shared/runtime-module";
 
 /** What `afterAttach` learns once the ENI is attached. */
@@ -496,10 +497,6 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
-  console[level](JSON.stringify({ message, ...fields }));
 }
 
 /** How PersistentEniAsg's attacher artifact starts. */

@@ -1,12 +1,15 @@
 /**
  * Child-process side of the artifact runner: plays the function platform around an unpacked artifact.
- * - AWS Lambda: requires `index.js` and calls `handler(event, context)`.
+ * - AWS Lambda: requires `index.js` and calls `handler(event, context)`; console calls become the
+ *   lines of Lambda's JSON log format (the format the components configure), as its runtime client
+ *   writes them.
  * - Azure Functions: provides `@azure/functions-core` the way the Functions worker does, so the
  *   bundle's `app.*` calls register for real, then calls the registered handlers.
  * It talks to the parent over IPC: `{ id, kind: "invoke", ... }` in, `{ id, result | error, logs }` out.
  */
 import Module = require("node:module");
 import * as path from "node:path";
+import { format } from "node:util";
 
 type Handler = (...args: unknown[]) => unknown;
 interface Registration {
@@ -18,9 +21,34 @@ const [artifactDir, host] = process.argv.slice(2);
 const registrations = new Map<string, Registration>();
 let logs: string[] = [];
 
+/** The current Lambda invocation's request id, which the runtime client puts on every line. */
+let requestId: string | undefined;
+
+/** The level Lambda's runtime client gives each console method. */
+const LAMBDA_LEVELS = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG" } as const;
+
+/**
+ * One line of Lambda's JSON log format, as the Node.js runtime client writes a console call
+ * (aws-lambda-nodejs-runtime-interface-client src/LogPatch.js, formatJsonMessage): timestamp, level
+ * and request id, and `message`: the only argument as it is (an object stays an object), or all
+ * arguments formatted into one string (util.format).
+ */
+function lambdaJsonLogLine(method: keyof typeof LAMBDA_LEVELS, args: unknown[]): string {
+  const line = { timestamp: new Date().toISOString(), level: LAMBDA_LEVELS[method], requestId };
+  if (args.length === 1) {
+    try {
+      return JSON.stringify({ ...line, message: args[0] });
+    } catch {
+      return JSON.stringify({ ...line, message: format(args[0]) });
+    }
+  }
+  return JSON.stringify({ ...line, message: format(...args) });
+}
+
 for (const level of ["log", "info", "warn", "error", "debug"] as const) {
   console[level] = (...args: unknown[]) => {
-    logs.push(`${level}: ${args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")}`);
+    if (host === "aws-lambda") logs.push(lambdaJsonLogLine(level, args));
+    else logs.push(`${level}: ${args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")}`);
   };
 }
 
@@ -98,7 +126,9 @@ process.on("message", async (request: Request) => {
     let result: unknown;
     if (host === "aws-lambda") {
       if (typeof entry.handler !== "function") throw new Error("the artifact exports no handler function");
-      result = await entry.handler(request.event, lambdaContext(request.functionName ?? "function"));
+      const context = lambdaContext(request.functionName ?? "function");
+      requestId = context.awsRequestId;
+      result = await entry.handler(request.event, context);
     } else {
       const registration = registrations.get(request.functionName ?? "");
       if (!registration) throw new Error(`no function named ${request.functionName} was registered`);

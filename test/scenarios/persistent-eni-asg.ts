@@ -17,11 +17,11 @@ import {
 } from "../harness/fakes/ec2-autoscaling";
 import type { Scenario } from "./scenario";
 
-/** The message of one of the attacher's JSON log lines (`info: {"message":...}`). */
+/** The text of one of the attacher's log lines: Lambda's JSON log format, the logged object as `message`. */
 function attacherLogMessage(line: string): string {
-  const json = line.slice(line.indexOf("{"));
   try {
-    return (JSON.parse(json) as { message: string }).message;
+    const { message } = JSON.parse(line) as { message: { message?: string } | string };
+    return typeof message === "string" ? message : (message.message ?? line);
   } catch {
     return line;
   }

@@ -52,18 +52,26 @@ describe("the FifoIngester artifact built by the component", () => {
     assert.deepEqual(invocation.result, {
       batchItemFailures: [{ itemIdentifier: "message-3" }, { itemIdentifier: "message-5" }],
     });
-    const ingested = invocation.logs.filter((line) => line.includes("ingested")).map((line) => line.split(" ").pop());
+    const ingested = invocation.logs
+      .map((line) => JSON.parse(line).message)
+      .filter((message) => typeof message === "string" && message.startsWith("ingested"))
+      .map((message: string) => message.split(" ").pop());
     assert.deepEqual(ingested.sort(), ["a1", "b1", "b2"]);
   });
 
-  it("logs the failure with the record's ids", async () => {
+  // Lambda's JSON log format, as the runtime client writes it (test/harness/artifact-host.ts):
+  // the record's ids must be fields of `message`, not an escaped string inside it, for Logs Insights.
+  it("logs the failure as one JSON line at WARN whose message is an object with the record's ids", async () => {
     const invocation = await runner.invoke({ Records: [record(6, "c", { id: "c1", fail: true })] });
-    const line = invocation.logs.find((entry) => entry.includes("record failed")) ?? "";
-    const logged = JSON.parse(line.slice(line.indexOf("{")));
-    assert.equal(logged.messageId, "message-6");
-    assert.equal(logged.groupId, "c");
-    assert.equal(logged.deduplicationId, "dedup-6");
-    assert.equal(logged.error, "cannot ingest c1");
+    const lines = invocation.logs.map((line) => JSON.parse(line));
+    const failure = lines.find((line) => line.message?.message === "FifoIngester: record failed");
+    assert.ok(failure, invocation.logs.join("\n"));
+    assert.equal(failure.level, "WARN");
+    assert.match(failure.requestId, /^req-/);
+    assert.equal(failure.message.messageId, "message-6");
+    assert.equal(failure.message.groupId, "c");
+    assert.equal(failure.message.deduplicationId, "dedup-6");
+    assert.equal(failure.message.error, "cannot ingest c1");
   });
 });
 
@@ -85,7 +93,7 @@ describe("a FifoIngester artifact whose handler rejects records with RejectMessa
     assert.equal(invocation.error, undefined);
     const line = invocation.logs.find((entry) => entry.includes("record failed")) ?? "";
     assert.match(
-      JSON.parse(line.slice(line.indexOf("{"))).error,
+      JSON.parse(line).message.error,
       /message-1 \(rejected by the handler: listing a1 has no price\) cannot be dead-lettered/,
     );
   });

@@ -27,16 +27,29 @@ function handlerWith(callback: FifoRecordHandler, options = {}) {
 const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
   response.batchItemFailures.map((failure) => failure.itemIdentifier).sort();
 
-/** Captures console.error lines while `body` runs. */
-async function capturingErrors<R>(body: () => Promise<R>): Promise<{ result: R; lines: string[] }> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+/** A console call: its method, and its arguments (Lambda's runtime keeps a single object argument as an object). */
+interface LogCall {
+  level: "info" | "warn" | "error";
+  args: unknown[];
+}
+
+/** Captures the console calls while `body` runs. */
+async function capturingErrors<R>(body: () => Promise<R>): Promise<{ result: R; lines: LogCall[] }> {
+  const lines: LogCall[] = [];
+  const originals = { info: console.info, warn: console.warn, error: console.error };
+  for (const level of ["info", "warn", "error"] as const) console[level] = (...args) => lines.push({ level, args });
   try {
     return { result: await body(), lines };
   } finally {
-    console.error = original;
+    Object.assign(console, originals);
   }
+}
+
+/** The one object a console call logged. */
+function loggedObject(call: LogCall): Record<string, unknown> {
+  assert.equal(call.args.length, 1, "one argument, so the runtime keeps it as the line's message");
+  assert.equal(typeof call.args[0], "object", "an object, not a JSON string");
+  return call.args[0] as Record<string, unknown>;
 }
 
 describe("the FifoIngester handler", () => {
@@ -136,7 +149,7 @@ describe("the FifoIngester handler", () => {
     assert.deepEqual(failedIds(result), records.map((r) => r.messageId).sort());
   });
 
-  it("logs a failure as one JSON line with the record's ids and the error", async () => {
+  it("logs a failure as one object at WARN with the record's ids and the error, while SQS will deliver it again", async () => {
     const input = record("listing-9", { id: 9 }, 2);
     const { lines } = await capturingErrors(() =>
       handlerWith(
@@ -146,10 +159,9 @@ describe("the FifoIngester handler", () => {
         { maxReceiveCount: 5 },
       )({ Records: [input] }),
     );
-    const logged = lines
-      .map((line) => JSON.parse(line))
-      .find((entry) => entry.message === "FifoIngester: record failed");
-    assert.deepEqual(logged, {
+    const failure = lines.find((call) => loggedObject(call).message === "FifoIngester: record failed");
+    assert.equal(failure?.level, "warn");
+    assert.deepEqual(loggedObject(failure as LogCall), {
       message: "FifoIngester: record failed",
       messageId: input.messageId,
       groupId: "listing-9",
@@ -170,7 +182,8 @@ describe("the FifoIngester handler", () => {
         { maxReceiveCount: 5 },
       )({ Records: [record("g", {}, 5)] }),
     );
-    assert.equal(JSON.parse(lines[0]).finalAttempt, true);
+    assert.equal(lines[0].level, "error");
+    assert.equal(loggedObject(lines[0]).finalAttempt, true);
   });
 
   it("sends a body that is not JSON to the dead-letter queue with the reason, in its group, and reports it processed", async () => {
@@ -192,6 +205,20 @@ describe("the FifoIngester handler", () => {
       StringValue: malformed.messageId,
     });
     assert.match(sent[0].MessageAttributes?.DeadLetterReason?.StringValue ?? "", /^body is not valid JSON: /);
+  });
+
+  it("logs a record it dead-letters itself at ERROR, with its ids and the reason", async () => {
+    const malformed = record("listing-8", "{not json", 1);
+    const { lines } = await capturingErrors(() => handlerWith(async () => {})({ Records: [malformed] }));
+    assert.deepEqual(
+      lines.map((call) => [call.level, loggedObject(call).message, loggedObject(call).groupId]),
+      [["error", "FifoIngester: record moved to the dead-letter queue", "listing-8"]],
+    );
+  });
+
+  it("logs nothing for a record the callback processes", async () => {
+    const { lines } = await capturingErrors(() => handlerWith(async () => {})({ Records: [record("g", { n: 1 })] }));
+    assert.deepEqual(lines, []);
   });
 
   it("goes on with the group after dead-lettering a malformed record", async () => {
@@ -218,7 +245,7 @@ describe("the FifoIngester handler", () => {
     const malformed = record("g", "oops");
     const { result, lines } = await capturingErrors(() => handlerWith(async () => {})({ Records: [malformed] }));
     assert.deepEqual(failedIds(result), [malformed.messageId]);
-    assert.match(JSON.parse(lines[0]).error, /FIFO_INGESTER_DLQ_URL is not set/);
+    assert.match(String(loggedObject(lines[0]).error), /FIFO_INGESTER_DLQ_URL is not set/);
   });
 
   it("never dead-letters a body in raw mode for not being JSON", async () => {
