@@ -4,7 +4,9 @@
  * message when the callback returns; when it throws, the host abandons the message and Service Bus
  * redelivers it until maxDeliveryCount, then dead-letters it (reason MaxDeliveryCountExceeded).
  * Each failure is logged with the message id and the attempt number, so the dead-lettered message
- * can be matched to its errors.
+ * can be matched to its errors: as a warning while Service Bus will redeliver the message, as an
+ * error on the last delivery. (The Node.js v4 programming model formats a log call's arguments into
+ * one string, `util.format`, so the ids are in the text, not separate properties.)
  */
 import { app, type InvocationContext } from "@azure/functions";
 import { MalformedProcessingRequestError, parseProcessingRequest } from "./message";
@@ -67,10 +69,10 @@ export function createProcessingHandler(
   return async (body, context) => {
     const message = messageInfo(context);
     const attempt = `delivery ${message.deliveryCount ?? "?"} of ${options.maxDeliveryCount}`;
-    const outcome =
-      message.deliveryCount !== undefined && message.deliveryCount >= options.maxDeliveryCount
-        ? "this was the last delivery: Service Bus dead-letters the message (MaxDeliveryCountExceeded)"
-        : "the message is abandoned and redelivered";
+    const lastDelivery = message.deliveryCount !== undefined && message.deliveryCount >= options.maxDeliveryCount;
+    const outcome = lastDelivery
+      ? "this was the last delivery: Service Bus dead-letters the message (MaxDeliveryCountExceeded)"
+      : "the message is abandoned and redelivered";
     try {
       const request = parseProcessingRequest(body);
       if (!options.windows.includes(request.window)) {
@@ -88,7 +90,9 @@ export function createProcessingHandler(
       });
     } catch (error) {
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      context.error(`processing message ${message.messageId ?? "(no id)"} failed on ${attempt}; ${outcome}. ${reason}`);
+      const text = `processing message ${message.messageId ?? "(no id)"} failed on ${attempt}; ${outcome}. ${reason}`;
+      if (lastDelivery) context.error(text);
+      else context.warn(text);
       throw error;
     }
   };

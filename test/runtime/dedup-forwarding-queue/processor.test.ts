@@ -22,8 +22,10 @@ const request: ProcessingRequest = {
   periodEnd: "2024-05-02T00:00:00.000Z",
 };
 
+/** An invocation context of the given delivery; `errors` holds what was logged at warning or error level. */
 function contextWith(deliveryCount: number) {
   const errors: string[] = [];
+  const levels: string[] = [];
   const context = new InvocationContext({
     functionName: "process",
     triggerMetadata: {
@@ -33,10 +35,13 @@ function contextWith(deliveryCount: number) {
       enqueuedTimeUtc: "2024-05-02T00:05:00.000Z",
     },
     logHandler: (level, ...args) => {
-      if (level === "error") errors.push(args.join(" "));
+      if (level === "error" || level === "warning") {
+        errors.push(args.join(" "));
+        levels.push(level);
+      }
     },
   });
-  return { context, errors };
+  return { context, errors, levels };
 }
 
 describe("the processing handler", () => {
@@ -78,6 +83,19 @@ describe("the processing handler", () => {
     assert.deepEqual(errors, [
       "processing message station-7-2024-05-01 failed on delivery 1 of 3; the message is abandoned and redelivered. Error: warehouse unavailable",
     ]);
+  });
+
+  it("logs a failure Service Bus will redeliver as a warning, and the last delivery's as an error", async () => {
+    const handler = createProcessingHandler(async () => {
+      throw new Error("warehouse unavailable");
+    }, options);
+    const levels: string[] = [];
+    for (const deliveryCount of [1, 2, 3]) {
+      const attempt = contextWith(deliveryCount);
+      await assert.rejects(handler(request, attempt.context));
+      levels.push(...attempt.levels);
+    }
+    assert.deepEqual(levels, ["warning", "warning", "error"]);
   });
 
   it("says on the last delivery that Service Bus dead-letters the message", async () => {
