@@ -9,9 +9,11 @@
  *     if (typeof listing.price !== "number") throw new RejectMessage("price is not a number");
  *   }
  *
- * FifoIngester sends the record to its dead-letter queue; FanOutIngest writes it to the poison
- * queue; DedupForwardingQueue dead-letters the Service Bus message: each with the reason, and each
- * dead-letter path has its alarm.
+ * FifoIngester's `handler` sends the record to its dead-letter queue, and FanOutIngest's
+ * `toMessage` the item to its poison queue, each with the reason, where the queue's alarm sees it.
+ * DedupForwardingQueue's `process` cannot yet: its Service Bus trigger completes or abandons the
+ * message, and only the trigger's holder of the session lock could dead-letter it, so a
+ * RejectMessage there is retried like any error until Service Bus dead-letters the message.
  */
 export class RejectMessage extends Error {
   /** Why the message can never be accepted; the dead-lettered message carries it. */
