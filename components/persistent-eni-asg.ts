@@ -435,7 +435,8 @@ export function attacherPolicyStatements(
       Resource: ["*"],
     },
     {
-      // Lambda's on-failure destination sends with the function's role, and so does the attacher's report of a failed action.
+      // Lambda's on-failure destination sends with the function's role, and so does the attacher
+      // when it reports a failed action.
       Sid: "ReportFailedEvents",
       Effect: "Allow",
       Action: ["sqs:SendMessage"],

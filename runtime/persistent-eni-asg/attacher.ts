@@ -3,8 +3,9 @@
  * instance, the lifecycle action completed.
  *
  * Launch into the group (`EC2 Instance-launch Lifecycle Action`, Destination `AutoScalingGroup`,
- * from EC2 or from the warm pool): describe the persistent ENI by its id, attach it at device index 1 (taking it from a holder out of service, never from one in
- * service), run the optional `afterAttach` callback, then complete with CONTINUE.
+ * from EC2 or from the warm pool): describe the persistent ENI by its id (in the function's
+ * environment), attach it at device index 1 (taking it from a holder out of service, never from one
+ * in service), run the optional `afterAttach` callback, then complete with CONTINUE.
  * Launch into the warm pool (Destination `WarmPool`): the launch hook holds these instances too
  * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html); a
  * pooled instance serves nobody, so it gets the ENI only when it leaves the pool for the group:
