@@ -22,7 +22,7 @@ import {
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import { runtimeEntry } from "./artifact";
 import { grantRole, type RoleGrant } from "./azure-roles";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   FunctionApp,
@@ -496,8 +496,9 @@ function derivedNamespaceName(name: string): string {
   return `${prefix}-${uniqueSuffix(`${name}-namespace`)}`;
 }
 
-function hostOf(endpoint: string): string {
-  return new URL(endpoint).hostname;
+/** The host name of a namespace's endpoint, once Service Bus reports it. */
+function hostOf(endpoint: string | undefined): string {
+  return whenReported([endpoint], (reported) => new URL(reported).hostname);
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
 import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-roles";
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
+import { whenReported } from "./component";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
@@ -333,10 +334,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
       parent: this,
       transformations: [sendSiteConfigAsDeclared(webAppArgs.siteConfig)],
     });
-    this.principalId = this.webApp.identity.apply((identity) => {
-      if (!identity?.principalId) throw new Error(`${owner}: the Function App reported no system-assigned identity`);
-      return identity.principalId;
-    });
+    this.principalId = this.webApp.identity.apply((identity) => whenReported([identity?.principalId], (id) => id));
 
     const grants = [
       grantRole(
@@ -357,7 +355,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
     this.deployment = new FlexDeployment(
       `${name}-code`,
       {
-        scmUrl: this.webApp.hostNameSslStates.apply((states) => scmUrlOf(states)),
+        scmUrl: this.webApp.hostNameSslStates.apply((states) => whenReported([states], scmUrlOf)),
         hostUrl: pulumi.interpolate`https://${this.webApp.defaultHostName}`,
         siteId: this.webApp.id,
         packagePath: this.artifact.apply(saveArtifact),

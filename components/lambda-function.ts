@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { plainCallbackRuntime } from "../runtime/lambda/callback";
 import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
+import { whenReported } from "./component";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -240,7 +241,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
         policy: pulumi
           .all([this.logGroup.arn, args.policyStatements ?? [], permissionStatements(args.permissions)])
           .apply(([logGroupArn, statements, callbackStatements]) =>
-            JSON.stringify(functionPolicy(logGroupArn, [...statements, ...callbackStatements])),
+            whenReported([logGroupArn, statements], () =>
+              JSON.stringify(functionPolicy(logGroupArn, [...statements, ...callbackStatements])),
+            ),
           ),
       },
       { parent: this },

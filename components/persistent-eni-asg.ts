@@ -15,7 +15,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AfterAttach, type AttacherOptions, attacherRuntime } from "../runtime/persistent-eni-asg/attacher";
 import { runtimeEntry } from "./artifact";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
@@ -541,7 +541,9 @@ export class PersistentEniAsg extends PatternComponent {
         timeoutSeconds: args.function?.timeoutSeconds ?? DEFAULTS.functionTimeoutSeconds,
         policyStatements: pulumi
           .all([eni.arn, this.failureQueue.arn])
-          .apply(([eniArn, queueArn]) => attacherPolicyStatements(eniArn, groupName, queueArn)),
+          .apply(([eniArn, queueArn]) =>
+            whenReported([eniArn, queueArn], () => attacherPolicyStatements(eniArn, groupName, queueArn)),
+          ),
         transform: transform.function,
       },
       this.child,
@@ -662,15 +664,18 @@ export class PersistentEniAsg extends PatternComponent {
   ): { eni: PersistentEni; resource?: aws.ec2.NetworkInterface } {
     if (usesExisting(spec)) {
       const found = aws.ec2.getNetworkInterfaceOutput({ id: spec.existing }, this.child);
-      const description = found.apply((eni) => {
-        if (!eni.description) {
-          throw new Error(
-            `${this.owner}: networkInterface.existing ${JSON.stringify(eni.id)} has no description; ` +
-              "give the ENI a description unique in the account and region: instances carry it in their tag.",
-          );
-        }
-        return eni.description;
-      });
+      // A lookup that reports no ARN (a mock echoing its inputs) says nothing of the description either.
+      const description = found.apply((eni) =>
+        whenReported([eni.arn], () => {
+          if (!eni.description) {
+            throw new Error(
+              `${this.owner}: networkInterface.existing ${JSON.stringify(eni.id)} has no description; ` +
+                "give the ENI a description unique in the account and region: instances carry it in their tag.",
+            );
+          }
+          return eni.description;
+        }),
+      );
       return {
         eni: {
           id: found.id,

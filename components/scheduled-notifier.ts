@@ -23,7 +23,7 @@ import { producerRuntime } from "../runtime/scheduled-notifier/producer";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import { runtimeEntry } from "./artifact";
 import { denyInsecureTransport } from "./aws-secure-defaults";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
@@ -604,7 +604,15 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
             args.apiToken.kmsKeyArn,
           ])
           .apply(([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn]) =>
-            consumerPolicyStatements({ jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn }),
+            whenReported([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn], () =>
+              consumerPolicyStatements({
+                jobsQueueArn,
+                deadLetterQueueArn,
+                ledgerBucketArn,
+                secretArn,
+                secretKmsKeyArn,
+              }),
+            ),
           ),
         transform: transform.consumer,
       },
@@ -638,19 +646,21 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
     this.schedulerRole = new aws.iam.Role(
       `${name}-scheduler-role`,
       applyTransform(transform.schedulerRole, {
-        assumeRolePolicy: this.producer.arn.apply((arn) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "scheduler.amazonaws.com" },
-                Action: "sts:AssumeRole",
-                // Only schedules of this account may use the role (confused-deputy protection).
-                Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
-              },
-            ],
-          }),
+        assumeRolePolicy: this.producer.arn.apply((producerArn) =>
+          whenReported([producerArn], (arn) =>
+            JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Principal: { Service: "scheduler.amazonaws.com" },
+                  Action: "sts:AssumeRole",
+                  // Only schedules of this account may use the role (confused-deputy protection).
+                  Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
+                },
+              ],
+            }),
+          ),
         ),
       }),
       this.child,
