@@ -28,6 +28,8 @@ import {
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
+  checkFunctionAppEnvironmentKeys,
+  nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
 import { uniqueSuffix } from "./naming";
@@ -428,6 +430,7 @@ function resolveSettings(
     .integerInRange("maxConcurrentSessions", settings.maxConcurrentSessions, 1, 1000, "the Functions host is given")
     .integerInRange("sessionIdleTimeoutSeconds", settings.sessionIdleTimeoutSeconds, 1, 300, "keep it within")
     .include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
+  checkFunctionAppEnvironmentKeys(checker, args.environment);
   return { checker, settings };
 }
 
@@ -621,7 +624,10 @@ export class DedupForwardingQueue extends PatternComponent {
         callbacks: { process: args.process },
         hostExtensions: processorHostExtensions(settings),
         environment: pulumi
-          .all([args.environment ?? {}, this.fullyQualifiedNamespace])
+          .all([
+            nonSecretAppSettings(this.owner, args.environment ?? {}, "function.permissions"),
+            this.fullyQualifiedNamespace,
+          ])
           .apply(([environment, fullyQualifiedNamespace]) => ({
             ...environment,
             [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: fullyQualifiedNamespace,

@@ -25,6 +25,8 @@ import {
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
+  checkFunctionAppEnvironmentKeys,
+  nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
 import { applyTransform, type Transform } from "./transform";
@@ -368,6 +370,7 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
       'must be { existing: "<system topic name>" }, a system topic on this component\'s storage account; omit systemTopic to create one.',
     );
   }
+  checkFunctionAppEnvironmentKeys(checker, args.environment);
   return checker.include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
 }
 
@@ -634,7 +637,11 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         location: args.location,
         ...fanOutFunctions(args),
         environment: pulumi
-          .all([args.environment ?? {}, this.blobServiceUri, this.queueServiceUri])
+          .all([
+            nonSecretAppSettings(owner, args.environment ?? {}, "function.permissions"),
+            this.blobServiceUri,
+            this.queueServiceUri,
+          ])
           .apply(([environment, blobServiceUri, queueServiceUri]) => ({
             ...environment,
             [`${DATA_CONNECTION}__blobServiceUri`]: blobServiceUri,

@@ -20,6 +20,8 @@ import {
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
+  checkLambdaEnvironmentKeys,
+  nonSecretLambdaEnvironment,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
@@ -215,6 +217,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   }
   checkExisting(checker, "topic", args.topic, "topic");
   checkAlarmActionArns(checker, args.alarmActions);
+  checkLambdaEnvironmentKeys(checker, args.environment);
   return checker.include(validateLambdaFunctionArgs(owner, args.function ?? {}, "function."));
 }
 
@@ -368,7 +371,10 @@ export class FifoIngester<T = unknown> extends PatternComponent {
         callbacks: { handler: args.handler as FifoRecordHandler },
         timeoutSeconds: settings.timeoutSeconds,
         environment: pulumi
-          .all([args.environment ?? {}, this.deadLetterQueue.url])
+          .all([
+            nonSecretLambdaEnvironment(this.owner, args.environment ?? {}, "function.permissions"),
+            this.deadLetterQueue.url,
+          ])
           .apply(([environment, deadLetterQueueUrl]) => ({
             ...environment,
             [DEAD_LETTER_QUEUE_URL_ENV]: deadLetterQueueUrl,

@@ -10,7 +10,7 @@ import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
 import { whenReported } from "./component";
 import { applyTransform, type Transform } from "./transform";
-import { ArgumentChecker, ownerLabel } from "./validation";
+import { ArgumentChecker, ownerLabel, refuseSecretValues } from "./validation";
 
 /**
  * Lambda runtimes this library targets. nodejs24.x is the default (available since 2025-11-25);
@@ -104,6 +104,74 @@ export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.
 
 /** The runtime of a plain function: the `handler` callback is the Lambda handler. */
 const PLAIN_CALLBACK_ENTRY = runtimeEntry(plainCallbackRuntime, undefined);
+
+/**
+ * Keys Lambda sets itself in every execution environment and refuses in a function's configuration
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+ */
+export const LAMBDA_RESERVED_ENVIRONMENT_KEYS: readonly string[] = [
+  "_HANDLER",
+  "_X_AMZN_TRACE_ID",
+  "AWS_DEFAULT_REGION",
+  "AWS_REGION",
+  "AWS_EXECUTION_ENV",
+  "AWS_LAMBDA_FUNCTION_NAME",
+  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+  "AWS_LAMBDA_FUNCTION_VERSION",
+  "AWS_LAMBDA_INITIALIZATION_TYPE",
+  "AWS_LAMBDA_LOG_GROUP_NAME",
+  "AWS_LAMBDA_LOG_STREAM_NAME",
+  "AWS_ACCESS_KEY",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_LAMBDA_RUNTIME_API",
+  "LAMBDA_TASK_ROOT",
+  "LAMBDA_RUNTIME_DIR",
+  "TZ",
+];
+
+/**
+ * Records a problem for each key of a known `environment` that Lambda reserves; a map given as an
+ * Output is left to Lambda.
+ */
+export function checkLambdaEnvironmentKeys(
+  checker: ArgumentChecker,
+  environment: LambdaFunctionArgs["environment"],
+  argument = "environment",
+): void {
+  if (typeof environment !== "object" || environment === null || pulumi.Output.isInstance(environment)) return;
+  if (environment instanceof Promise) return;
+  for (const [key, value] of Object.entries(environment)) {
+    checker.check(
+      !LAMBDA_RESERVED_ENVIRONMENT_KEYS.includes(key),
+      `${argument}.${key}`,
+      value,
+      "is a key Lambda sets itself and refuses in a function's configuration; choose another name " +
+        "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+    );
+  }
+}
+
+/**
+ * `environment` as an Output that fails the deployment if a value in it is a secret: Lambda shows
+ * environment variables in plain text to anyone who may read the function's configuration.
+ * `permissionsArgument` names where the owner's users grant the function access to a secret.
+ */
+export function nonSecretLambdaEnvironment(
+  owner: string,
+  environment: NonNullable<LambdaFunctionArgs["environment"]>,
+  permissionsArgument: string,
+  argument = "environment",
+): pulumi.Output<Record<string, string>> {
+  return refuseSecretValues(
+    owner,
+    argument,
+    environment,
+    "environment variables are plain text in the function's configuration. Store the secret in Secrets Manager, " +
+      `grant secretsmanager:GetSecretValue on it with ${permissionsArgument} and read it at run time.`,
+  );
+}
 
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
 export function validateLambdaFunctionArgs(owner: string, args: LambdaFunctionSettings, prefix = ""): ArgumentChecker {
@@ -207,7 +275,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
     super("queue-patterns:aws:LambdaFunction", name, {}, opts);
     const owner = args.owner ?? ownerLabel("LambdaFunction", name);
     const runtime = args.runtime ?? "nodejs24.x";
-    validateLambdaFunctionArgs(owner, args).throwIfAny();
+    const checker = validateLambdaFunctionArgs(owner, args);
+    checkLambdaEnvironmentKeys(checker, args.environment);
+    checker.throwIfAny();
     const transform = args.transform ?? {};
 
     this.artifact = artifactOutput({
@@ -261,7 +331,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
         timeout: args.timeoutSeconds ?? 30,
         memorySize: args.memorySizeMb ?? 256,
         reservedConcurrentExecutions: args.reservedConcurrency,
-        environment: args.environment ? { variables: args.environment } : undefined,
+        environment: args.environment
+          ? { variables: nonSecretLambdaEnvironment(owner, args.environment, "permissions") }
+          : undefined,
         loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO" },
         tracingConfig: { mode: "Active" },
       }),

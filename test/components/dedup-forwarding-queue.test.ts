@@ -23,6 +23,7 @@ import {
 } from "../../components/dedup-forwarding-queue";
 import { uniqueSuffix } from "../../components/naming";
 import { InvalidArgumentsError } from "../../components/validation";
+import { deploymentErrors } from "../harness/deployment-errors";
 
 const NAMESPACE = "azure-native:servicebus:Namespace";
 const QUEUE = "azure-native:servicebus:Queue";
@@ -605,6 +606,12 @@ describe("DedupForwardingQueue argument validation", () => {
         'e.g. "/subscriptions/<id>/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call" (an action group\'s id output).',
     },
     {
+      what: "an app setting Flex Consumption takes from functionAppConfig",
+      args: { environment: { FUNCTIONS_WORKER_RUNTIME: "node" } },
+      message:
+        'DedupForwardingQueue "readings": environment.FUNCTIONS_WORKER_RUNTIME "node" names a setting of the Functions host (FUNCTIONS_...), which the Function App sets itself; choose another name.',
+    },
+    {
       what: "Function App settings the building block rejects",
       args: { function: { instanceMemoryMb: 1024 as 2048 } },
       message:
@@ -616,6 +623,32 @@ describe("DedupForwardingQueue argument validation", () => {
       assert.equal(message(row.args, row.name), row.message);
     });
   }
+
+  it("fails the deployment when environment holds a secret, naming the key and where secrets go", async () => {
+    let given: pulumi.Input<unknown> = undefined;
+    const errors = await deploymentErrors(async () => {
+      // The transform keeps the app settings the component gives the app, and registers the app without them.
+      new DedupForwardingQueue("leaky", {
+        ...baseArgs,
+        environment: { API_KEY: pulumi.secret("k3y") },
+        transform: {
+          function: {
+            webApp: (webAppArgs) => {
+              given = (webAppArgs.siteConfig as { appSettings?: unknown }).appSettings;
+              return { ...webAppArgs, siteConfig: { ...webAppArgs.siteConfig, appSettings: [] } };
+            },
+          },
+        },
+      });
+      await assert.rejects(resolve(given));
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const error of errors)
+      assert.match(
+        error,
+        /DedupForwardingQueue "leaky": environment\.API_KEY \(an Output\) is a secret; app settings are plain text in the app's configuration\. Store the secret in Key Vault, grant "Key Vault Secrets User" on it with function\.permissions and read it at run time\.$/,
+      );
+  });
 
   it("reports every problem at once", () => {
     assert.deepEqual(
