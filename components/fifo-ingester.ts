@@ -22,6 +22,7 @@ import {
   type LambdaFunctionTransform,
   checkLambdaEnvironmentKeys,
   nonSecretLambdaEnvironment,
+  checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
@@ -387,18 +388,16 @@ export class FifoIngester<T = unknown> extends PatternComponent {
       this.child,
     );
 
-    this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-      `${name}-source`,
-      applyTransform(transform.eventSourceMapping, {
-        eventSourceArn: this.queue.arn,
-        functionName: this.function.arn,
-        batchSize: settings.batchSize,
-        functionResponseTypes: ["ReportBatchItemFailures"],
-        scalingConfig: args.maxConcurrency === undefined ? undefined : { maximumConcurrency: args.maxConcurrency },
-        enabled: true,
-      }),
-      this.child,
-    );
+    const mappingArgs = applyTransform(transform.eventSourceMapping, {
+      eventSourceArn: this.queue.arn,
+      functionName: this.function.arn,
+      batchSize: settings.batchSize,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      scalingConfig: args.maxConcurrency === undefined ? undefined : { maximumConcurrency: args.maxConcurrency },
+      enabled: true,
+    });
+    checkSqsEventSourceMapping(this.owner, mappingArgs);
+    this.eventSourceMapping = new aws.lambda.EventSourceMapping(`${name}-source`, mappingArgs, this.child);
 
     this.queueArn = this.queue.arn;
     this.queueUrl = this.queue.url;

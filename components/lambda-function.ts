@@ -10,7 +10,7 @@ import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
 import { whenReported } from "./component";
 import { applyTransform, type Transform } from "./transform";
-import { ArgumentChecker, ownerLabel, refuseSecretValues } from "./validation";
+import { ArgumentChecker, describeValue, ownerLabel, refuseSecretValues } from "./validation";
 
 /**
  * Lambda runtimes this library targets. nodejs24.x is the default (available since 2025-11-25);
@@ -52,7 +52,14 @@ export interface LambdaFunctionSettings {
   permissions?: AwsPermission[];
   /** @default 30 */
   logRetentionDays?: number;
-  /** Reserved concurrency, at least 1; unset means the account's unreserved pool. */
+  /**
+   * Reserved concurrency, at least 1; unset means the account's unreserved pool. Lambda always keeps
+   * 100 of the account's concurrency quota unreserved, so an account at the default quota of 1000
+   * can reserve at most 900 across all its functions, and an account with a quota of 10 (some new
+   * accounts) none at all: Lambda refuses more at deployment. At most 900 is accepted here; to
+   * reserve more, raise the quota and set `reservedConcurrentExecutions` in the function's transform
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+   */
   reservedConcurrency?: number;
 }
 
@@ -97,6 +104,12 @@ export interface AwsPermission {
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+/**
+ * The most reserved concurrency an account at Lambda's default quota (1000) can give a function:
+ * Lambda keeps 100 unreserved (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+ */
+const MAX_RESERVED_CONCURRENCY = 900;
 
 const LAMBDA_ARCHITECTURES: readonly string[] = ["arm64", "x86_64"];
 
@@ -173,17 +186,41 @@ export function nonSecretLambdaEnvironment(
   );
 }
 
+/**
+ * Throws when an SQS event source mapping, as a component's `transform.eventSourceMapping` left it,
+ * uses provisioned mode (`provisionedPollerConfig`) together with a maximum concurrency
+ * (`scalingConfig`): Lambda takes one or the other
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+ */
+export function checkSqsEventSourceMapping(owner: string, mapping: aws.lambda.EventSourceMappingArgs): void {
+  if (mapping.provisionedPollerConfig === undefined || mapping.scalingConfig === undefined) return;
+  const maximumConcurrency = (mapping.scalingConfig as { maximumConcurrency?: unknown }).maximumConcurrency;
+  new ArgumentChecker(owner)
+    .check(
+      false,
+      "transform.eventSourceMapping.provisionedPollerConfig",
+      mapping.provisionedPollerConfig,
+      `(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency ${describeValue(maximumConcurrency)}): ` +
+        "Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers " +
+        "and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+    )
+    .throwIfAny();
+}
+
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
 export function validateLambdaFunctionArgs(owner: string, args: LambdaFunctionSettings, prefix = ""): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
     .integerInRange(`${prefix}timeoutSeconds`, args.timeoutSeconds, 1, 900, "Lambda allows")
     .integerInRange(`${prefix}memorySizeMb`, args.memorySizeMb, 128, 10240, "Lambda allows")
-    .integerInRange(
+    .check(
+      args.reservedConcurrency === undefined ||
+        (Number.isInteger(args.reservedConcurrency) &&
+          args.reservedConcurrency >= 0 &&
+          args.reservedConcurrency <= MAX_RESERVED_CONCURRENCY),
       `${prefix}reservedConcurrency`,
       args.reservedConcurrency,
-      0,
-      1000,
-      "the default account quota allows",
+      `is out of range; Lambda keeps 100 of the account's concurrency unreserved, so at the default quota of 1000 it allows 0..${MAX_RESERVED_CONCURRENCY} ` +
+        "(fewer at a lower quota). To reserve more, raise the account's quota and set reservedConcurrentExecutions in the function's transform.",
     );
   // Zero throttles every invocation: queued records back off until they expire, events retry and fail.
   checker.check(

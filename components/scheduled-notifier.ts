@@ -30,6 +30,7 @@ import {
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
   checkLambdaEnvironmentKeys,
+  checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
@@ -638,17 +639,15 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
       this.child,
     );
 
-    this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-      `${name}-jobs-mapping`,
-      applyTransform(transform.eventSourceMapping, {
-        eventSourceArn: this.jobsQueue.arn,
-        functionName: this.consumer.arn,
-        batchSize: n.batchSize,
-        scalingConfig: { maximumConcurrency: n.maxConcurrency },
-        functionResponseTypes: ["ReportBatchItemFailures"],
-      }),
-      this.child,
-    );
+    const mappingArgs = applyTransform(transform.eventSourceMapping, {
+      eventSourceArn: this.jobsQueue.arn,
+      functionName: this.consumer.arn,
+      batchSize: n.batchSize,
+      scalingConfig: { maximumConcurrency: n.maxConcurrency },
+      functionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    checkSqsEventSourceMapping(this.owner, mappingArgs);
+    this.eventSourceMapping = new aws.lambda.EventSourceMapping(`${name}-jobs-mapping`, mappingArgs, this.child);
 
     // The schedule.
     this.schedulerRole = new aws.iam.Role(

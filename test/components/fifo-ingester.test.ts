@@ -633,6 +633,29 @@ describe("FifoIngester argument validation", () => {
     }
   });
 
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: provisioned mode or maximum concurrency, not both.
+  it("rejects provisioned mode set through transform.eventSourceMapping together with maxConcurrency", () => {
+    assert.throws(
+      () =>
+        new FifoIngester("provisioned", {
+          handler,
+          maxConcurrency: 5,
+          transform: {
+            eventSourceMapping: (mapping) => ({
+              ...mapping,
+              provisionedPollerConfig: { minimumPollers: 2, maximumPollers: 10 },
+            }),
+          },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message:
+          'FifoIngester "provisioned": transform.eventSourceMapping.provisionedPollerConfig {"minimumPollers":2,"maximumPollers":10} ' +
+          "(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency 5): Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+      },
+    );
+  });
+
   it("makes the constructor throw before creating anything", () => {
     assert.throws(
       () => new FifoIngester("bad-batch", { handler, batchSize: 25 }),

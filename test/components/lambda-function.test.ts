@@ -125,6 +125,14 @@ describe("LambdaFunction argument validation", () => {
           "To pause the function on purpose, set reservedConcurrentExecutions: 0 in its transform.",
       },
       {
+        what: "a reserved concurrency above the 900 an account at the default quota can reserve",
+        args: { reservedConcurrency: 901 },
+        message:
+          `${owner}: reservedConcurrency 901 is out of range; Lambda keeps 100 of the account's concurrency unreserved, ` +
+          "so at the default quota of 1000 it allows 0..900 (fewer at a lower quota). To reserve more, raise the account's quota " +
+          "and set reservedConcurrentExecutions in the function's transform.",
+      },
+      {
         what: "an architecture Lambda does not run",
         args: { architecture: "arm32" as "arm64" },
         message: `${owner}: architecture "arm32" is not a Lambda architecture; use "arm64" or "x86_64".`,

@@ -924,6 +924,42 @@ describe("ScheduledNotifier argument validation", () => {
     }
   });
 
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: provisioned mode or maximum concurrency, not both.
+  it("rejects provisioned mode set through transform.eventSourceMapping beside its maximum concurrency", () => {
+    assert.throws(
+      () =>
+        new ScheduledNotifier("provisioned", {
+          ...baseArgs,
+          maxConcurrency: 4,
+          transform: {
+            eventSourceMapping: (mapping) => ({ ...mapping, provisionedPollerConfig: { minimumPollers: 1 } }),
+          },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message:
+          'ScheduledNotifier "provisioned": transform.eventSourceMapping.provisionedPollerConfig {"minimumPollers":1} ' +
+          "(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency 4): Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+      },
+    );
+  });
+
+  it("accepts provisioned mode when the transform also removes scalingConfig", () => {
+    assert.doesNotThrow(
+      () =>
+        new ScheduledNotifier("provisioned-only", {
+          ...baseArgs,
+          transform: {
+            eventSourceMapping: (mapping) => ({
+              ...mapping,
+              provisionedPollerConfig: { minimumPollers: 1 },
+              scalingConfig: undefined,
+            }),
+          },
+        }),
+    );
+  });
+
   it("reports every problem at once", () => {
     assert.deepEqual(
       problems({ schedule: "rate(5 weeks)", timeZone: "Nowhere", maxConcurrency: 0 })
