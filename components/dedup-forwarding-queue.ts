@@ -292,7 +292,8 @@ function checkWindows(
       needed <= MAX_DUPLICATE_WINDOW_SECONDS,
       argument,
       periodSeconds,
-      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds${dstSeconds > 0 ? ', or timeZone "UTC"' : ""}.`,
+      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. ` +
+        `Use ${duplicateWindowFixes(periodSeconds, dstSeconds).join(", or ")}.`,
     );
   }
   return periods;
@@ -497,6 +498,21 @@ function derivedNamespaceName(name: string): string {
     .replace(/^[^a-z]+/, "");
   const prefix = (cleaned || "dedup").slice(0, 41).replace(/-+$/, "");
   return `${prefix}-${uniqueSuffix(`${name}-namespace`)}`;
+}
+
+/**
+ * What brings a window's duplicate detection within Service Bus's 7 days, only those that do: the
+ * delay the zone leaves room for, and UTC (no clocks going back) only with the delay it leaves room for.
+ */
+function duplicateWindowFixes(periodSeconds: number, dstSeconds: number): string[] {
+  const delayUpTo = (room: number) =>
+    room === 0 ? "scheduleDelaySeconds: 0" : `scheduleDelaySeconds of at most ${room}`;
+  const fixes = ["a shorter window"];
+  const room = MAX_DUPLICATE_WINDOW_SECONDS - periodSeconds - dstSeconds;
+  if (room >= 0) fixes.push(delayUpTo(room));
+  const utcRoom = MAX_DUPLICATE_WINDOW_SECONDS - periodSeconds;
+  if (dstSeconds > 0 && utcRoom >= 0) fixes.push(`timeZone "UTC" with ${delayUpTo(utcRoom)}`);
+  return fixes;
 }
 
 /** The host name of a namespace's endpoint, once Service Bus reports it. */

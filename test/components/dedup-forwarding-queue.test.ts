@@ -466,13 +466,25 @@ describe("DedupForwardingQueue argument validation", () => {
       what: "a window that with the schedule delay needs more than 7 days of duplicate detection",
       args: { windows: { weekly: 604_800 } },
       message:
-        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 5 minutes (the period plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds.',
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 5 minutes (the period plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or scheduleDelaySeconds: 0.',
     },
     {
       what: "a window that with the DST hour needs more than 7 days of duplicate detection",
       args: { windows: { weekly: 604_800 }, scheduleDelaySeconds: 0, timeZone: "Europe/London" },
       message:
-        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 0 seconds of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds, or timeZone "UTC".',
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 0 seconds of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or timeZone "UTC" with scheduleDelaySeconds: 0.',
+    },
+    {
+      what: "a weekly window in a zone with DST and the default delay, where UTC alone would not fit either",
+      args: { windows: { weekly: 604_800 }, timeZone: "Europe/London" },
+      message:
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour 5 minutes (the period plus 1 hour for the clocks going back in Europe/London plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or timeZone "UTC" with scheduleDelaySeconds: 0.',
+    },
+    {
+      what: "a six-day window in a zone with DST and a long delay, each fix with its own room",
+      args: { windows: { sixDays: 518_400 }, scheduleDelaySeconds: 86_400, timeZone: "Europe/London" },
+      message:
+        'DedupForwardingQueue "readings": windows.sixDays 518400 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 1 day of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or scheduleDelaySeconds of at most 82800, or timeZone "UTC" with scheduleDelaySeconds of at most 86400.',
     },
     {
       what: "two windows of the same length",
