@@ -21,7 +21,7 @@ import {
 } from "../runtime/dedup-forwarding-queue/processor";
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import { runtimeEntry } from "./artifact";
-import { grantRole, type RoleGrant } from "./azure-roles";
+import { checkPrincipalId, grantRole, type RoleGrant } from "./azure-roles";
 import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
@@ -35,7 +35,7 @@ import {
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
-import { checkActionGroupIds } from "./validators/azure-resource-id";
+import { checkActionGroupIds, checkResourceGroupName } from "./validators/azure-resource-id";
 
 export type {
   ProcessCallback,
@@ -432,6 +432,15 @@ function resolveSettings(
     .integerInRange("sessionIdleTimeoutSeconds", settings.sessionIdleTimeoutSeconds, 1, 300, "keep it within")
     .include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
   checkFunctionAppEnvironmentKeys(checker, args.environment);
+  checkResourceGroupName(checker, "resourceGroupName", args.resourceGroupName);
+  for (const [producer, principal] of Object.entries(args.producerPrincipalIds ?? {})) {
+    const given = typeof principal === "object" && principal !== null && "principalId" in principal;
+    checkPrincipalId(
+      checker,
+      `producerPrincipalIds.${producer}${given ? ".principalId" : ""}`,
+      given ? principal.principalId : principal,
+    );
+  }
   return { checker, settings };
 }
 

@@ -31,6 +31,7 @@ import {
 } from "./function-app";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
+import { checkResourceGroupName } from "./validators/azure-resource-id";
 
 export type { RunContext } from "../runtime/fan-out-ingest/chunking";
 export type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
@@ -371,6 +372,12 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
     );
   }
   checkFunctionAppEnvironmentKeys(checker, args.environment);
+  checkResourceGroupName(
+    checker,
+    "resourceGroupName",
+    args.resourceGroupName,
+    ", or omit resourceGroupName to create one",
+  );
   return checker.include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
 }
 

@@ -25,7 +25,7 @@ import {
 } from "./lambda-function";
 import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { arnParts, checkAlarmActionArns } from "./validators/arn";
+import { arnParts, checkAlarmActionArns, checkTargetGroupArns } from "./validators/arn";
 import { checkInSubnet, isIpv4 } from "./validators/ipv4";
 import { type ArgumentChecker, ownerLabel } from "./validation";
 
@@ -262,6 +262,7 @@ export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAs
     );
   }
   checkAlarmActionArns(checker, args.alarmActions);
+  checkTargetGroupArns(checker, args.targetGroupArns);
   const maxForce = Math.max(0, timeout - MIN_FUNCTION_TIMEOUT_SECONDS);
   checker.integerInRange(
     "forceDetachAfterSeconds",
@@ -294,6 +295,15 @@ function checkNetworkInterface(
     spec.subnetId,
     `is required; ${NETWORK_INTERFACE_FIX}`,
   );
+  if (typeof spec.subnetId === "string" && spec.subnetId !== "") {
+    // EC2 ids are the type's prefix and hexadecimal digits (8 or 17): subnet-0123456789abcdef0.
+    checker.check(
+      /^subnet-[0-9a-f]+$/.test(spec.subnetId),
+      "networkInterface.subnetId",
+      spec.subnetId,
+      'is not a subnet id; give the id ("subnet-0123456789abcdef0", a Subnet\'s id output), not its ARN, name or CIDR block.',
+    );
+  }
   if (spec.privateIp === undefined) {
     checker.check(false, "networkInterface.privateIp", spec.privateIp, `is required; ${NETWORK_INTERFACE_FIX}`);
   } else if (!isIpv4(spec.privateIp)) {

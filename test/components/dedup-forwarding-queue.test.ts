@@ -33,6 +33,9 @@ const WEB_APP = "azure-native:web:WebApp";
 const processRun = async ({ dataSetId, period }: { dataSetId: string; period: string }) => {
   console.log("summarized", dataSetId, period);
 };
+/** Entra object ids, as role assignments name principals. */
+const INGEST_PRINCIPAL = "5f0e2c1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
+const TEAM_GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d";
 const baseArgs: DedupForwardingQueueArgs = {
   resourceGroupName: "rg",
   windows: { daily: 86_400, twoHourly: 7_200 },
@@ -58,7 +61,7 @@ const roleId = (role: keyof typeof BUILT_IN_ROLES) =>
 describe("DedupForwardingQueue resources", () => {
   let readings: DedupForwardingQueue;
   before(async () => {
-    readings = await build("readings", { producerPrincipalIds: { ingest: "ingest-principal" } });
+    readings = await build("readings", { producerPrincipalIds: { ingest: INGEST_PRINCIPAL } });
   });
 
   it("creates a Standard namespace with SAS authentication off and TLS 1.2", () => {
@@ -209,7 +212,7 @@ describe("DedupForwardingQueue resources", () => {
   });
 
   it("grants each named producer Data Sender on every processing queue and nothing else", () => {
-    const grants = ownedBy("readings", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "ingest-principal");
+    const grants = ownedBy("readings", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === INGEST_PRINCIPAL);
     const queueIds = ["readings-processing-daily", "readings-processing-twoHourly"].map(
       (name) => recorder.named(QUEUE, name).state.id,
     );
@@ -401,7 +404,7 @@ describe("DedupForwardingQueue options", () => {
   it("passes the principal type of a producer given with one", async () => {
     await build("typed", {
       windows: { daily: 86_400 },
-      producerPrincipalIds: { team: { principalId: "group-id", principalType: "Group" } },
+      producerPrincipalIds: { team: { principalId: TEAM_GROUP, principalType: "Group" } },
     });
     assert.equal(recorder.named(ROLE_ASSIGNMENT, "typed-producer-team-daily").inputs.principalType, "Group");
   });
@@ -616,6 +619,20 @@ describe("DedupForwardingQueue argument validation", () => {
       message:
         'DedupForwardingQueue "readings": alarmActions[0] "on-call" is not an action group id; Azure Monitor alerts notify action groups, ' +
         'e.g. "/subscriptions/<id>/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call" (an action group\'s id output).',
+    },
+    {
+      what: "a producer named by something other than its principal (object) id",
+      args: { producerPrincipalIds: { ingest: "ingest-app" } },
+      message:
+        'DedupForwardingQueue "readings": producerPrincipalIds.ingest "ingest-app" is not a principal (object) id; give the ' +
+        'identity\'s object id, a GUID such as app.principalId or the "Object ID" Entra ID shows for a user or group.',
+    },
+    {
+      what: "an empty resource group name",
+      args: { resourceGroupName: "" },
+      message:
+        'DedupForwardingQueue "readings": resourceGroupName "" is not a resource group name; give an existing group\'s name ' +
+        "(1..90 letters, digits, _, -, . and parentheses, not ending in .), e.g. a ResourceGroup's name output.",
     },
     {
       what: "an app setting Flex Consumption takes from functionAppConfig",

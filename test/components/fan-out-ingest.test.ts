@@ -668,6 +668,14 @@ describe("invalid arguments fail at construction, naming the argument, the value
         'FanOutIngest "ids": function.nodeVersion "20" is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).',
     },
     {
+      what: "an empty resource group name, which would silently create a new group",
+      args: { resourceGroupName: "" },
+      argument: "resourceGroupName",
+      message:
+        'FanOutIngest "ids": resourceGroupName "" is not a resource group name; give an existing group\'s name ' +
+        "(1..90 letters, digits, _, -, . and parentheses, not ending in .), e.g. a ResourceGroup's name output, or omit resourceGroupName to create one.",
+    },
+    {
       what: "an app setting the Functions host reads for itself",
       args: { environment: { AzureWebJobsStorage: "UseDevelopmentStorage=true" } },
       argument: "environment.AzureWebJobsStorage",
