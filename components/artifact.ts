@@ -260,7 +260,37 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
     throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);
   }
   rejectUnbundleableInputs(spec.owner, Object.keys(result.metafile.inputs));
+  rejectNativeAddonLoaders(spec.owner, result.metafile);
   return result.outputFiles[0].text;
+}
+
+/**
+ * Packages that find a native add-on's binary on disk at run time (`node-gyp-build(__dirname)`,
+ * `bindings("addon.node")`, node-pre-gyp's `find`): esbuild bundles the loader but not the binary, so
+ * the add-on fails at cold start ("No native build was found") instead of at build.
+ */
+const NATIVE_ADDON_LOADERS = ["node-gyp-build", "bindings", "prebuild-install", "node-pre-gyp", "@mapbox/node-pre-gyp"];
+
+/** The package a bundle input belongs to: `node_modules/@scope/name/...` -> `@scope/name`. */
+function packageOf(input: string): string | undefined {
+  return input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\/[^]*$/)?.[1];
+}
+
+function rejectNativeAddonLoaders(owner: string, metafile: esbuild.Metafile): void {
+  const isLoader = (input: string) => NATIVE_ADDON_LOADERS.includes(packageOf(input) ?? "");
+  const loaders = Object.keys(metafile.inputs).filter(isLoader);
+  if (loaders.length === 0) return;
+  const loaderNames = [...new Set(loaders.map((input) => packageOf(input)))];
+  // Who loads through them: the packages (or files) that import a loader, other than the loaders themselves.
+  const users = Object.entries(metafile.inputs)
+    .filter(([input, { imports }]) => !isLoader(input) && imports.some((imported) => isLoader(imported.path)))
+    .map(([input]) => packageOf(input) ?? input);
+  throw new ClosurePackagingError(
+    `${owner}: a callback loads the native add-on ${[...new Set(users)].join(", ") || "(unknown)"} through ` +
+      `${loaderNames.join(", ")}, which finds the add-on's binary on disk at run time; a single-file bundle does not ` +
+      'carry it, so the function would fail at cold start with "No native build was found". Use a pure-JavaScript ' +
+      "package instead (or the package's JavaScript fallback, if it has one, by importing that directly).",
+  );
 }
 
 function rejectUnbundleableInputs(owner: string, inputs: string[]): void {
