@@ -295,6 +295,38 @@ describe("callbacks that cannot be packaged fail with the component and argument
     }
   });
 
+  it("names the fix when a callback captures a module imported under esModuleInterop", async () => {
+    // What TypeScript emits for `import * as sqs from ...` with esModuleInterop: true (tslib's __importStar):
+    // a plain object of getters over the module, with the module itself as `default`.
+    const importStar = (module: Record<string, unknown>) => {
+      const wrapper: Record<string, unknown> = {};
+      for (const key of Object.keys(module)) {
+        if (key !== "default") Object.defineProperty(wrapper, key, { enumerable: true, get: () => module[key] });
+      }
+      Object.defineProperty(wrapper, "default", { enumerable: true, value: module });
+      return wrapper;
+    };
+    const sqs = importStar(require("@aws-sdk/client-sqs")) as unknown as typeof import("@aws-sdk/client-sqs");
+    await assert.rejects(buildArtifact(lambdaSpec(async () => new sqs.SQSClient({}))), (error: Error) => {
+      assert.match(
+        error.message,
+        /\n`sqs` is a module as TypeScript imports it with esModuleInterop: true \(wrapped by __importStar\), which the serializer cannot tell from a plain object\. Compile the program with esModuleInterop off \(the module is then captured as a module and bundled\), or import the module inside the callback\.$/,
+      );
+      return true;
+    });
+  });
+
+  it("names the fix when a callback captures an SDK client created while the program ran", async () => {
+    const client = new SQSClient({ region: "us-east-1" });
+    await assert.rejects(buildArtifact(lambdaSpec(async () => client.config)), (error: Error) => {
+      assert.match(
+        error.message,
+        /\n`client` is a SQSClient created while the Pulumi program ran; it holds that machine's credentials, connections and native objects, which cannot travel into the function\. Create the client inside the callback, or at module scope of a runtime module, so each function instance makes its own\.$/,
+      );
+      return true;
+    });
+  });
+
   it("rejects a callback argument that is not a function", async () => {
     await assert.rejects(
       buildArtifact(lambdaSpec("not a function" as unknown as () => void)),
