@@ -163,6 +163,25 @@ describe("LambdaFunction argument validation", () => {
     });
   });
 
+  it("refuses from the constructor an environment key Lambda reserves", () => {
+    assert.throws(
+      () =>
+        new LambdaFunction("reserved", {
+          callbacks: { handler: async () => "ok" },
+          environment: { AWS_LAMBDA_FUNCTION_NAME: "other", TZ: "Europe/Berlin" },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message: [
+          'LambdaFunction "reserved": environment.AWS_LAMBDA_FUNCTION_NAME "other" is a key Lambda sets itself and refuses in a ' +
+            "function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+          'LambdaFunction "reserved": environment.TZ "Europe/Berlin" is a key Lambda sets itself and refuses in a ' +
+            "function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+        ].join("\n"),
+      },
+    );
+  });
+
   it("reports every problem at once", () => {
     assert.deepEqual(
       validateLambdaFunctionArgs(owner, { timeoutSeconds: 0, memorySizeMb: 99999 })
