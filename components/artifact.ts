@@ -175,12 +175,63 @@ async function serializeCallbacks(spec: ArtifactSpec): Promise<Record<string, st
       const result = await pulumi.runtime.serializeFunction(callback, { exportName: "handler", allowSecrets: false });
       serialized[argument] = result.text;
     } catch (error) {
+      const hint = await captureHint(callback, messageOf(error));
       throw new ClosurePackagingError(
-        `${spec.owner}: the ${argument} callback cannot be packaged: ${messageOf(error)}\n${CAPTURE_HELP}`,
+        `${spec.owner}: the ${argument} callback cannot be packaged: ${messageOf(error)}\n${hint ?? CAPTURE_HELP}`,
       );
     }
   }
   return serialized;
+}
+
+/**
+ * The fix for the two captures that fail deep inside a package, where the serializer's chain of
+ * references never names it: a module imported under `esModuleInterop` (TypeScript wraps it with
+ * `__importStar`, a plain object the serializer cannot recognise as a module) and a client object
+ * created while the program ran. The captured value is read the way the serializer reads it;
+ * undefined when the message names no variable or the value is neither.
+ */
+async function captureHint(callback: (...args: never[]) => unknown, message: string): Promise<string | undefined> {
+  const variable = message.match(/captured\s+variable '([^']+)'/)?.[1];
+  if (variable === undefined) return undefined;
+  let value: unknown;
+  try {
+    const v8 = require("@pulumi/pulumi/runtime/closure/v8") as {
+      lookupCapturedVariableValueAsync(
+        func: (...args: never[]) => unknown,
+        name: string,
+        throwOnFailure: boolean,
+      ): Promise<unknown>;
+    };
+    value = await v8.lookupCapturedVariableValueAsync(callback, variable, false);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const modules = Object.values(require.cache);
+  const wrapped = (value as { default?: unknown }).default;
+  if (wrapped !== undefined && modules.some((module) => module?.exports === wrapped)) {
+    return (
+      `\`${variable}\` is a module as TypeScript imports it with esModuleInterop: true (wrapped by __importStar), which ` +
+      "the serializer cannot tell from a plain object. Compile the program with esModuleInterop off (the module is then " +
+      "captured as a module and bundled), or import the module inside the callback."
+    );
+  }
+  const constructor = Object.getPrototypeOf(value)?.constructor as
+    (abstract new (...args: never[]) => unknown) | undefined;
+  const definedIn = modules.find(
+    (module) =>
+      /[\\/]node_modules[\\/]/.test(module?.filename ?? "") &&
+      module?.exports !== null &&
+      typeof module?.exports === "object" &&
+      Object.values(module.exports as object).includes(constructor),
+  );
+  if (constructor === undefined || definedIn === undefined) return undefined;
+  return (
+    `\`${variable}\` is a ${constructor.name} created while the Pulumi program ran; it holds that machine's credentials, ` +
+    "connections and native objects, which cannot travel into the function. Create the client inside the callback, or " +
+    "at module scope of a runtime module, so each function instance makes its own."
+  );
 }
 
 function entrySource(spec: ArtifactSpec, serialized: Record<string, string>): string {
@@ -260,7 +311,37 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
     throw new ClosurePackagingError(`${spec.owner}: bundling failed: ${bundleErrorText(error)}\n${CAPTURE_HELP}`);
   }
   rejectUnbundleableInputs(spec.owner, Object.keys(result.metafile.inputs));
+  rejectNativeAddonLoaders(spec.owner, result.metafile);
   return result.outputFiles[0].text;
+}
+
+/**
+ * Packages that find a native add-on's binary on disk at run time (`node-gyp-build(__dirname)`,
+ * `bindings("addon.node")`, node-pre-gyp's `find`): esbuild bundles the loader but not the binary, so
+ * the add-on fails at cold start ("No native build was found") instead of at build.
+ */
+const NATIVE_ADDON_LOADERS = ["node-gyp-build", "bindings", "prebuild-install", "node-pre-gyp", "@mapbox/node-pre-gyp"];
+
+/** The package a bundle input belongs to: `node_modules/@scope/name/...` -> `@scope/name`. */
+function packageOf(input: string): string | undefined {
+  return input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\/[^]*$/)?.[1];
+}
+
+function rejectNativeAddonLoaders(owner: string, metafile: esbuild.Metafile): void {
+  const isLoader = (input: string) => NATIVE_ADDON_LOADERS.includes(packageOf(input) ?? "");
+  const loaders = Object.keys(metafile.inputs).filter(isLoader);
+  if (loaders.length === 0) return;
+  const loaderNames = [...new Set(loaders.map((input) => packageOf(input)))];
+  // Who loads through them: the packages (or files) that import a loader, other than the loaders themselves.
+  const users = Object.entries(metafile.inputs)
+    .filter(([input, { imports }]) => !isLoader(input) && imports.some((imported) => isLoader(imported.path)))
+    .map(([input]) => packageOf(input) ?? input);
+  throw new ClosurePackagingError(
+    `${owner}: a callback loads the native add-on ${[...new Set(users)].join(", ") || "(unknown)"} through ` +
+      `${loaderNames.join(", ")}, which finds the add-on's binary on disk at run time; a single-file bundle does not ` +
+      'carry it, so the function would fail at cold start with "No native build was found". Use a pure-JavaScript ' +
+      "package instead (or the package's JavaScript fallback, if it has one, by importing that directly).",
+  );
 }
 
 function rejectUnbundleableInputs(owner: string, inputs: string[]): void {

@@ -89,6 +89,22 @@ export function checkAzurePermissions(
   }
 }
 
+/**
+ * Records a problem when a known principal id is not a GUID: a role assignment names its principal
+ * by Entra object id (https://learn.microsoft.com/azure/role-based-access-control/role-assignments#principal),
+ * not by name, client id or an identity's resource id. An Output is left to ARM.
+ */
+export function checkPrincipalId(checker: ArgumentChecker, argument: string, principalId: unknown): void {
+  if (typeof principalId !== "string") return;
+  checker.check(
+    GUID.test(principalId),
+    argument,
+    principalId,
+    "is not a principal (object) id; give the identity's object id, a GUID such as app.principalId or " +
+      'the "Object ID" Entra ID shows for a user or group.',
+  );
+}
+
 /** Creates one role assignment. */
 export function grantRole(
   name: string,

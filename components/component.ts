@@ -37,3 +37,17 @@ export abstract class PatternComponent extends pulumi.ComponentResource {
     this.registerOutputs(Object.fromEntries(fields.map((field) => [field, this[field]])));
   }
 }
+
+/**
+ * Derives a value from what a provider reports once a resource exists (an identity's principal, an
+ * endpoint, an ARN). A preview has those unknown, and mocks that echo the inputs (Pulumi's
+ * unit-testing guide) leave them out: while any is absent the result is absent too, neither a
+ * failure nor an invented value.
+ */
+export function whenReported<const T extends readonly unknown[], R>(
+  reported: T,
+  derive: (...values: { [K in keyof T]: NonNullable<T[K]> }) => R,
+): R {
+  if (reported.some((value) => value === undefined || value === null)) return undefined as R;
+  return derive(...(reported as { [K in keyof T]: NonNullable<T[K]> }));
+}

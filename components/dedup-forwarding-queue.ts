@@ -21,19 +21,21 @@ import {
 } from "../runtime/dedup-forwarding-queue/processor";
 import type { ProcessingScheduleConfig } from "../runtime/dedup-forwarding-queue/producer";
 import { runtimeEntry } from "./artifact";
-import { grantRole, type RoleGrant } from "./azure-roles";
-import { PatternComponent } from "./component";
+import { checkPrincipalId, grantRole, type RoleGrant } from "./azure-roles";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
+  checkFunctionAppEnvironmentKeys,
+  nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
 import { uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
-import { checkActionGroupIds } from "./validators/azure-resource-id";
+import { checkActionGroupIds, checkResourceGroupName } from "./validators/azure-resource-id";
 
 export type {
   ProcessCallback,
@@ -290,7 +292,8 @@ function checkWindows(
       needed <= MAX_DUPLICATE_WINDOW_SECONDS,
       argument,
       periodSeconds,
-      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds${dstSeconds > 0 ? ', or timeZone "UTC"' : ""}.`,
+      `needs a duplicate-detection window of ${describeDuration(needed)} (${parts.join(" plus ")}); Service Bus allows at most 7 days. ` +
+        `Use ${duplicateWindowFixes(periodSeconds, dstSeconds).join(", or ")}.`,
     );
   }
   return periods;
@@ -428,6 +431,16 @@ function resolveSettings(
     .integerInRange("maxConcurrentSessions", settings.maxConcurrentSessions, 1, 1000, "the Functions host is given")
     .integerInRange("sessionIdleTimeoutSeconds", settings.sessionIdleTimeoutSeconds, 1, 300, "keep it within")
     .include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
+  checkFunctionAppEnvironmentKeys(checker, args.environment);
+  checkResourceGroupName(checker, "resourceGroupName", args.resourceGroupName);
+  for (const [producer, principal] of Object.entries(args.producerPrincipalIds ?? {})) {
+    const given = typeof principal === "object" && principal !== null && "principalId" in principal;
+    checkPrincipalId(
+      checker,
+      `producerPrincipalIds.${producer}${given ? ".principalId" : ""}`,
+      given ? principal.principalId : principal,
+    );
+  }
   return { checker, settings };
 }
 
@@ -496,8 +509,24 @@ function derivedNamespaceName(name: string): string {
   return `${prefix}-${uniqueSuffix(`${name}-namespace`)}`;
 }
 
-function hostOf(endpoint: string): string {
-  return new URL(endpoint).hostname;
+/**
+ * What brings a window's duplicate detection within Service Bus's 7 days, only those that do: the
+ * delay the zone leaves room for, and UTC (no clocks going back) only with the delay it leaves room for.
+ */
+function duplicateWindowFixes(periodSeconds: number, dstSeconds: number): string[] {
+  const delayUpTo = (room: number) =>
+    room === 0 ? "scheduleDelaySeconds: 0" : `scheduleDelaySeconds of at most ${room}`;
+  const fixes = ["a shorter window"];
+  const room = MAX_DUPLICATE_WINDOW_SECONDS - periodSeconds - dstSeconds;
+  if (room >= 0) fixes.push(delayUpTo(room));
+  const utcRoom = MAX_DUPLICATE_WINDOW_SECONDS - periodSeconds;
+  if (dstSeconds > 0 && utcRoom >= 0) fixes.push(`timeZone "UTC" with ${delayUpTo(utcRoom)}`);
+  return fixes;
+}
+
+/** The host name of a namespace's endpoint, once Service Bus reports it. */
+function hostOf(endpoint: string | undefined): string {
+  return whenReported([endpoint], (reported) => new URL(reported).hostname);
 }
 
 /**
@@ -620,7 +649,10 @@ export class DedupForwardingQueue extends PatternComponent {
         callbacks: { process: args.process },
         hostExtensions: processorHostExtensions(settings),
         environment: pulumi
-          .all([args.environment ?? {}, this.fullyQualifiedNamespace])
+          .all([
+            nonSecretAppSettings(this.owner, args.environment ?? {}, "function.permissions"),
+            this.fullyQualifiedNamespace,
+          ])
           .apply(([environment, fullyQualifiedNamespace]) => ({
             ...environment,
             [`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`]: fullyQualifiedNamespace,

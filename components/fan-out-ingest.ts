@@ -19,16 +19,19 @@ import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-i
 import { type RuntimeEntry, runtimeEntry } from "./artifact";
 import { type BuiltInRole, grantRole } from "./azure-roles";
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { usesExisting } from "./existing";
 import {
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
+  checkFunctionAppEnvironmentKeys,
+  nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
+import { checkResourceGroupName } from "./validators/azure-resource-id";
 
 export type { RunContext } from "../runtime/fan-out-ingest/chunking";
 export type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
@@ -368,6 +371,13 @@ export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngest
       'must be { existing: "<system topic name>" }, a system topic on this component\'s storage account; omit systemTopic to create one.',
     );
   }
+  checkFunctionAppEnvironmentKeys(checker, args.environment);
+  checkResourceGroupName(
+    checker,
+    "resourceGroupName",
+    args.resourceGroupName,
+    ", or omit resourceGroupName to create one",
+  );
   return checker.include(validateFunctionAppArgs(owner, args.function ?? {}, "function."));
 }
 
@@ -552,8 +562,11 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         child,
       );
       topicName = existing.name;
+      // A lookup that reports no topic id (a mock echoing its inputs) says nothing of its identity either.
       topicPrincipalId = existing.apply((topic) =>
-        requirePrincipal(owner, `system topic ${topic.name}`, topic.identity?.principalId),
+        whenReported([topic.id], () =>
+          requirePrincipal(owner, `system topic ${topic.name}`, topic.identity?.principalId),
+        ),
       );
     } else {
       this.systemTopic = new eventgrid.SystemTopic(
@@ -569,7 +582,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
       );
       topicName = this.systemTopic.name;
       topicPrincipalId = this.systemTopic.identity.apply((identity) =>
-        requirePrincipal(owner, "the system topic", identity?.principalId),
+        whenReported([identity?.principalId], (id) => id),
       );
     }
     this.eventGridPrincipalId = topicPrincipalId;
@@ -631,7 +644,11 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         location: args.location,
         ...fanOutFunctions(args),
         environment: pulumi
-          .all([args.environment ?? {}, this.blobServiceUri, this.queueServiceUri])
+          .all([
+            nonSecretAppSettings(owner, args.environment ?? {}, "function.permissions"),
+            this.blobServiceUri,
+            this.queueServiceUri,
+          ])
           .apply(([environment, blobServiceUri, queueServiceUri]) => ({
             ...environment,
             [`${DATA_CONNECTION}__blobServiceUri`]: blobServiceUri,

@@ -20,6 +20,9 @@ import {
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
+  checkLambdaEnvironmentKeys,
+  nonSecretLambdaEnvironment,
+  checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
@@ -215,6 +218,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   }
   checkExisting(checker, "topic", args.topic, "topic");
   checkAlarmActionArns(checker, args.alarmActions);
+  checkLambdaEnvironmentKeys(checker, args.environment);
   return checker.include(validateLambdaFunctionArgs(owner, args.function ?? {}, "function."));
 }
 
@@ -368,7 +372,10 @@ export class FifoIngester<T = unknown> extends PatternComponent {
         callbacks: { handler: args.handler as FifoRecordHandler },
         timeoutSeconds: settings.timeoutSeconds,
         environment: pulumi
-          .all([args.environment ?? {}, this.deadLetterQueue.url])
+          .all([
+            nonSecretLambdaEnvironment(this.owner, args.environment ?? {}, "function.permissions"),
+            this.deadLetterQueue.url,
+          ])
           .apply(([environment, deadLetterQueueUrl]) => ({
             ...environment,
             [DEAD_LETTER_QUEUE_URL_ENV]: deadLetterQueueUrl,
@@ -381,18 +388,16 @@ export class FifoIngester<T = unknown> extends PatternComponent {
       this.child,
     );
 
-    this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-      `${name}-source`,
-      applyTransform(transform.eventSourceMapping, {
-        eventSourceArn: this.queue.arn,
-        functionName: this.function.arn,
-        batchSize: settings.batchSize,
-        functionResponseTypes: ["ReportBatchItemFailures"],
-        scalingConfig: args.maxConcurrency === undefined ? undefined : { maximumConcurrency: args.maxConcurrency },
-        enabled: true,
-      }),
-      this.child,
-    );
+    const mappingArgs = applyTransform(transform.eventSourceMapping, {
+      eventSourceArn: this.queue.arn,
+      functionName: this.function.arn,
+      batchSize: settings.batchSize,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      scalingConfig: args.maxConcurrency === undefined ? undefined : { maximumConcurrency: args.maxConcurrency },
+      enabled: true,
+    });
+    checkSqsEventSourceMapping(this.owner, mappingArgs);
+    this.eventSourceMapping = new aws.lambda.EventSourceMapping(`${name}-source`, mappingArgs, this.child);
 
     this.queueArn = this.queue.arn;
     this.queueUrl = this.queue.url;

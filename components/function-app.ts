@@ -13,9 +13,10 @@ import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, saveArtifact } from "./artifact";
 import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-roles";
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
+import { whenReported } from "./component";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
 import { applyTransform, type Transform } from "./transform";
-import { ArgumentChecker, ownerLabel } from "./validation";
+import { ArgumentChecker, ownerLabel, refuseSecretValues } from "./validation";
 
 /**
  * Node.js versions Flex Consumption runs for the v4 programming model: "Node.js 22, Node.js 24" in
@@ -171,6 +172,56 @@ export function sendSiteConfigAsDeclared(siteConfig: web.WebAppArgs["siteConfig"
   return ({ props, opts }) => ({ props: { ...props, siteConfig }, opts });
 }
 
+/**
+ * App settings the Functions host reads for itself: its storage (`AzureWebJobsStorage`, with or
+ * without `__` properties), telemetry (`APPLICATIONINSIGHTS_*`, which this block sets) and `FUNCTIONS_*`
+ * (the worker runtime and version, which Flex Consumption takes from `functionAppConfig` and refuses as
+ * settings: https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
+ */
+const HOST_SETTING_PREFIXES = ["AzureWebJobsStorage", "APPLICATIONINSIGHTS_", "FUNCTIONS_"];
+
+/**
+ * Records a problem for each key of a known `environment` that names a host setting; a map given as
+ * an Output is left to the host.
+ */
+export function checkFunctionAppEnvironmentKeys(
+  checker: ArgumentChecker,
+  environment: FunctionAppArgs["environment"],
+  argument = "environment",
+): void {
+  if (typeof environment !== "object" || environment === null || pulumi.Output.isInstance(environment)) return;
+  if (environment instanceof Promise) return;
+  for (const [key, value] of Object.entries(environment)) {
+    const prefix = HOST_SETTING_PREFIXES.find((reserved) => key.toLowerCase().startsWith(reserved.toLowerCase()));
+    checker.check(
+      prefix === undefined,
+      `${argument}.${key}`,
+      value,
+      `names a setting of the Functions host (${prefix}...), which the Function App sets itself; choose another name.`,
+    );
+  }
+}
+
+/**
+ * `environment` as an Output that fails the deployment if a value in it is a secret: app settings are
+ * plain text to anyone who may read the app's configuration. `permissionsArgument` names where the
+ * owner's users grant the app a role on a Key Vault.
+ */
+export function nonSecretAppSettings(
+  owner: string,
+  environment: NonNullable<FunctionAppArgs["environment"]>,
+  permissionsArgument: string,
+  argument = "environment",
+): pulumi.Output<Record<string, string>> {
+  return refuseSecretValues(
+    owner,
+    argument,
+    environment,
+    "app settings are plain text in the app's configuration. Store the secret in Key Vault, grant " +
+      `"Key Vault Secrets User" on it with ${permissionsArgument} and read it at run time.`,
+  );
+}
+
 /** Validates the block's own arguments. */
 export function validateFunctionAppArgs(owner: string, args: FunctionAppSettings, prefix = ""): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
@@ -221,7 +272,9 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
   constructor(name: string, args: FunctionAppArgs<C>, opts?: pulumi.ComponentResourceOptions) {
     super("queue-patterns:azure:FunctionApp", name, {}, opts);
     const owner = args.owner ?? ownerLabel("FunctionApp", name);
-    validateFunctionAppArgs(owner, args).throwIfAny();
+    const checker = validateFunctionAppArgs(owner, args);
+    checkFunctionAppEnvironmentKeys(checker, args.environment);
+    checker.throwIfAny();
     const transform = args.transform ?? {};
     const nodeVersion = args.nodeVersion ?? DEFAULT_FUNCTIONS_NODE_VERSION;
     const { resourceGroupName, location } = args;
@@ -313,7 +366,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
       // Only what Flex accepts: no ftpsState (Flex has no FTP endpoint) and none of the SDK's defaults.
       siteConfig: {
         minTlsVersion: "1.2",
-        appSettings: pulumi.output(args.environment ?? {}).apply((settings) =>
+        appSettings: nonSecretAppSettings(owner, args.environment ?? {}, "permissions").apply((settings) =>
           Object.entries({ ...settings, ...hostSettings }).map(([settingName, value]) => ({
             name: settingName,
             value,
@@ -333,10 +386,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
       parent: this,
       transformations: [sendSiteConfigAsDeclared(webAppArgs.siteConfig)],
     });
-    this.principalId = this.webApp.identity.apply((identity) => {
-      if (!identity?.principalId) throw new Error(`${owner}: the Function App reported no system-assigned identity`);
-      return identity.principalId;
-    });
+    this.principalId = this.webApp.identity.apply((identity) => whenReported([identity?.principalId], (id) => id));
 
     const grants = [
       grantRole(
@@ -357,7 +407,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
     this.deployment = new FlexDeployment(
       `${name}-code`,
       {
-        scmUrl: this.webApp.hostNameSslStates.apply((states) => scmUrlOf(states)),
+        scmUrl: this.webApp.hostNameSslStates.apply((states) => whenReported([states], scmUrlOf)),
         hostUrl: pulumi.interpolate`https://${this.webApp.defaultHostName}`,
         siteId: this.webApp.id,
         packagePath: this.artifact.apply(saveArtifact),

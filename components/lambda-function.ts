@@ -8,8 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { plainCallbackRuntime } from "../runtime/lambda/callback";
 import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
+import { whenReported } from "./component";
 import { applyTransform, type Transform } from "./transform";
-import { ArgumentChecker, ownerLabel } from "./validation";
+import { ArgumentChecker, describeValue, ownerLabel, refuseSecretValues } from "./validation";
 
 /**
  * Lambda runtimes this library targets. nodejs24.x is the default (available since 2025-11-25);
@@ -51,7 +52,14 @@ export interface LambdaFunctionSettings {
   permissions?: AwsPermission[];
   /** @default 30 */
   logRetentionDays?: number;
-  /** Reserved concurrency, at least 1; unset means the account's unreserved pool. */
+  /**
+   * Reserved concurrency, at least 1; unset means the account's unreserved pool. Lambda always keeps
+   * 100 of the account's concurrency quota unreserved, so an account at the default quota of 1000
+   * can reserve at most 900 across all its functions, and an account with a quota of 10 (some new
+   * accounts) none at all: Lambda refuses more at deployment. At most 900 is accepted here; to
+   * reserve more, raise the quota and set `reservedConcurrentExecutions` in the function's transform
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+   */
   reservedConcurrency?: number;
 }
 
@@ -97,6 +105,12 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
+/**
+ * The most reserved concurrency an account at Lambda's default quota (1000) can give a function:
+ * Lambda keeps 100 unreserved (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+ */
+const MAX_RESERVED_CONCURRENCY = 900;
+
 const LAMBDA_ARCHITECTURES: readonly string[] = ["arm64", "x86_64"];
 
 export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.x": 22, "nodejs24.x": 24 };
@@ -104,17 +118,109 @@ export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.
 /** The runtime of a plain function: the `handler` callback is the Lambda handler. */
 const PLAIN_CALLBACK_ENTRY = runtimeEntry(plainCallbackRuntime, undefined);
 
+/**
+ * Keys Lambda sets itself in every execution environment and refuses in a function's configuration
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+ */
+export const LAMBDA_RESERVED_ENVIRONMENT_KEYS: readonly string[] = [
+  "_HANDLER",
+  "_X_AMZN_TRACE_ID",
+  "AWS_DEFAULT_REGION",
+  "AWS_REGION",
+  "AWS_EXECUTION_ENV",
+  "AWS_LAMBDA_FUNCTION_NAME",
+  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+  "AWS_LAMBDA_FUNCTION_VERSION",
+  "AWS_LAMBDA_INITIALIZATION_TYPE",
+  "AWS_LAMBDA_LOG_GROUP_NAME",
+  "AWS_LAMBDA_LOG_STREAM_NAME",
+  "AWS_ACCESS_KEY",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_LAMBDA_RUNTIME_API",
+  "LAMBDA_TASK_ROOT",
+  "LAMBDA_RUNTIME_DIR",
+  "TZ",
+];
+
+/**
+ * Records a problem for each key of a known `environment` that Lambda reserves; a map given as an
+ * Output is left to Lambda.
+ */
+export function checkLambdaEnvironmentKeys(
+  checker: ArgumentChecker,
+  environment: LambdaFunctionArgs["environment"],
+  argument = "environment",
+): void {
+  if (typeof environment !== "object" || environment === null || pulumi.Output.isInstance(environment)) return;
+  if (environment instanceof Promise) return;
+  for (const [key, value] of Object.entries(environment)) {
+    checker.check(
+      !LAMBDA_RESERVED_ENVIRONMENT_KEYS.includes(key),
+      `${argument}.${key}`,
+      value,
+      "is a key Lambda sets itself and refuses in a function's configuration; choose another name " +
+        "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+    );
+  }
+}
+
+/**
+ * `environment` as an Output that fails the deployment if a value in it is a secret: Lambda shows
+ * environment variables in plain text to anyone who may read the function's configuration.
+ * `permissionsArgument` names where the owner's users grant the function access to a secret.
+ */
+export function nonSecretLambdaEnvironment(
+  owner: string,
+  environment: NonNullable<LambdaFunctionArgs["environment"]>,
+  permissionsArgument: string,
+  argument = "environment",
+): pulumi.Output<Record<string, string>> {
+  return refuseSecretValues(
+    owner,
+    argument,
+    environment,
+    "environment variables are plain text in the function's configuration. Store the secret in Secrets Manager, " +
+      `grant secretsmanager:GetSecretValue on it with ${permissionsArgument} and read it at run time.`,
+  );
+}
+
+/**
+ * Throws when an SQS event source mapping, as a component's `transform.eventSourceMapping` left it,
+ * uses provisioned mode (`provisionedPollerConfig`) together with a maximum concurrency
+ * (`scalingConfig`): Lambda takes one or the other
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+ */
+export function checkSqsEventSourceMapping(owner: string, mapping: aws.lambda.EventSourceMappingArgs): void {
+  if (mapping.provisionedPollerConfig === undefined || mapping.scalingConfig === undefined) return;
+  const maximumConcurrency = (mapping.scalingConfig as { maximumConcurrency?: unknown }).maximumConcurrency;
+  new ArgumentChecker(owner)
+    .check(
+      false,
+      "transform.eventSourceMapping.provisionedPollerConfig",
+      mapping.provisionedPollerConfig,
+      `(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency ${describeValue(maximumConcurrency)}): ` +
+        "Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers " +
+        "and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+    )
+    .throwIfAny();
+}
+
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */
 export function validateLambdaFunctionArgs(owner: string, args: LambdaFunctionSettings, prefix = ""): ArgumentChecker {
   const checker = new ArgumentChecker(owner)
     .integerInRange(`${prefix}timeoutSeconds`, args.timeoutSeconds, 1, 900, "Lambda allows")
     .integerInRange(`${prefix}memorySizeMb`, args.memorySizeMb, 128, 10240, "Lambda allows")
-    .integerInRange(
+    .check(
+      args.reservedConcurrency === undefined ||
+        (Number.isInteger(args.reservedConcurrency) &&
+          args.reservedConcurrency >= 0 &&
+          args.reservedConcurrency <= MAX_RESERVED_CONCURRENCY),
       `${prefix}reservedConcurrency`,
       args.reservedConcurrency,
-      0,
-      1000,
-      "the default account quota allows",
+      `is out of range; Lambda keeps 100 of the account's concurrency unreserved, so at the default quota of 1000 it allows 0..${MAX_RESERVED_CONCURRENCY} ` +
+        "(fewer at a lower quota). To reserve more, raise the account's quota and set reservedConcurrentExecutions in the function's transform.",
     );
   // Zero throttles every invocation: queued records back off until they expire, events retry and fail.
   checker.check(
@@ -206,7 +312,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
     super("queue-patterns:aws:LambdaFunction", name, {}, opts);
     const owner = args.owner ?? ownerLabel("LambdaFunction", name);
     const runtime = args.runtime ?? "nodejs24.x";
-    validateLambdaFunctionArgs(owner, args).throwIfAny();
+    const checker = validateLambdaFunctionArgs(owner, args);
+    checkLambdaEnvironmentKeys(checker, args.environment);
+    checker.throwIfAny();
     const transform = args.transform ?? {};
 
     this.artifact = artifactOutput({
@@ -240,7 +348,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
         policy: pulumi
           .all([this.logGroup.arn, args.policyStatements ?? [], permissionStatements(args.permissions)])
           .apply(([logGroupArn, statements, callbackStatements]) =>
-            JSON.stringify(functionPolicy(logGroupArn, [...statements, ...callbackStatements])),
+            whenReported([logGroupArn, statements], () =>
+              JSON.stringify(functionPolicy(logGroupArn, [...statements, ...callbackStatements])),
+            ),
           ),
       },
       { parent: this },
@@ -258,7 +368,9 @@ export class LambdaFunction<C extends Callbacks = Callbacks> extends pulumi.Comp
         timeout: args.timeoutSeconds ?? 30,
         memorySize: args.memorySizeMb ?? 256,
         reservedConcurrentExecutions: args.reservedConcurrency,
-        environment: args.environment ? { variables: args.environment } : undefined,
+        environment: args.environment
+          ? { variables: nonSecretLambdaEnvironment(owner, args.environment, "permissions") }
+          : undefined,
         loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO" },
         tracingConfig: { mode: "Active" },
       }),

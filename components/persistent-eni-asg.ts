@@ -22,7 +22,7 @@ import {
   PERSISTENT_ENI_ID_ENV,
 } from "../runtime/persistent-eni-asg/attacher";
 import { runtimeEntry } from "./artifact";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
@@ -32,7 +32,7 @@ import {
 } from "./lambda-function";
 import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
-import { arnParts, checkAlarmActionArns } from "./validators/arn";
+import { arnParts, checkAlarmActionArns, checkTargetGroupArns } from "./validators/arn";
 import { checkInSubnet, isIpv4 } from "./validators/ipv4";
 import { type ArgumentChecker, ownerLabel } from "./validation";
 
@@ -269,6 +269,7 @@ export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAs
     );
   }
   checkAlarmActionArns(checker, args.alarmActions);
+  checkTargetGroupArns(checker, args.targetGroupArns);
   const maxForce = Math.max(0, timeout - MIN_FUNCTION_TIMEOUT_SECONDS);
   checker.integerInRange(
     "forceDetachAfterSeconds",
@@ -301,6 +302,15 @@ function checkNetworkInterface(
     spec.subnetId,
     `is required; ${NETWORK_INTERFACE_FIX}`,
   );
+  if (typeof spec.subnetId === "string" && spec.subnetId !== "") {
+    // EC2 ids are the type's prefix and hexadecimal digits (8 or 17): subnet-0123456789abcdef0.
+    checker.check(
+      /^subnet-[0-9a-f]+$/.test(spec.subnetId),
+      "networkInterface.subnetId",
+      spec.subnetId,
+      'is not a subnet id; give the id ("subnet-0123456789abcdef0", a Subnet\'s id output), not its ARN, name or CIDR block.',
+    );
+  }
   if (spec.privateIp === undefined) {
     checker.check(false, "networkInterface.privateIp", spec.privateIp, `is required; ${NETWORK_INTERFACE_FIX}`);
   } else if (!isIpv4(spec.privateIp)) {
@@ -552,7 +562,9 @@ export class PersistentEniAsg extends PatternComponent {
         timeoutSeconds: args.function?.timeoutSeconds ?? DEFAULTS.functionTimeoutSeconds,
         policyStatements: pulumi
           .all([eni.arn, this.failureQueue.arn])
-          .apply(([eniArn, queueArn]) => attacherPolicyStatements(eniArn, groupName, queueArn)),
+          .apply(([eniArn, queueArn]) =>
+            whenReported([eniArn, queueArn], () => attacherPolicyStatements(eniArn, groupName, queueArn)),
+          ),
         transform: transform.function,
       },
       this.child,
@@ -673,15 +685,18 @@ export class PersistentEniAsg extends PatternComponent {
   ): { eni: PersistentEni; resource?: aws.ec2.NetworkInterface } {
     if (usesExisting(spec)) {
       const found = aws.ec2.getNetworkInterfaceOutput({ id: spec.existing }, this.child);
-      const description = found.apply((eni) => {
-        if (!eni.description) {
-          throw new Error(
-            `${this.owner}: networkInterface.existing ${JSON.stringify(eni.id)} has no description; ` +
-              "give the ENI a description unique in the account and region: instances carry it in their tag.",
-          );
-        }
-        return eni.description;
-      });
+      // A lookup that reports no ARN (a mock echoing its inputs) says nothing of the description either.
+      const description = found.apply((eni) =>
+        whenReported([eni.arn], () => {
+          if (!eni.description) {
+            throw new Error(
+              `${this.owner}: networkInterface.existing ${JSON.stringify(eni.id)} has no description; ` +
+                "give the ENI a description unique in the account and region: instances carry it in their tag.",
+            );
+          }
+          return eni.description;
+        }),
+      );
       return {
         eni: {
           id: found.id,

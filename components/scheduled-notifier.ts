@@ -23,19 +23,21 @@ import { producerRuntime } from "../runtime/scheduled-notifier/producer";
 import { isIanaTimeZone } from "../runtime/shared/time-zone";
 import { runtimeEntry } from "./artifact";
 import { denyInsecureTransport } from "./aws-secure-defaults";
-import { PatternComponent } from "./component";
+import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
+  checkLambdaEnvironmentKeys,
+  checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
 import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, checkAlarmActionArns, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
 import { scheduleExpressionProblem } from "./validators/schedule-expression";
-import { ArgumentChecker, ownerLabel } from "./validation";
+import { ArgumentChecker, ownerLabel, refuseSecretValues } from "./validation";
 
 /** Retries of an asynchronous invocation, as EventBridge Scheduler and Lambda count them. */
 export interface ScheduledNotifierRetry {
@@ -204,8 +206,6 @@ const DAY_SECONDS = 86_400;
 const MAX_ENVIRONMENT_BYTES = 3072;
 
 const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
-/** Lambda reserves these prefixes for its own environment variables. */
-const RESERVED_ENV_PREFIXES = ["AWS_", "LAMBDA_"];
 
 /** Checks every argument; returns all problems, for the component to throw before it registers anything. */
 export function validateScheduledNotifierArgs(name: string, args: ScheduledNotifierArgs<any>): ArgumentChecker {
@@ -324,15 +324,16 @@ function checkApiToken(checker: ArgumentChecker, apiToken: ScheduledNotifierArgs
  */
 function checkEnvironment(checker: ArgumentChecker, environment: ScheduledNotifierArgs["environment"]): void {
   if (environment === undefined || !isKnown(environment)) return;
+  checkLambdaEnvironmentKeys(checker, environment);
   let bytes = 0;
   for (const [key, value] of Object.entries(environment)) {
-    const reservedPrefix = [...RESERVED_ENV_PREFIXES, NOTIFIER_ENV_PREFIX].find((p) => key.startsWith(p));
+    const ownPrefix = key.startsWith(NOTIFIER_ENV_PREFIX);
     checker.check(
-      ENV_NAME.test(key) && reservedPrefix === undefined,
+      ENV_NAME.test(key) && !ownPrefix,
       `environment.${key}`,
       value,
-      reservedPrefix
-        ? `uses the reserved prefix ${reservedPrefix}; choose another name.`
+      ownPrefix
+        ? `uses the reserved prefix ${NOTIFIER_ENV_PREFIX}; choose another name.`
         : "has a name that is not an environment variable name; use letters, digits and _, starting with a letter.",
     );
     const known = isKnown(value);
@@ -550,8 +551,16 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
       [NOTIFIER_ENV.deadLetterQueueUrl]: this.deadLetterQueue.url,
     };
     // The notifier's own variables stay Outputs of their own, so a preview shows the given ones.
+    const nonSecretEnvironment = refuseSecretValues(
+      this.owner,
+      "environment",
+      args.environment ?? {},
+      "environment variables are plain text in the functions' configuration. Pass the API token as apiToken; " +
+        "store any other secret in Secrets Manager, grant secretsmanager:GetSecretValue on it with " +
+        "functions.<producer|consumer>.permissions and read it at run time.",
+    );
     const environment = (own: Record<string, pulumi.Input<string>>) =>
-      pulumi.output(args.environment ?? {}).apply((given) => ({ ...given, ...own }));
+      nonSecretEnvironment.apply((given) => ({ ...given, ...own }));
     this.producer = new LambdaFunction(
       `${name}-producer`,
       {
@@ -604,7 +613,15 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
             args.apiToken.kmsKeyArn,
           ])
           .apply(([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn]) =>
-            consumerPolicyStatements({ jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn, secretKmsKeyArn }),
+            whenReported([jobsQueueArn, deadLetterQueueArn, ledgerBucketArn, secretArn], () =>
+              consumerPolicyStatements({
+                jobsQueueArn,
+                deadLetterQueueArn,
+                ledgerBucketArn,
+                secretArn,
+                secretKmsKeyArn,
+              }),
+            ),
           ),
         transform: transform.consumer,
       },
@@ -622,35 +639,35 @@ export class ScheduledNotifier<R extends Recipient = Recipient> extends PatternC
       this.child,
     );
 
-    this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-      `${name}-jobs-mapping`,
-      applyTransform(transform.eventSourceMapping, {
-        eventSourceArn: this.jobsQueue.arn,
-        functionName: this.consumer.arn,
-        batchSize: n.batchSize,
-        scalingConfig: { maximumConcurrency: n.maxConcurrency },
-        functionResponseTypes: ["ReportBatchItemFailures"],
-      }),
-      this.child,
-    );
+    const mappingArgs = applyTransform(transform.eventSourceMapping, {
+      eventSourceArn: this.jobsQueue.arn,
+      functionName: this.consumer.arn,
+      batchSize: n.batchSize,
+      scalingConfig: { maximumConcurrency: n.maxConcurrency },
+      functionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    checkSqsEventSourceMapping(this.owner, mappingArgs);
+    this.eventSourceMapping = new aws.lambda.EventSourceMapping(`${name}-jobs-mapping`, mappingArgs, this.child);
 
     // The schedule.
     this.schedulerRole = new aws.iam.Role(
       `${name}-scheduler-role`,
       applyTransform(transform.schedulerRole, {
-        assumeRolePolicy: this.producer.arn.apply((arn) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "scheduler.amazonaws.com" },
-                Action: "sts:AssumeRole",
-                // Only schedules of this account may use the role (confused-deputy protection).
-                Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
-              },
-            ],
-          }),
+        assumeRolePolicy: this.producer.arn.apply((producerArn) =>
+          whenReported([producerArn], (arn) =>
+            JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Principal: { Service: "scheduler.amazonaws.com" },
+                  Action: "sts:AssumeRole",
+                  // Only schedules of this account may use the role (confused-deputy protection).
+                  Condition: { StringEquals: { "aws:SourceAccount": arnParts(arn).account } },
+                },
+              ],
+            }),
+          ),
         ),
       }),
       this.child,

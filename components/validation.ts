@@ -2,6 +2,7 @@
  * Argument validation shared by every component: collect every problem, then throw once, so a
  * user fixes all of them in one round instead of one `pulumi preview` per mistake.
  */
+import * as pulumi from "@pulumi/pulumi";
 
 /** A problem with one argument: which one, the value seen, and how to fix it. */
 export interface ArgumentProblem {
@@ -26,6 +27,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "(a function)";
   if (value === undefined) return "(missing)";
+  if (pulumi.Output.isInstance(value)) return "(an Output)";
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -80,4 +82,34 @@ export class ArgumentChecker {
 /** The prefix every message of a component instance starts with: `FifoIngester "listings"`. */
 export function ownerLabel(componentType: string, name: string): string {
   return `${componentType} ${JSON.stringify(name)}`;
+}
+
+/**
+ * A map argument (`environment`) as an Output that fails the deployment when a value in it is a
+ * secret: environment variables and app settings are stored and shown in plain text, so a secret
+ * there would leak. Whether an Output is secret is known only once it settles, so this cannot throw
+ * at construction; like a captured secret (artifact.ts), it fails the resource that takes the map,
+ * with a message naming the key and `fix`.
+ */
+export function refuseSecretValues<T>(
+  owner: string,
+  argument: string,
+  values: pulumi.Input<Record<string, pulumi.Input<T>>>,
+  fix: string,
+): pulumi.Output<Record<string, T>> {
+  const checked = (async () => {
+    const checker = new ArgumentChecker(owner);
+    if (pulumi.Output.isInstance(values) || values instanceof Promise) {
+      const whole = pulumi.output(values);
+      checker.check(!(await pulumi.isSecret(whole)), argument, whole, `is a secret; ${fix}`);
+    } else {
+      for (const [key, value] of Object.entries(values)) {
+        const secret = pulumi.Output.isInstance(value) && (await pulumi.isSecret(value as pulumi.Output<T>));
+        checker.check(!secret, `${argument}.${key}`, value, `is a secret; ${fix}`);
+      }
+    }
+    checker.throwIfAny();
+    return values;
+  })();
+  return pulumi.output(checked) as pulumi.Output<Record<string, T>>;
 }

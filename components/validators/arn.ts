@@ -76,3 +76,34 @@ export function checkAlarmActionArns(checker: ArgumentChecker, alarmActions: unk
     }
   });
 }
+
+/**
+ * An Elastic Load Balancing target group:
+ * `arn:${Partition}:elasticloadbalancing:${Region}:${Account}:targetgroup/${TargetGroupName}/${TargetGroupId}`
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html#awselasticloadbalancingv2-resources-for-iam-policies).
+ */
+export function isTargetGroupArn(value: string): boolean {
+  return /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(
+    value,
+  );
+}
+
+/**
+ * Records a problem for each known entry of a `targetGroupArns` argument that is not a target group
+ * ARN (an SNS topic's, a load balancer's). Entries still unknown at preview are left to Auto Scaling.
+ */
+export function checkTargetGroupArns(checker: ArgumentChecker, targetGroupArns: unknown): void {
+  if (!Array.isArray(targetGroupArns)) return;
+  targetGroupArns.forEach((targetGroupArn: unknown, i) => {
+    if (typeof targetGroupArn !== "string") return;
+    const service = isArn(targetGroupArn) ? arnParts(targetGroupArn).service : undefined;
+    checker.check(
+      isTargetGroupArn(targetGroupArn),
+      `targetGroupArns[${i}]`,
+      targetGroupArn,
+      `is not a target group ARN${service && service !== "elasticloadbalancing" ? ` (it is ${service}'s)` : ""}; give an ` +
+        'Elastic Load Balancing target group\'s ARN, "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>" ' +
+        "(a TargetGroup's arn output).",
+    );
+  });
+}

@@ -32,3 +32,25 @@ export function checkActionGroupIds(checker: ArgumentChecker, alarmActions: unkn
     }
   });
 }
+
+/**
+ * Records a problem when a known resource group name is not one: 1..90 letters, digits, `_`, `-`,
+ * `.` and parentheses, not ending in `.`
+ * (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftresources).
+ * An Output is left to ARM.
+ */
+export function checkResourceGroupName(
+  checker: ArgumentChecker,
+  argument: string,
+  name: unknown,
+  otherwise = "",
+): void {
+  if (typeof name !== "string") return;
+  checker.check(
+    /^[\p{L}\p{N}_().-]{1,90}$/u.test(name) && !name.endsWith("."),
+    argument,
+    name,
+    "is not a resource group name; give an existing group's name (1..90 letters, digits, _, -, . and parentheses, " +
+      `not ending in .), e.g. a ResourceGroup's name output${otherwise}.`,
+  );
+}

@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
@@ -259,6 +261,70 @@ describe("callbacks that cannot be packaged fail with the component and argument
       buildArtifact(lambdaSpec(async () => pulumi.getStack())),
       /Test "spec": a callback captures @pulumi\/\*/,
     );
+  });
+
+  it("rejects a callback that loads a native add-on through node-gyp-build, naming the package", async () => {
+    // A program folder with an add-on package shaped like those on npm: its main module asks
+    // node-gyp-build for the binary beside it (https://github.com/prebuild/node-gyp-build#usage).
+    const program = fs.mkdtempSync(path.join(os.tmpdir(), "qp-native-"));
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(program, file)), { recursive: true });
+      fs.writeFileSync(path.join(program, file), text);
+    };
+    write("node_modules/fast-hash/package.json", '{"name":"fast-hash","main":"index.js"}');
+    write("node_modules/fast-hash/index.js", 'module.exports = require("node-gyp-build")(__dirname);');
+    write("node_modules/node-gyp-build/package.json", '{"name":"node-gyp-build","main":"index.js"}');
+    write(
+      "node_modules/node-gyp-build/index.js",
+      'module.exports = function load(dir) { throw new Error("No native build was found for " + dir); };',
+    );
+    const cwd = process.cwd();
+    process.chdir(program);
+    try {
+      await assert.rejects(buildArtifact(lambdaSpec(async () => require("fast-hash").digest("x"))), {
+        name: "ClosurePackagingError",
+        message:
+          'Test "spec": a callback loads the native add-on fast-hash through node-gyp-build, which finds the add-on\'s ' +
+          "binary on disk at run time; a single-file bundle does not carry it, so the function would fail at cold start with " +
+          '"No native build was found". Use a pure-JavaScript package instead (or the package\'s JavaScript fallback, if it ' +
+          "has one, by importing that directly).",
+      });
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(program, { recursive: true, force: true });
+    }
+  });
+
+  it("names the fix when a callback captures a module imported under esModuleInterop", async () => {
+    // What TypeScript emits for `import * as sqs from ...` with esModuleInterop: true (tslib's __importStar):
+    // a plain object of getters over the module, with the module itself as `default`.
+    const importStar = (module: Record<string, unknown>) => {
+      const wrapper: Record<string, unknown> = {};
+      for (const key of Object.keys(module)) {
+        if (key !== "default") Object.defineProperty(wrapper, key, { enumerable: true, get: () => module[key] });
+      }
+      Object.defineProperty(wrapper, "default", { enumerable: true, value: module });
+      return wrapper;
+    };
+    const sqs = importStar(require("@aws-sdk/client-sqs")) as unknown as typeof import("@aws-sdk/client-sqs");
+    await assert.rejects(buildArtifact(lambdaSpec(async () => new sqs.SQSClient({}))), (error: Error) => {
+      assert.match(
+        error.message,
+        /\n`sqs` is a module as TypeScript imports it with esModuleInterop: true \(wrapped by __importStar\), which the serializer cannot tell from a plain object\. Compile the program with esModuleInterop off \(the module is then captured as a module and bundled\), or import the module inside the callback\.$/,
+      );
+      return true;
+    });
+  });
+
+  it("names the fix when a callback captures an SDK client created while the program ran", async () => {
+    const client = new SQSClient({ region: "us-east-1" });
+    await assert.rejects(buildArtifact(lambdaSpec(async () => client.config)), (error: Error) => {
+      assert.match(
+        error.message,
+        /\n`client` is a SQSClient created while the Pulumi program ran; it holds that machine's credentials, connections and native objects, which cannot travel into the function\. Create the client inside the callback, or at module scope of a runtime module, so each function instance makes its own\.$/,
+      );
+      return true;
+    });
   });
 
   it("rejects a callback argument that is not a function", async () => {

@@ -23,6 +23,7 @@ import {
 } from "../../components/dedup-forwarding-queue";
 import { uniqueSuffix } from "../../components/naming";
 import { InvalidArgumentsError } from "../../components/validation";
+import { deploymentErrors } from "../harness/deployment-errors";
 
 const NAMESPACE = "azure-native:servicebus:Namespace";
 const QUEUE = "azure-native:servicebus:Queue";
@@ -32,6 +33,9 @@ const WEB_APP = "azure-native:web:WebApp";
 const processRun = async ({ dataSetId, period }: { dataSetId: string; period: string }) => {
   console.log("summarized", dataSetId, period);
 };
+/** Entra object ids, as role assignments name principals. */
+const INGEST_PRINCIPAL = "5f0e2c1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
+const TEAM_GROUP = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d";
 const baseArgs: DedupForwardingQueueArgs = {
   resourceGroupName: "rg",
   windows: { daily: 86_400, twoHourly: 7_200 },
@@ -57,7 +61,7 @@ const roleId = (role: keyof typeof BUILT_IN_ROLES) =>
 describe("DedupForwardingQueue resources", () => {
   let readings: DedupForwardingQueue;
   before(async () => {
-    readings = await build("readings", { producerPrincipalIds: { ingest: "ingest-principal" } });
+    readings = await build("readings", { producerPrincipalIds: { ingest: INGEST_PRINCIPAL } });
   });
 
   it("creates a Standard namespace with SAS authentication off and TLS 1.2", () => {
@@ -208,7 +212,7 @@ describe("DedupForwardingQueue resources", () => {
   });
 
   it("grants each named producer Data Sender on every processing queue and nothing else", () => {
-    const grants = ownedBy("readings", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === "ingest-principal");
+    const grants = ownedBy("readings", ROLE_ASSIGNMENT).filter((r) => r.inputs.principalId === INGEST_PRINCIPAL);
     const queueIds = ["readings-processing-daily", "readings-processing-twoHourly"].map(
       (name) => recorder.named(QUEUE, name).state.id,
     );
@@ -400,7 +404,7 @@ describe("DedupForwardingQueue options", () => {
   it("passes the principal type of a producer given with one", async () => {
     await build("typed", {
       windows: { daily: 86_400 },
-      producerPrincipalIds: { team: { principalId: "group-id", principalType: "Group" } },
+      producerPrincipalIds: { team: { principalId: TEAM_GROUP, principalType: "Group" } },
     });
     assert.equal(recorder.named(ROLE_ASSIGNMENT, "typed-producer-team-daily").inputs.principalType, "Group");
   });
@@ -465,13 +469,25 @@ describe("DedupForwardingQueue argument validation", () => {
       what: "a window that with the schedule delay needs more than 7 days of duplicate detection",
       args: { windows: { weekly: 604_800 } },
       message:
-        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 5 minutes (the period plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds.',
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 5 minutes (the period plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or scheduleDelaySeconds: 0.',
     },
     {
       what: "a window that with the DST hour needs more than 7 days of duplicate detection",
       args: { windows: { weekly: 604_800 }, scheduleDelaySeconds: 0, timeZone: "Europe/London" },
       message:
-        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 0 seconds of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window or scheduleDelaySeconds, or timeZone "UTC".',
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 0 seconds of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or timeZone "UTC" with scheduleDelaySeconds: 0.',
+    },
+    {
+      what: "a weekly window in a zone with DST and the default delay, where UTC alone would not fit either",
+      args: { windows: { weekly: 604_800 }, timeZone: "Europe/London" },
+      message:
+        'DedupForwardingQueue "readings": windows.weekly 604800 needs a duplicate-detection window of 7 days 1 hour 5 minutes (the period plus 1 hour for the clocks going back in Europe/London plus 5 minutes of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or timeZone "UTC" with scheduleDelaySeconds: 0.',
+    },
+    {
+      what: "a six-day window in a zone with DST and a long delay, each fix with its own room",
+      args: { windows: { sixDays: 518_400 }, scheduleDelaySeconds: 86_400, timeZone: "Europe/London" },
+      message:
+        'DedupForwardingQueue "readings": windows.sixDays 518400 needs a duplicate-detection window of 7 days 1 hour (the period plus 1 hour for the clocks going back in Europe/London plus 1 day of scheduleDelaySeconds); Service Bus allows at most 7 days. Use a shorter window, or scheduleDelaySeconds of at most 82800, or timeZone "UTC" with scheduleDelaySeconds of at most 86400.',
     },
     {
       what: "two windows of the same length",
@@ -605,6 +621,26 @@ describe("DedupForwardingQueue argument validation", () => {
         'e.g. "/subscriptions/<id>/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call" (an action group\'s id output).',
     },
     {
+      what: "a producer named by something other than its principal (object) id",
+      args: { producerPrincipalIds: { ingest: "ingest-app" } },
+      message:
+        'DedupForwardingQueue "readings": producerPrincipalIds.ingest "ingest-app" is not a principal (object) id; give the ' +
+        'identity\'s object id, a GUID such as app.principalId or the "Object ID" Entra ID shows for a user or group.',
+    },
+    {
+      what: "an empty resource group name",
+      args: { resourceGroupName: "" },
+      message:
+        'DedupForwardingQueue "readings": resourceGroupName "" is not a resource group name; give an existing group\'s name ' +
+        "(1..90 letters, digits, _, -, . and parentheses, not ending in .), e.g. a ResourceGroup's name output.",
+    },
+    {
+      what: "an app setting Flex Consumption takes from functionAppConfig",
+      args: { environment: { FUNCTIONS_WORKER_RUNTIME: "node" } },
+      message:
+        'DedupForwardingQueue "readings": environment.FUNCTIONS_WORKER_RUNTIME "node" names a setting of the Functions host (FUNCTIONS_...), which the Function App sets itself; choose another name.',
+    },
+    {
       what: "Function App settings the building block rejects",
       args: { function: { instanceMemoryMb: 1024 as 2048 } },
       message:
@@ -616,6 +652,32 @@ describe("DedupForwardingQueue argument validation", () => {
       assert.equal(message(row.args, row.name), row.message);
     });
   }
+
+  it("fails the deployment when environment holds a secret, naming the key and where secrets go", async () => {
+    let given: pulumi.Input<unknown> = undefined;
+    const errors = await deploymentErrors(async () => {
+      // The transform keeps the app settings the component gives the app, and registers the app without them.
+      new DedupForwardingQueue("leaky", {
+        ...baseArgs,
+        environment: { API_KEY: pulumi.secret("k3y") },
+        transform: {
+          function: {
+            webApp: (webAppArgs) => {
+              given = (webAppArgs.siteConfig as { appSettings?: unknown }).appSettings;
+              return { ...webAppArgs, siteConfig: { ...webAppArgs.siteConfig, appSettings: [] } };
+            },
+          },
+        },
+      });
+      await assert.rejects(resolve(given));
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const error of errors)
+      assert.match(
+        error,
+        /DedupForwardingQueue "leaky": environment\.API_KEY \(an Output\) is a secret; app settings are plain text in the app's configuration\. Store the secret in Key Vault, grant "Key Vault Secrets User" on it with function\.permissions and read it at run time\.$/,
+      );
+  });
 
   it("reports every problem at once", () => {
     assert.deepEqual(

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as vm from "node:vm";
+import * as pulumi from "@pulumi/pulumi";
 import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
 
 /** The id Azure gives a queue or blob container: under its account's queue or blob service. */
@@ -29,6 +30,7 @@ import {
   validateFanOutIngestArgs,
 } from "../../components/fan-out-ingest";
 import { InvalidArgumentsError } from "../../components/validation";
+import { deploymentErrors } from "../harness/deployment-errors";
 
 const ACCOUNT = "azure-native:storage:StorageAccount";
 const CONTAINER = "azure-native:storage:BlobContainer";
@@ -666,6 +668,21 @@ describe("invalid arguments fail at construction, naming the argument, the value
         'FanOutIngest "ids": function.nodeVersion "20" is not offered for Node.js Functions on Flex Consumption; use "24" or "22" (Node.js 20 reached its end of life on 2026-04-30).',
     },
     {
+      what: "an empty resource group name, which would silently create a new group",
+      args: { resourceGroupName: "" },
+      argument: "resourceGroupName",
+      message:
+        'FanOutIngest "ids": resourceGroupName "" is not a resource group name; give an existing group\'s name ' +
+        "(1..90 letters, digits, _, -, . and parentheses, not ending in .), e.g. a ResourceGroup's name output, or omit resourceGroupName to create one.",
+    },
+    {
+      what: "an app setting the Functions host reads for itself",
+      args: { environment: { AzureWebJobsStorage: "UseDevelopmentStorage=true" } },
+      argument: "environment.AzureWebJobsStorage",
+      message:
+        'FanOutIngest "ids": environment.AzureWebJobsStorage "UseDevelopmentStorage=true" names a setting of the Functions host (AzureWebJobsStorage...), which the Function App sets itself; choose another name.',
+    },
+    {
       what: "a callback role without a scope",
       args: { function: { permissions: { secrets: { role: "Key Vault Secrets User", scope: "" } } } },
       argument: "function.permissions.secrets.scope",
@@ -691,6 +708,32 @@ describe("invalid arguments fail at construction, naming the argument, the value
       );
     });
   }
+
+  it("fails the deployment when environment holds a secret, naming the key and where secrets go", async () => {
+    let given: pulumi.Input<unknown> = undefined;
+    const errors = await deploymentErrors(async () => {
+      // The transform keeps the app settings the component gives the app, and registers the app without them.
+      new FanOutIngest<string>("leaky", {
+        source,
+        environment: { API_KEY: pulumi.secret("k3y") },
+        transform: {
+          function: {
+            webApp: (webAppArgs) => {
+              given = (webAppArgs.siteConfig as { appSettings?: unknown }).appSettings;
+              return { ...webAppArgs, siteConfig: { ...webAppArgs.siteConfig, appSettings: [] } };
+            },
+          },
+        },
+      });
+      await assert.rejects(resolve(given));
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const error of errors)
+      assert.match(
+        error,
+        /FanOutIngest "leaky": environment\.API_KEY \(an Output\) is a secret; app settings are plain text in the app's configuration\. Store the secret in Key Vault, grant "Key Vault Secrets User" on it with function\.permissions and read it at run time\.$/,
+      );
+  });
 
   it("reports every problem at once", () =>
     assert.deepEqual(

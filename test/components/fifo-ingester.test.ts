@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../harness/mocks";
 
 const recorder = installMocks();
@@ -12,6 +13,7 @@ import {
 } from "../../components/fifo-ingester";
 import { SNS_TOPIC_POLICY_ACTIONS } from "../../components/aws-secure-defaults";
 import { InvalidArgumentsError } from "../../components/validation";
+import { deploymentErrors } from "../harness/deployment-errors";
 import { decide } from "../harness/iam-simulator";
 
 const QUEUE = "aws:sqs/queue:Queue";
@@ -567,6 +569,12 @@ describe("FifoIngester argument validation", () => {
       message: `${owner}: function.permissions[0].resources [] must list the ARNs the actions apply to, e.g. [table.arn].`,
     },
     {
+      argument: "environment._HANDLER",
+      what: "that Lambda reserves",
+      args: { environment: { _HANDLER: "index.main" } },
+      message: `${owner}: environment._HANDLER "index.main" is a key Lambda sets itself and refuses in a function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).`,
+    },
+    {
       argument: "alarmActions",
       what: "that is not an ARN",
       args: { alarmActions: [arn("sns", "on-call"), "on-call"] },
@@ -596,6 +604,56 @@ describe("FifoIngester argument validation", () => {
       message: `${owner}: topic.existing "${standard}" is a standard topic; only a FIFO topic (name ending in .fifo) can deliver to an SQS FIFO queue. Pass a FIFO topic, or omit topic.existing to create one.`,
     });
     assert.equal(requireFifoTopicArn(owner, EXISTING_TOPIC), EXISTING_TOPIC);
+  });
+
+  it("fails the deployment when environment holds a secret, naming the key and where secrets go", async () => {
+    const errors = await deploymentErrors(async () => {
+      // The transform keeps what the component gives Lambda as environment, and registers the function without it.
+      let given: pulumi.Input<unknown> = undefined;
+      new FifoIngester("leaky", {
+        handler,
+        environment: { API_KEY: pulumi.secret("k3y") },
+        transform: {
+          function: {
+            function: (functionArgs) => {
+              given = functionArgs.environment;
+              return { ...functionArgs, environment: undefined };
+            },
+          },
+        },
+      });
+      await assert.rejects(resolve(given));
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const message of errors) {
+      assert.match(
+        message,
+        /FifoIngester "leaky": environment\.API_KEY \(an Output\) is a secret; environment variables are plain text in the function's configuration\. Store the secret in Secrets Manager, grant secretsmanager:GetSecretValue on it with function\.permissions and read it at run time\.$/,
+      );
+    }
+  });
+
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: provisioned mode or maximum concurrency, not both.
+  it("rejects provisioned mode set through transform.eventSourceMapping together with maxConcurrency", () => {
+    assert.throws(
+      () =>
+        new FifoIngester("provisioned", {
+          handler,
+          maxConcurrency: 5,
+          transform: {
+            eventSourceMapping: (mapping) => ({
+              ...mapping,
+              provisionedPollerConfig: { minimumPollers: 2, maximumPollers: 10 },
+            }),
+          },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message:
+          'FifoIngester "provisioned": transform.eventSourceMapping.provisionedPollerConfig {"minimumPollers":2,"maximumPollers":10} ' +
+          "(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency 5): Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+      },
+    );
   });
 
   it("makes the constructor throw before creating anything", () => {

@@ -235,6 +235,23 @@ describe("FunctionApp argument validation", () => {
     );
   });
 
+  it("refuses an app setting the Functions host reads for itself, which the block would override", () => {
+    assert.throws(
+      () =>
+        new FunctionApp("storage", {
+          resourceGroupName: "rg",
+          entry: echoEntry,
+          callbacks: { handler: async () => "ok" },
+          environment: { AzureWebJobsStorage__accountName: "other" },
+        }),
+      {
+        message:
+          'FunctionApp "storage": environment.AzureWebJobsStorage__accountName "other" names a setting of the Functions host ' +
+          "(AzureWebJobsStorage...), which the Function App sets itself; choose another name.",
+      },
+    );
+  });
+
   it("refuses a transform that puts back a site property Flex rejects", () => {
     assert.throws(
       () =>

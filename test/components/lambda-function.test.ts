@@ -125,6 +125,14 @@ describe("LambdaFunction argument validation", () => {
           "To pause the function on purpose, set reservedConcurrentExecutions: 0 in its transform.",
       },
       {
+        what: "a reserved concurrency above the 900 an account at the default quota can reserve",
+        args: { reservedConcurrency: 901 },
+        message:
+          `${owner}: reservedConcurrency 901 is out of range; Lambda keeps 100 of the account's concurrency unreserved, ` +
+          "so at the default quota of 1000 it allows 0..900 (fewer at a lower quota). To reserve more, raise the account's quota " +
+          "and set reservedConcurrentExecutions in the function's transform.",
+      },
+      {
         what: "an architecture Lambda does not run",
         args: { architecture: "arm32" as "arm64" },
         message: `${owner}: architecture "arm32" is not a Lambda architecture; use "arm64" or "x86_64".`,
@@ -153,6 +161,25 @@ describe("LambdaFunction argument validation", () => {
       name: "InvalidArgumentsError",
       message: `${owner}: timeoutSeconds 901 is out of range; Lambda allows 1..900.`,
     });
+  });
+
+  it("refuses from the constructor an environment key Lambda reserves", () => {
+    assert.throws(
+      () =>
+        new LambdaFunction("reserved", {
+          callbacks: { handler: async () => "ok" },
+          environment: { AWS_LAMBDA_FUNCTION_NAME: "other", TZ: "Europe/Berlin" },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message: [
+          'LambdaFunction "reserved": environment.AWS_LAMBDA_FUNCTION_NAME "other" is a key Lambda sets itself and refuses in a ' +
+            "function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+          'LambdaFunction "reserved": environment.TZ "Europe/Berlin" is a key Lambda sets itself and refuses in a ' +
+            "function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+        ].join("\n"),
+      },
+    );
   });
 
   it("reports every problem at once", () => {

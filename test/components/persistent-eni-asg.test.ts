@@ -637,6 +637,28 @@ describe("validatePersistentEniAsgArgs", () => {
     },
     {
       argument: "networkInterface.subnetId",
+      what: "a subnet given by its ARN instead of its id",
+      args: {
+        networkInterface: {
+          ...(VALID.networkInterface as object),
+          subnetId: "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0",
+        } as never,
+      },
+      message:
+        'PersistentEniAsg "web": networkInterface.subnetId "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0" ' +
+        'is not a subnet id; give the id ("subnet-0123456789abcdef0", a Subnet\'s id output), not its ARN, name or CIDR block.',
+    },
+    {
+      argument: "targetGroupArns[0]",
+      what: "an SNS topic ARN given as a target group ARN",
+      args: { targetGroupArns: ["arn:aws:sns:us-east-1:123456789012:web-alerts"] },
+      message:
+        'PersistentEniAsg "web": targetGroupArns[0] "arn:aws:sns:us-east-1:123456789012:web-alerts" is not a target group ARN (it is sns\'s); ' +
+        'give an Elastic Load Balancing target group\'s ARN, "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>" ' +
+        "(a TargetGroup's arn output).",
+    },
+    {
+      argument: "networkInterface.subnetId",
       what: "creation settings beside networkInterface.existing",
       args: { networkInterface: { existing: "eni-1", subnetId: "subnet-a" } as never },
       message:

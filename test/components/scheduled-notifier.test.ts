@@ -12,6 +12,7 @@ import {
   validateScheduledNotifierArgs,
 } from "../../components/scheduled-notifier";
 import { InvalidArgumentsError } from "../../components/validation";
+import { deploymentErrors } from "../harness/deployment-errors";
 import { decide } from "../harness/iam-simulator";
 
 const QUEUE = "aws:sqs/queue:Queue";
@@ -843,11 +844,12 @@ describe("ScheduledNotifier argument validation", () => {
           '("arn:aws:secretsmanager:<region>:<account>:secret:<name>").',
       },
       {
-        what: "an environment variable named with a prefix Lambda reserves",
+        what: "an environment variable Lambda reserves",
         argument: "environment.AWS_REGION",
         args: { environment: { AWS_REGION: "eu-west-1" } },
         message:
-          'ScheduledNotifier "daily": environment.AWS_REGION "eu-west-1" uses the reserved prefix AWS_; choose another name.',
+          'ScheduledNotifier "daily": environment.AWS_REGION "eu-west-1" is a key Lambda sets itself and refuses in a ' +
+          "function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
       },
       {
         what: "an environment variable named with the notifier's own prefix",
@@ -893,6 +895,70 @@ describe("ScheduledNotifier argument validation", () => {
       else assert.match(message, row.message);
     });
   }
+
+  it("fails the deployment when environment holds a secret, naming the key and where secrets go", async () => {
+    let given: pulumi.Input<unknown> = undefined;
+    const errors = await deploymentErrors(async () => {
+      // The transforms keep the environment the component gives the consumer, and register both functions without it.
+      new ScheduledNotifier("leaky", {
+        ...baseArgs,
+        environment: { API_KEY: pulumi.secret("k3y") },
+        transform: {
+          producer: { function: (functionArgs) => ({ ...functionArgs, environment: undefined }) },
+          consumer: {
+            function: (functionArgs) => {
+              given = functionArgs.environment;
+              return { ...functionArgs, environment: undefined };
+            },
+          },
+        },
+      });
+      await assert.rejects(resolve(given));
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const error of errors) {
+      assert.match(
+        error,
+        /ScheduledNotifier "leaky": environment\.API_KEY \(an Output\) is a secret; environment variables are plain text in the functions' configuration\. Pass the API token as apiToken; store any other secret in Secrets Manager, grant secretsmanager:GetSecretValue on it with functions\.<producer\|consumer>\.permissions and read it at run time\.$/,
+      );
+    }
+  });
+
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: provisioned mode or maximum concurrency, not both.
+  it("rejects provisioned mode set through transform.eventSourceMapping beside its maximum concurrency", () => {
+    assert.throws(
+      () =>
+        new ScheduledNotifier("provisioned", {
+          ...baseArgs,
+          maxConcurrency: 4,
+          transform: {
+            eventSourceMapping: (mapping) => ({ ...mapping, provisionedPollerConfig: { minimumPollers: 1 } }),
+          },
+        }),
+      {
+        name: "InvalidArgumentsError",
+        message:
+          'ScheduledNotifier "provisioned": transform.eventSourceMapping.provisionedPollerConfig {"minimumPollers":1} ' +
+          "(provisioned mode) cannot be combined with a maximum concurrency (maxConcurrency, scalingConfig.maximumConcurrency 4): Lambda takes one or the other for SQS. In provisioned mode, bound concurrency with provisionedPollerConfig.maximumPollers and set scalingConfig: undefined in the same transform; otherwise remove provisionedPollerConfig.",
+      },
+    );
+  });
+
+  it("accepts provisioned mode when the transform also removes scalingConfig", () => {
+    assert.doesNotThrow(
+      () =>
+        new ScheduledNotifier("provisioned-only", {
+          ...baseArgs,
+          transform: {
+            eventSourceMapping: (mapping) => ({
+              ...mapping,
+              provisionedPollerConfig: { minimumPollers: 1 },
+              scalingConfig: undefined,
+            }),
+          },
+        }),
+    );
+  });
 
   it("reports every problem at once", () => {
     assert.deepEqual(
