@@ -13,7 +13,12 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import type { RunContext } from "../runtime/fan-out-ingest/chunking";
-import { type FanOutCallbacks, type FanOutOptions, fanOutRuntime } from "../runtime/fan-out-ingest/functions";
+import {
+  FUNCTION_NAMES,
+  type FanOutCallbacks,
+  type FanOutOptions,
+  fanOutRuntime,
+} from "../runtime/fan-out-ingest/functions";
 import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
 import { type RuntimeEntry, runtimeEntry } from "./artifact";
@@ -418,6 +423,8 @@ export interface FanOutFunctions<TItem> {
   entry: RuntimeEntry<FanOutCallbacks<TItem>, FanOutOptions>;
   callbacks: FanOutCallbacks<TItem>;
   hostExtensions: { queues: typeof INGESTION_HOST_QUEUES };
+  /** The functions the entry registers: the deployment waits until Azure lists them. */
+  functionNames: string[];
 }
 
 /**
@@ -445,6 +452,11 @@ export function fanOutFunctions<TItem>(args: FanOutIngestArgs<TItem>): FanOutFun
     entry: runtimeEntry(fanOutRuntime, options),
     callbacks: { source: args.source, toMessage: args.toMessage },
     hostExtensions: { queues: INGESTION_HOST_QUEUES },
+    functionNames: [
+      FUNCTION_NAMES.chunk,
+      FUNCTION_NAMES.ingest,
+      ...(args.schedule ? [FUNCTION_NAMES.chunkOnSchedule] : []),
+    ],
   };
 }
 
