@@ -483,14 +483,26 @@ export const POISON_LOG_QUERY = [
   '| where message has "Moving message to queue" or message startswith "event rejected to " or message matches regex @"[1-9][0-9]* poisoned"',
 ].join("\n");
 
-/** FanOutIngest's alarms, one per way an event or an item ends outside the target queues. */
+/**
+ * The Application Insights query of the failed-run alarm: invocations of the chunking functions
+ * that failed. A timer run that fails is not retried, and the HTTP function answers 500 with the
+ * run id to resume.
+ */
+export const FAILED_RUN_QUERY = [
+  "requests",
+  `| where operation_Name in ("${FUNCTION_NAMES.chunk}", "${FUNCTION_NAMES.chunkOnSchedule}")`,
+  "| where success == false or toint(resultCode) >= 500",
+].join("\n");
+
+/** FanOutIngest's alarms, one per way a run, an event or an item ends outside the target queues. */
 export interface FanOutAlarms {
   /** Event Grid dead-lettered BlobCreated events (`DeadLetteredCount` of this subscription). */
   deadLetteredEvents: monitor.MetricAlert;
   /** Event Grid dropped events it could not dead-letter either (`DroppedEventCount`). */
   droppedEvents: monitor.MetricAlert;
   /** Events or items went to a poison queue (a log search alert on the app's Application Insights). */
-  poisoned: monitor.ScheduledQueryRule;
+  poisoned: monitor.ScheduledQueryRule; /** A run failed: the source threw or the chunks could not be written (a log search alert). */
+  failedRuns: monitor.ScheduledQueryRule;
 }
 
 /** Fan-out ingestion of a paginated source into Storage Queues through chunk blobs and Event Grid. */
@@ -745,6 +757,37 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         child,
       );
     const appInsights = this.functionApp.appInsights;
+    // A log search alert on the app's Application Insights: storage queue metrics have no
+    // per-queue dimension, and a failed run is seen only in the app's telemetry.
+    const logAlarm = (alarmName: string, query: string, what: string) =>
+      new monitor.ScheduledQueryRule(
+        `${name}-${alarmName}`,
+        {
+          resourceGroupName,
+          location: appInsights.location,
+          kind: "LogAlert",
+          description: `${owner}: ${what}`,
+          severity: 2,
+          enabled: true,
+          scopes: [appInsights.id],
+          evaluationFrequency: "PT5M",
+          windowSize: "PT15M",
+          autoMitigate: true,
+          criteria: {
+            allOf: [
+              {
+                query,
+                timeAggregation: "Count",
+                operator: "GreaterThan",
+                threshold: 0,
+                failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
+              },
+            ],
+          },
+          actions: { actionGroups: actions },
+        },
+        child,
+      );
     this.alarms = {
       deadLetteredEvents: eventAlarm(
         "dead-lettered-events",
@@ -756,33 +799,15 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         "DroppedEventCount",
         "Event Grid dropped BlobCreated events it could neither deliver nor dead-letter: their chunks were not ingested.",
       ),
-      poisoned: new monitor.ScheduledQueryRule(
-        `${name}-poisoned`,
-        {
-          resourceGroupName,
-          location: appInsights.location,
-          kind: "LogAlert",
-          description: `${owner}: events or items went to a poison queue (${[poisonQueueName(EVENTS_QUEUE), ...this.poisonQueueNames].join(", ")}).`,
-          severity: 2,
-          enabled: true,
-          scopes: [appInsights.id],
-          evaluationFrequency: "PT5M",
-          windowSize: "PT15M",
-          autoMitigate: true,
-          criteria: {
-            allOf: [
-              {
-                query: POISON_LOG_QUERY,
-                timeAggregation: "Count",
-                operator: "GreaterThan",
-                threshold: 0,
-                failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
-              },
-            ],
-          },
-          actions: { actionGroups: actions },
-        },
-        child,
+      poisoned: logAlarm(
+        "poisoned",
+        POISON_LOG_QUERY,
+        `events or items went to a poison queue (${[poisonQueueName(EVENTS_QUEUE), ...this.poisonQueueNames].join(", ")}).`,
+      ),
+      failedRuns: logAlarm(
+        "failed-runs",
+        FAILED_RUN_QUERY,
+        "a run failed (the source threw or chunks could not be written); resume it with POST /api/runs?runId=<id>.",
       ),
     };
 

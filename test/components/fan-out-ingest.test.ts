@@ -25,6 +25,7 @@ import { BUILT_IN_ROLES } from "../../components/azure-roles";
 import {
   FanOutIngest,
   type FanOutIngestArgs,
+  FAILED_RUN_QUERY,
   POISON_LOG_QUERY,
   requirePrincipal,
   validateFanOutIngestArgs,
@@ -373,6 +374,18 @@ describe("a FanOutIngest's alarms: every failure path raises one", () => {
     assert.ok(matches("Message has reached MaxDequeueCount of 5. Moving message to queue 'chunk-events-poison'."));
     assert.ok(matches("completed r/000001.chunk.json: 4 sent, 1 poisoned, resumed at 0/5"));
     assert.ok(!matches("completed r/000001.chunk.json: 5 sent, 0 poisoned, resumed at 0/5"));
+  });
+
+  it("raises failed-runs on a failed invocation of the chunking functions (HTTP or timer) in Application Insights", () => {
+    const { inputs } = named(QUERY_ALERT, "alarmed-failed-runs");
+    assert.deepEqual(inputs.scopes, named(QUERY_ALERT, "alarmed-poisoned").inputs.scopes);
+    const [condition] = inputs.criteria.allOf;
+    assert.deepEqual(
+      [condition.query, condition.timeAggregation, condition.operator, condition.threshold],
+      [FAILED_RUN_QUERY, "Count", "GreaterThan", 0],
+    );
+    assert.match(FAILED_RUN_QUERY, /^requests\n\| where operation_Name in \("chunk", "chunkOnSchedule"\)\n/);
+    assert.deepEqual(inputs.actions, { actionGroups: [actionGroup] });
   });
 
   it("notifies no one when no action group is given, but still raises the alarms", async () => {
