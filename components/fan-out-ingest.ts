@@ -151,8 +151,8 @@ export interface FanOutIngestArgs<TItem = unknown> {
    */
   systemTopic?: { existing: pulumi.Input<string> };
   /**
-   * Action group resource ids the alarms notify: when Event Grid dead-letters or drops a BlobCreated
-   * event, and when an event or an item lands in a poison queue.
+   * Action group resource ids the alarms notify: when a run fails, when Event Grid dead-letters or
+   * drops a BlobCreated event, and when an event or an item lands in a poison queue.
    */
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -501,7 +501,8 @@ export interface FanOutAlarms {
   /** Event Grid dropped events it could not dead-letter either (`DroppedEventCount`). */
   droppedEvents: monitor.MetricAlert;
   /** Events or items went to a poison queue (a log search alert on the app's Application Insights). */
-  poisoned: monitor.ScheduledQueryRule; /** A run failed: the source threw or the chunks could not be written (a log search alert). */
+  poisoned: monitor.ScheduledQueryRule;
+  /** A run failed: the source threw or the chunks could not be written (a log search alert). */
   failedRuns: monitor.ScheduledQueryRule;
 }
 
@@ -534,7 +535,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
   readonly functionPrincipalId: pulumi.Output<string>;
   /** `POST` here (with a function key, `x-functions-key`) starts a run; `?runId=` resumes one. */
   readonly runUrl: pulumi.Output<string>;
-  /** What raises an alarm: every way an event or an item ends outside the target queues. */
+  /** What raises an alarm: every way a run, an event or an item ends outside the target queues. */
   readonly alarms: FanOutAlarms;
 
   constructor(name: string, args: FanOutIngestArgs<TItem>, opts?: pulumi.ComponentResourceOptions) {
