@@ -18,6 +18,7 @@ export const BUILT_IN_ROLES = {
   "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
   "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
   "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+  "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
   "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
   "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
   "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",

@@ -647,6 +647,7 @@ export class DedupForwardingQueue extends PatternComponent {
         location: args.location,
         entry: processorEntry(settings),
         callbacks: { process: args.process },
+        functionNames: [PROCESSOR_FUNCTION_NAME],
         hostExtensions: processorHostExtensions(settings),
         environment: pulumi
           .all([

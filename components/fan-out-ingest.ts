@@ -9,11 +9,17 @@
  * authenticates with a managed identity; the data account accepts no keys at all.
  */
 import * as eventgrid from "@pulumi/azure-native/eventgrid";
+import * as monitor from "@pulumi/azure-native/monitor";
 import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import type { RunContext } from "../runtime/fan-out-ingest/chunking";
-import { type FanOutCallbacks, type FanOutOptions, fanOutRuntime } from "../runtime/fan-out-ingest/functions";
+import {
+  FUNCTION_NAMES,
+  type FanOutCallbacks,
+  type FanOutOptions,
+  fanOutRuntime,
+} from "../runtime/fan-out-ingest/functions";
 import type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
 import { blobSubjectPrefix, CHUNK_SUFFIX, RUN_ROUTE } from "../runtime/fan-out-ingest/layout";
 import { type RuntimeEntry, runtimeEntry } from "./artifact";
@@ -31,7 +37,7 @@ import {
 } from "./function-app";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
-import { checkResourceGroupName } from "./validators/azure-resource-id";
+import { checkActionGroupIds, checkResourceGroupName } from "./validators/azure-resource-id";
 
 export type { RunContext } from "../runtime/fan-out-ingest/chunking";
 export type { MessageEncoding } from "../runtime/fan-out-ingest/ingestion";
@@ -147,6 +153,11 @@ export interface FanOutIngestArgs<TItem = unknown> {
    */
   systemTopic?: { existing: pulumi.Input<string> };
   /**
+   * Action group resource ids the alarms notify: when a run fails, when Event Grid dead-letters or
+   * drops a BlobCreated event, and when an event or an item lands in a poison queue.
+   */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * Non-secret settings the callbacks read from `process.env`; secrets never go here.
    * @example { API_URL: "https://api.example.com" }
    */
@@ -248,6 +259,7 @@ export function poisonQueueName(queue: string): string {
 export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): ArgumentChecker {
   const owner = ownerLabel("FanOutIngest", name);
   const checker = new ArgumentChecker(owner);
+  checkActionGroupIds(checker, args.alarmActions);
   checker.check(
     typeof args.source === "function",
     "source",
@@ -428,6 +440,8 @@ export interface FanOutFunctions<TItem> {
   entry: RuntimeEntry<FanOutCallbacks<TItem>, FanOutOptions>;
   callbacks: FanOutCallbacks<TItem>;
   hostExtensions: { queues: typeof INGESTION_HOST_QUEUES };
+  /** The functions the entry registers: the deployment waits until Azure lists them. */
+  functionNames: string[];
 }
 
 /**
@@ -455,7 +469,50 @@ export function fanOutFunctions<TItem>(args: FanOutIngestArgs<TItem>): FanOutFun
     entry: runtimeEntry(fanOutRuntime, options),
     callbacks: { source: args.source, toMessage: args.toMessage },
     hostExtensions: { queues: INGESTION_HOST_QUEUES },
+    functionNames: [
+      FUNCTION_NAMES.chunk,
+      FUNCTION_NAMES.ingest,
+      ...(args.schedule ? [FUNCTION_NAMES.chunkOnSchedule] : []),
+    ],
   };
+}
+
+/**
+ * The Application Insights query of the poison alarm: the warnings the Function App logs when
+ * something lands in a poison queue. The host moves an event that failed five times ("Message has
+ * reached MaxDequeueCount of 5. Moving message to queue '<queue>-poison'.", a warning of the
+ * WebJobs queue processor, `QueueProcessor.CopyMessageToPoisonQueueAsync`); the ingestion function
+ * warns when it rejects an event ("event rejected to ...") or poisons items ("... 1 poisoned, ...").
+ * Storage queue metrics have no per-queue dimension, so no metric alert can tell a poison queue
+ * from a target queue.
+ */
+export const POISON_LOG_QUERY = [
+  "traces",
+  "| where severityLevel == 2",
+  '| where message has "Moving message to queue" or message startswith "event rejected to " or message matches regex @"[1-9][0-9]* poisoned"',
+].join("\n");
+
+/**
+ * The Application Insights query of the failed-run alarm: invocations of the chunking functions
+ * that failed. A timer run that fails is not retried, and the HTTP function answers 500 with the
+ * run id to resume.
+ */
+export const FAILED_RUN_QUERY = [
+  "requests",
+  `| where operation_Name in ("${FUNCTION_NAMES.chunk}", "${FUNCTION_NAMES.chunkOnSchedule}")`,
+  "| where success == false or toint(resultCode) >= 500",
+].join("\n");
+
+/** FanOutIngest's alarms, one per way a run, an event or an item ends outside the target queues. */
+export interface FanOutAlarms {
+  /** Event Grid dead-lettered BlobCreated events (`DeadLetteredCount` of this subscription). */
+  deadLetteredEvents: monitor.MetricAlert;
+  /** Event Grid dropped events it could not dead-letter either (`DroppedEventCount`). */
+  droppedEvents: monitor.MetricAlert;
+  /** Events or items went to a poison queue (a log search alert on the app's Application Insights). */
+  poisoned: monitor.ScheduledQueryRule;
+  /** A run failed: the source threw or the chunks could not be written (a log search alert). */
+  failedRuns: monitor.ScheduledQueryRule;
 }
 
 /** Fan-out ingestion of a paginated source into Storage Queues through chunk blobs and Event Grid. */
@@ -487,6 +544,8 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
   readonly functionPrincipalId: pulumi.Output<string>;
   /** `POST` here (with a function key, `x-functions-key`) starts a run; `?runId=` resumes one. */
   readonly runUrl: pulumi.Output<string>;
+  /** What raises an alarm: every way a run, an event or an item ends outside the target queues. */
+  readonly alarms: FanOutAlarms;
 
   constructor(name: string, args: FanOutIngestArgs<TItem>, opts?: pulumi.ComponentResourceOptions) {
     super("azure", "FanOutIngest", name, validateFanOutIngestArgs(name, args), opts);
@@ -555,6 +614,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
 
     // Event Grid: BlobCreated of chunk blobs -> the events queue, with the topic's own identity.
     let topicName: pulumi.Output<string>;
+    let topicId: pulumi.Output<string>;
     let topicPrincipalId: pulumi.Output<string>;
     if (usesExisting(args.systemTopic)) {
       const existing = eventgrid.getSystemTopicOutput(
@@ -562,6 +622,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         child,
       );
       topicName = existing.name;
+      topicId = existing.id;
       // A lookup that reports no topic id (a mock echoing its inputs) says nothing of its identity either.
       topicPrincipalId = existing.apply((topic) =>
         whenReported([topic.id], () =>
@@ -581,6 +642,7 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         child,
       );
       topicName = this.systemTopic.name;
+      topicId = this.systemTopic.id;
       topicPrincipalId = this.systemTopic.identity.apply((identity) =>
         whenReported([identity?.principalId], (id) => id),
       );
@@ -675,6 +737,96 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
     poisonQueues.forEach((poison, i) =>
       grantApp(`${this.poisonQueueNames[i]}-sender`, "Storage Queue Data Message Sender", poison.id),
     );
+
+    const actions = pulumi.output(args.alarmActions ?? []);
+    const subscriptionName = this.eventSubscription.name;
+    const eventAlarm = (alarmName: string, metricName: string, what: string) =>
+      new monitor.MetricAlert(
+        `${name}-${alarmName}`,
+        {
+          resourceGroupName,
+          location: "global",
+          description: `${owner}: ${what}`,
+          severity: 2,
+          enabled: true,
+          scopes: [topicId],
+          evaluationFrequency: "PT5M",
+          windowSize: "PT5M",
+          autoMitigate: true,
+          criteria: {
+            odataType: "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+            allOf: [
+              {
+                criterionType: "StaticThresholdCriterion",
+                name: alarmName,
+                metricNamespace: "Microsoft.EventGrid/systemTopics",
+                metricName,
+                // Only this component's subscription: an existing topic can have others.
+                dimensions: [{ name: "EventSubscriptionName", operator: "Include", values: [subscriptionName] }],
+                operator: "GreaterThan",
+                threshold: 0,
+                timeAggregation: "Total",
+              },
+            ],
+          },
+          actions: actions.apply((ids) => ids.map((actionGroupId) => ({ actionGroupId }))),
+        },
+        child,
+      );
+    const appInsights = this.functionApp.appInsights;
+    // A log search alert on the app's Application Insights: storage queue metrics have no
+    // per-queue dimension, and a failed run is seen only in the app's telemetry.
+    const logAlarm = (alarmName: string, query: string, what: string) =>
+      new monitor.ScheduledQueryRule(
+        `${name}-${alarmName}`,
+        {
+          resourceGroupName,
+          location: appInsights.location,
+          kind: "LogAlert",
+          description: `${owner}: ${what}`,
+          severity: 2,
+          enabled: true,
+          scopes: [appInsights.id],
+          evaluationFrequency: "PT5M",
+          windowSize: "PT15M",
+          autoMitigate: true,
+          criteria: {
+            allOf: [
+              {
+                query,
+                timeAggregation: "Count",
+                operator: "GreaterThan",
+                threshold: 0,
+                failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
+              },
+            ],
+          },
+          actions: { actionGroups: actions },
+        },
+        child,
+      );
+    this.alarms = {
+      deadLetteredEvents: eventAlarm(
+        "dead-lettered-events",
+        "DeadLetteredCount",
+        `Event Grid dead-lettered BlobCreated events into ${DEAD_LETTER_CONTAINER}: their chunks were not ingested.`,
+      ),
+      droppedEvents: eventAlarm(
+        "dropped-events",
+        "DroppedEventCount",
+        "Event Grid dropped BlobCreated events it could neither deliver nor dead-letter: their chunks were not ingested.",
+      ),
+      poisoned: logAlarm(
+        "poisoned",
+        POISON_LOG_QUERY,
+        `events or items went to a poison queue (${[poisonQueueName(EVENTS_QUEUE), ...this.poisonQueueNames].join(", ")}).`,
+      ),
+      failedRuns: logAlarm(
+        "failed-runs",
+        FAILED_RUN_QUERY,
+        "a run failed (the source threw or chunks could not be written); resume it with POST /api/runs?runId=<id>.",
+      ),
+    };
 
     this.storageAccountName = accountName;
     this.functionAppName = this.functionApp.name;

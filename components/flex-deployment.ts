@@ -2,9 +2,9 @@
  * Code deployment for Flex Consumption Function Apps. Flex runs only what arrives through "one deploy"
  * (`POST https://<scm host>/api/publish`); it ignores WEBSITE_RUN_FROM_PACKAGE and rejects
  * /api/zipdeploy, and azure-native has no resource for it. This dynamic resource posts the package
- * with an Entra token whenever the package hash (or the target app) changes, follows that one
- * deployment by its id until Kudu reports its end, and then waits until the Functions host runs the
- * new package, the way `az functionapp deployment source config-zip` does for Flex.
+ * with an Entra token whenever the package hash or the target (app, deployment container) changes,
+ * follows that one deployment by its id until Kudu reports its end, then syncs the app's triggers
+ * and waits until Azure Resource Manager lists the functions the package registers.
  *
  * What the platform does, and what this code does about it:
  * - `/api/deployments/latest` can still show the previous deployment (azure-cli PR #20261), so the
@@ -16,48 +16,61 @@
  *   429 and 5xx are retried with bounded exponential backoff until the deadline.
  * - A failed Flex deployment can show up as 404 "Deployment not found" (azd #4439), so a 404 is never
  *   taken as success: it means "not there yet" until the deadline.
- * - Kudu's success says the package was stored, not that the app runs it. The host admin API
- *   (`GET https://<app host>/admin/host/status` with the master key, which az CLI's
- *   `check_flex_app_after_deployment` also calls;
- *   https://github.com/Azure/azure-functions-host/wiki/Admin-API) reports the host state and its
- *   process uptime; Flex restarts the app after a deployment, so a `Running` host whose process
- *   started after the package was posted runs the new package.
+ * - Kudu's success says the package was stored, not that the app's triggers are known. On Flex a
+ *   deployment Kudu calls successful can leave the app listing only `WarmUp`, or no function at all,
+ *   until its triggers are synced (Azure/functions-action #373, azure-functions-host #10169 and
+ *   #11915); until then the scale controller does not know the queue and Service Bus triggers, and
+ *   they never scale out from zero. So the deployment syncs the triggers through ARM
+ *   (`POST <site>/host/default/sync`, WebApps_SyncFunctions, what Core Tools' `func azure functionapp
+ *   publish` calls after a deployment) and polls ARM's function list (`GET <site>/functions`) until every function the
+ *   package registers is listed. Flex may run the new package in a process that started before the
+ *   deployment (an instance specialized from placeholder mode), so the host's process uptime says
+ *   nothing about which package it runs; the function list does.
+ * - Tokens are fetched inside the provider, per request, with the deployer's own Azure credential,
+ *   so none is stored in the state and none expires during a long wait; a 401 is retried once with a
+ *   freshly fetched token.
  */
 import * as fs from "node:fs";
-import * as authorization from "@pulumi/azure-native/authorization";
+import {
+  ClientAssertionCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  type TokenCredential,
+} from "@azure/identity";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The audience the App Service deployment endpoint accepts (ARM tokens are being retired there). */
 export const APP_SERVICE_TOKEN_AUDIENCE = "https://appservice.azure.com";
-/** Azure Resource Manager in the public cloud, where the host keys are listed. */
+/** Azure Resource Manager in the public cloud, where triggers are synced and functions listed. */
 export const AZURE_RESOURCE_MANAGER = "https://management.azure.com";
-/** The Microsoft.Web API version used to list host keys (`POST <site>/host/default/listKeys`). */
+/** The Microsoft.Web API version of the sync and function-list calls. */
 const WEB_API_VERSION = "2024-04-01";
 
 /** Kudu deployment states, as /api/deployments reports them. */
 const DEPLOYMENT_STATUS = { cancelled: -1, failed: 3, success: 4, conflict: 5, partialSuccess: 6 } as const;
 const FAILED_STATES: number[] = [DEPLOYMENT_STATUS.failed, DEPLOYMENT_STATUS.cancelled, DEPLOYMENT_STATUS.conflict];
-/** PartialSuccess: the package deployed but Kudu restarted on the way (azure-cli #33184); the host check decides. */
+/** PartialSuccess: the package deployed but Kudu restarted on the way (azure-cli #33184); the function list decides. */
 const SUCCEEDED_STATES: number[] = [DEPLOYMENT_STATUS.success, DEPLOYMENT_STATUS.partialSuccess];
 
 export interface PublishInputs {
   /** `https://<scm host>` of the app (Flex apps have hashed host names: read it from the site). */
   scmUrl: string;
-  /** `https://<default host name>` of the app, where the host admin API answers. */
-  hostUrl: string;
-  /** The site's ARM resource id, to list its host keys. */
+  /** The site's ARM resource id, to sync its triggers and list its functions. */
   siteId: string;
+  /**
+   * The blob container the app deploys from (`functionAppConfig.deployment.storage.value`). A new
+   * container (a replaced host account) is empty, so it takes a redeploy.
+   */
+  deploymentStorageUrl: string;
+  /** The functions the package registers; the deployment waits until ARM lists every one. */
+  functionNames: string[];
   /** The zip to deploy. */
   packagePath: string;
   /** SHA-256 of the zip; a new value triggers a redeploy. */
   packageSha256: string;
-  /** Entra bearer token for the App Service audience (one deploy). */
-  token: string;
-  /** Entra bearer token for Azure Resource Manager (host keys). */
-  armToken: string;
   /** @default AZURE_RESOURCE_MANAGER */
   armUrl?: string;
-  /** How long the whole deployment may take: role propagation, the deployment itself and the host restart. */
+  /** How long the deployment may take: role propagation and the deployment itself. */
   timeoutSeconds: number;
 }
 
@@ -66,44 +79,87 @@ export interface PublishResult {
   deploymentId: string;
   /** The final status text Kudu reported. */
   statusText: string;
-  /** The host state once it ran the new package (`Running`). */
-  hostState: string;
+  /** The functions ARM listed once the triggers were synced. */
+  functions: string[];
 }
 
-/** The network and clock the publisher uses; tests substitute a loopback server and a fake clock. */
+/** The network, clock and credential the publisher uses; tests substitute a loopback server, a fake clock and fake tokens. */
 export interface PublishEnvironment {
   fetch: typeof fetch;
   sleep: (ms: number) => Promise<void>;
-  /** Milliseconds on the clock deadlines and host uptimes are measured with. */
+  /** Milliseconds on the clock deadlines are measured with. */
   now: () => number;
   pollIntervalMs: number;
+  /** A bearer token for `audience`; `fresh` asks for one not taken from a cache (after a 401). */
+  token: (audience: string, fresh: boolean) => Promise<string>;
 }
 
-const defaultEnvironment: PublishEnvironment = {
-  fetch: (...args) => fetch(...args),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  now: () => Date.now(),
-  pollIntervalMs: 2000,
-};
+/** The azure-native settings (ARM_* variables) and Azure SDK settings (AZURE_*) the deployer signs in with. */
+type CredentialEnvironment = Record<string, string | undefined>;
+
+/**
+ * The deployer's Azure credential, from the environment `pulumi up` runs in: the azure-native
+ * provider's service principal variables (ARM_CLIENT_ID with ARM_CLIENT_SECRET, or with an OIDC
+ * token in ARM_OIDC_TOKEN, and ARM_TENANT_ID), else DefaultAzureCredential, which reads the Azure
+ * SDK's AZURE_* service principal and workload identity variables, a managed identity, and the
+ * Azure CLI, Azure Developer CLI or Azure PowerShell login.
+ */
+export function deployerCredential(env: CredentialEnvironment): TokenCredential {
+  const tenantId = env.ARM_TENANT_ID || env.AZURE_TENANT_ID;
+  const clientId = env.ARM_CLIENT_ID;
+  if (tenantId && clientId && env.ARM_CLIENT_SECRET) {
+    return new ClientSecretCredential(tenantId, clientId, env.ARM_CLIENT_SECRET);
+  }
+  const oidcToken = env.ARM_OIDC_TOKEN;
+  if (tenantId && clientId && oidcToken) {
+    return new ClientAssertionCredential(tenantId, clientId, async () => oidcToken);
+  }
+  return new DefaultAzureCredential(tenantId ? { tenantId } : {});
+}
+
+/** The publisher as the provider runs it, in the engine's dynamic-provider host: real network and clock, the deployer's credential. */
+function providerEnvironment(): PublishEnvironment {
+  let credential = deployerCredential(process.env);
+  return {
+    fetch: (...args) => fetch(...args),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: () => Date.now(),
+    pollIntervalMs: 2000,
+    async token(audience, fresh) {
+      // A new credential keeps no token from before the refusal.
+      if (fresh) credential = deployerCredential(process.env);
+      const token = await credential.getToken(`${audience}/.default`);
+      if (!token) throw new Error("the credential returned no token");
+      return token.token;
+    },
+  };
+}
 
 /** Role propagation alone can take 20 minutes (endjin ZeroFailed waits 1200 s). */
 export const DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS = 1200;
+/**
+ * How long, after Kudu reported success, ARM may take to list the package's functions. az CLI
+ * waits 60 s for the sync before it checks the app (`check_flex_app_after_deployment`); a cold
+ * Flex instance indexes a package within a few minutes.
+ */
+export const FUNCTION_LISTING_TIMEOUT_SECONDS = 600;
 /** The longest wait between two retries of the POST. */
 const MAX_BACKOFF_MS = 60_000;
+/** The function list is read every this many poll intervals (ARM, not the app). */
+const LISTING_POLL_FACTOR = 5;
+/** While functions are missing, the triggers are synced again every this many readings of the list. */
+const READINGS_PER_SYNC = 6;
 
 /** An HTTP answer, or the network error in its place. */
 type Answer = { status: number; text: string; headers: Headers } | { networkError: string };
 
-/** Posts the package to one deploy and waits until the host runs it; throws with the platform's reason otherwise. */
-export async function publishPackage(
-  inputs: PublishInputs,
-  environment: PublishEnvironment = defaultEnvironment,
-): Promise<PublishResult> {
+/** Posts the package to one deploy and waits until ARM lists its functions; throws with the platform's reason otherwise. */
+export async function publishPackage(inputs: PublishInputs, environment: PublishEnvironment): Promise<PublishResult> {
   const deadline = environment.now() + inputs.timeoutSeconds * 1000;
-  const { deploymentId, postedAt } = await postPackage(inputs, environment, deadline);
+  const deploymentId = await postPackage(inputs, environment, deadline);
   const statusText = await waitForDeployment(inputs, deploymentId, environment, deadline);
-  const hostState = await waitForHost(inputs, postedAt, environment, deadline);
-  return { deploymentId, statusText, hostState };
+  const functions = await waitForFunctions(inputs, deploymentId, environment);
+  return { deploymentId, statusText, functions };
 }
 
 async function request(environment: PublishEnvironment, url: string, init: RequestInit): Promise<Answer> {
@@ -113,6 +169,45 @@ async function request(environment: PublishEnvironment, url: string, init: Reque
   } catch (error) {
     return { networkError: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/**
+ * A request with a bearer token for `audience`, fetched for this request; a 401 is retried once
+ * with a freshly fetched token. Fails when no credential gives a token.
+ */
+async function authorizedRequest(
+  environment: PublishEnvironment,
+  audience: string,
+  url: string,
+  init: RequestInit,
+): Promise<Answer> {
+  let answer: Answer | undefined;
+  for (const fresh of [false, true]) {
+    let token: string;
+    try {
+      token = await environment.token(audience, fresh);
+    } catch (error) {
+      throw new Error(
+        `no Azure token for ${audience}: ${error instanceof Error ? error.message : String(error)}. ` +
+          "The deployment signs in where `pulumi up` runs: ARM_CLIENT_ID with ARM_CLIENT_SECRET or ARM_OIDC_TOKEN and ARM_TENANT_ID, " +
+          "the AZURE_* variables, a managed identity, or `az login`.",
+      );
+    }
+    answer = await request(environment, url, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` },
+    });
+    if (statusOf(answer) !== 401) return answer;
+  }
+  return answer as Answer;
+}
+
+/** Why a request refused twice (401) fails: the credential is not one the app's tenant accepts. */
+function refusedTwice(what: string, audience: string, answer: Answer): Error {
+  return new Error(
+    `${what} failed: ${describe(answer)}; a token for ${audience} was refused twice, the second one freshly fetched. ` +
+      "Sign in to the tenant of the app (az login --tenant, or ARM_TENANT_ID with the service principal's variables).",
+  );
 }
 
 /** The JSON of a body, or undefined when it is not JSON (an HTML error page of a warming front end). */
@@ -150,24 +245,20 @@ export function isRolePropagationAnswer(status: number, text: string): boolean {
   return status === 400 && /BlobUploadFailedException/i.test(text) && /\b403\b|not authorized/i.test(text);
 }
 
-async function postPackage(
-  inputs: PublishInputs,
-  environment: PublishEnvironment,
-  deadline: number,
-): Promise<{ deploymentId: string; postedAt: number }> {
+async function postPackage(inputs: PublishInputs, environment: PublishEnvironment, deadline: number): Promise<string> {
   const body = fs.readFileSync(inputs.packagePath);
   const publishUrl = `${inputs.scmUrl}/api/publish?RemoteBuild=false&Deployer=queue-patterns`;
   for (let attempt = 0; ; attempt++) {
-    const postedAt = environment.now();
-    const answer = await request(environment, publishUrl, {
+    const answer = await authorizedRequest(environment, APP_SERVICE_TOKEN_AUDIENCE, publishUrl, {
       method: "POST",
-      headers: { ...scmHeaders(inputs), "Content-Type": "application/zip" },
+      headers: { ...SCM_HEADERS, "Content-Type": "application/zip" },
       body,
     });
     const status = statusOf(answer);
     if (!("networkError" in answer) && answer.status >= 200 && answer.status < 300) {
-      return { deploymentId: deploymentIdOf(inputs, answer), postedAt };
+      return deploymentIdOf(inputs, answer);
     }
+    if (status === 401) throw refusedTwice(`one deploy to ${inputs.scmUrl}`, APP_SERVICE_TOKEN_AUDIENCE, answer);
     const transient =
       isBusy(answer) || (status !== undefined && "text" in answer && isRolePropagationAnswer(status, answer.text));
     const wait = Math.min(environment.pollIntervalMs * 2 ** attempt, MAX_BACKOFF_MS);
@@ -184,7 +275,6 @@ async function postPackage(
 
 function postHint(answer: Answer): string {
   if ("networkError" in answer) return "; the deployer needs network access to the app's SCM host.";
-  if (answer.status === 401) return "; the token was refused: sign in to the tenant of the app.";
   if (answer.status === 403) {
     return "; the deployer needs Microsoft.Web/sites/publish/Action on the app (Website Contributor), and role assignments can take minutes to apply.";
   }
@@ -204,9 +294,7 @@ function deploymentIdOf(inputs: PublishInputs, answer: { text: string; headers: 
   );
 }
 
-function scmHeaders(inputs: PublishInputs): Record<string, string> {
-  return { Authorization: `Bearer ${inputs.token}`, "Cache-Control": "no-cache" };
-}
+const SCM_HEADERS = { "Cache-Control": "no-cache" };
 
 async function waitForDeployment(
   inputs: PublishInputs,
@@ -217,7 +305,7 @@ async function waitForDeployment(
   const statusUrl = `${inputs.scmUrl}/api/deployments/${encodeURIComponent(deploymentId)}`;
   let last: Answer | undefined;
   while (environment.now() < deadline) {
-    last = await request(environment, statusUrl, { headers: scmHeaders(inputs) });
+    last = await authorizedRequest(environment, APP_SERVICE_TOKEN_AUDIENCE, statusUrl, { headers: SCM_HEADERS });
     const status = statusOf(last);
     if (status === 200 && "text" in last) {
       const deployment = jsonOf<{ id?: string; status?: number; status_text?: string; log_url?: string }>(last.text);
@@ -230,6 +318,8 @@ async function waitForDeployment(
           );
         }
       }
+    } else if (status === 401) {
+      throw refusedTwice(`reading one deploy ${deploymentId} at ${statusUrl}`, APP_SERVICE_TOKEN_AUDIENCE, last);
     } else if (status !== undefined && status !== 404 && !isBusy(last)) {
       throw new Error(`reading one deploy ${deploymentId} at ${statusUrl} failed: ${describe(last)}`);
     }
@@ -244,141 +334,169 @@ async function waitForDeployment(
   );
 }
 
-/** Host status as the Functions admin API reports it (HostStatus in azure-functions-host). */
-interface HostStatus {
-  state?: string;
-  /** Milliseconds since the host process started. */
-  processUptime?: number;
-  errors?: string[];
+/**
+ * A function as ARM lists it (FunctionEnvelope, https://learn.microsoft.com/rest/api/appservice/web-apps/list-functions):
+ * `name` is `<site>/<function>`.
+ */
+interface ListedFunction {
+  name?: string;
 }
 
-async function waitForHost(
-  inputs: PublishInputs,
-  postedAt: number,
-  environment: PublishEnvironment,
-  deadline: number,
-): Promise<string> {
-  const statusUrl = `${inputs.hostUrl}/admin/host/status`;
-  let masterKey: string | undefined;
-  let lastSeen = "no answer";
-  while (environment.now() < deadline) {
-    if (masterKey === undefined) {
-      const listed = await listMasterKey(inputs, environment);
-      if ("masterKey" in listed) masterKey = listed.masterKey;
-      else lastSeen = listed.notYet;
-    }
-    if (masterKey !== undefined) {
-      const sentAt = environment.now();
-      const answer = await request(environment, statusUrl, { headers: { "x-functions-key": masterKey } });
-      if (statusOf(answer) === 200 && "text" in answer) {
-        const status = jsonOf<HostStatus>(answer.text) ?? {};
-        // The host process is at least as old as `processUptime` when the request was sent.
-        const startedAfterPost = typeof status.processUptime === "number" && sentAt - status.processUptime >= postedAt;
-        if (status.state === "Running" && startedAfterPost) return status.state;
-        lastSeen =
-          status.state === "Running"
-            ? `Running, but its process is ${Math.round((status.processUptime ?? 0) / 1000)} s old: it started before the package was posted`
-            : `state ${status.state}${status.errors?.length ? `, errors: ${status.errors.join("; ")}` : ""}`;
-      } else {
-        // A key rotated by a restarting host is refused; list it again.
-        if (statusOf(answer) === 401 || statusOf(answer) === 403) masterKey = undefined;
-        lastSeen = describe(answer);
-      }
-    }
-    await environment.sleep(environment.pollIntervalMs);
-  }
-  throw new Error(
-    `one deploy to ${inputs.scmUrl} succeeded, but the Functions host at ${inputs.hostUrl} did not run the new package within ` +
-      `${inputs.timeoutSeconds} s (last: ${lastSeen}); see the app's logs in Application Insights.`,
-  );
+/** The function's own name from ARM's `<site>/<function>`. */
+function functionNameOf(listed: ListedFunction): string | undefined {
+  return listed.name?.split("/").at(-1);
+}
+
+/** An ARM refusal that waiting does not cure: the deployer lacks the action (403) or the site is gone (404). */
+function armHint(answer: Answer, action: string): string {
+  if (statusOf(answer) === 403) return `; the deployer needs ${action} on the app (Website Contributor).`;
+  return "";
 }
 
 /**
- * The host's master key from ARM, or why there is none yet: a fresh app's host has not created its
- * keys, or the deployer's role assignment is still propagating (403). A refused token (401) throws.
+ * Syncs the app's triggers through ARM, then reads ARM's function list until every function the
+ * package registers is there, syncing again while some are missing; bounded by
+ * FUNCTION_LISTING_TIMEOUT_SECONDS from Kudu's success.
  */
-async function listMasterKey(
+async function waitForFunctions(
   inputs: PublishInputs,
+  deploymentId: string,
   environment: PublishEnvironment,
-): Promise<{ masterKey: string } | { notYet: string }> {
-  const url = `${inputs.armUrl ?? AZURE_RESOURCE_MANAGER}${inputs.siteId}/host/default/listKeys?api-version=${WEB_API_VERSION}`;
-  const answer = await request(environment, url, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${inputs.armToken}` },
-  });
-  const status = statusOf(answer);
-  if (status === 200 && "text" in answer) {
-    const masterKey = jsonOf<{ masterKey?: string }>(answer.text)?.masterKey;
-    return masterKey ? { masterKey } : { notYet: "ARM listed no master key yet (the host has not started)" };
+): Promise<string[]> {
+  const arm = inputs.armUrl ?? AZURE_RESOURCE_MANAGER;
+  const syncUrl = `${arm}${inputs.siteId}/host/default/sync?api-version=${WEB_API_VERSION}`;
+  const listUrl = `${arm}${inputs.siteId}/functions?api-version=${WEB_API_VERSION}`;
+  const deadline = environment.now() + FUNCTION_LISTING_TIMEOUT_SECONDS * 1000;
+  let lastSync = "not sent";
+  let lastListing = "not read";
+  for (let reading = 0; environment.now() < deadline; reading++) {
+    if (reading % READINGS_PER_SYNC === 0) {
+      const sync = await authorizedRequest(environment, AZURE_RESOURCE_MANAGER, syncUrl, { method: "POST" });
+      const status = statusOf(sync);
+      if (status === 401) throw refusedTwice(`syncing the triggers of ${inputs.siteId}`, AZURE_RESOURCE_MANAGER, sync);
+      if (status === 403 || status === 404) {
+        throw new Error(
+          `syncing the triggers of ${inputs.siteId} failed: ${describe(sync)}` +
+            armHint(sync, "Microsoft.Web/sites/host/sync/action"),
+        );
+      }
+      // A host that is still starting refuses the sync (400 or 5xx from the host runtime); it is sent again.
+      lastSync = status !== undefined && status < 300 ? "accepted" : describe(sync);
+    }
+    const listed = await listFunctions(environment, listUrl);
+    if ("functions" in listed) {
+      const missing = inputs.functionNames.filter((name) => !listed.functions.includes(name));
+      if (missing.length === 0) return listed.functions;
+      lastListing =
+        listed.functions.length === 0
+          ? "no function listed"
+          : `only ${listed.functions.join(", ")} listed, not ${missing.join(", ")}`;
+    } else {
+      if (statusOf(listed.answer) === 401) {
+        throw refusedTwice(`listing the functions of ${inputs.siteId}`, AZURE_RESOURCE_MANAGER, listed.answer);
+      }
+      if (statusOf(listed.answer) === 403) {
+        throw new Error(
+          `listing the functions of ${inputs.siteId} failed: ${describe(listed.answer)}` +
+            armHint(listed.answer, "Microsoft.Web/sites/functions/read"),
+        );
+      }
+      lastListing = `listing answered ${describe(listed.answer)}`;
+    }
+    await environment.sleep(environment.pollIntervalMs * LISTING_POLL_FACTOR);
   }
-  if (status === 401) {
-    throw new Error(
-      `listing the host keys of ${inputs.siteId} failed: ${describe(answer)}; the ARM token was refused.`,
-    );
-  }
-  const permission =
-    status === 403
-      ? " (the deployer needs Microsoft.Web/sites/host/listkeys/action on the app, e.g. Website Contributor)"
-      : "";
-  return { notYet: `listing the host keys answered ${describe(answer)}${permission}` };
+  throw new Error(
+    `one deploy ${deploymentId} to ${inputs.scmUrl} succeeded, but after syncing its triggers Azure lists ` +
+      `${lastListing} within ${FUNCTION_LISTING_TIMEOUT_SECONDS} s (expected ${inputs.functionNames.join(", ")}; last sync: ${lastSync}). ` +
+      "Until they are listed their queue and Service Bus triggers do not scale out. Look at the app's Functions list in the portal " +
+      "(or `az functionapp function list`), its Deployment Center, and the host's startup logs in Application Insights " +
+      "(traces of category Host.Startup, e.g. 'Worker failed to index functions'); the portal's Overview > Refresh syncs the triggers again.",
+  );
 }
 
-/** Only a new package or a new target redeploys; fresh tokens or a new local path do not. */
+/** ARM's function list of the site, following `nextLink`, or the answer that was not a list. */
+async function listFunctions(
+  environment: PublishEnvironment,
+  url: string,
+): Promise<{ functions: string[] } | { answer: Answer }> {
+  const functions: string[] = [];
+  for (let next: string | undefined = url; next;) {
+    const answer = await authorizedRequest(environment, AZURE_RESOURCE_MANAGER, next, {});
+    const page =
+      statusOf(answer) === 200 && "text" in answer
+        ? jsonOf<{ value?: ListedFunction[]; nextLink?: string }>(answer.text)
+        : undefined;
+    if (!page) return { answer };
+    functions.push(...(page.value ?? []).map(functionNameOf).filter((name): name is string => !!name));
+    next = page.nextLink || undefined;
+  }
+  return { functions };
+}
+
+/** The inputs whose change redeploys: the package, the app, and the container it deploys from. */
+const REDEPLOYING_INPUTS = ["packageSha256", "scmUrl", "siteId", "deploymentStorageUrl"] as const;
+
+/**
+ * A new package, a new app, or a new deployment container (a replaced host account starts empty)
+ * redeploys; a new local path does not.
+ */
 export function deploymentDiff(olds: PublishInputs, news: PublishInputs): pulumi.dynamic.DiffResult {
-  const changed = (["packageSha256", "scmUrl"] as const).filter((key) => olds[key] !== news[key]);
+  const changed = REDEPLOYING_INPUTS.filter((key) => olds[key] !== news[key]);
   return { changes: changed.length > 0, replaces: [], stables: [], deleteBeforeReplace: false };
 }
 
-const provider: pulumi.dynamic.ResourceProvider<PublishInputs> = {
+/** The provider the engine's dynamic-provider host runs (serialized with its captured modules). */
+export const flexDeploymentProvider: pulumi.dynamic.ResourceProvider<PublishInputs> = {
   async create(inputs) {
-    const result = await publishPackage(inputs);
+    const result = await publishPackage(inputs, providerEnvironment());
     return { id: `${inputs.scmUrl}#${inputs.packageSha256}`, outs: outputsOf(inputs, result) };
   },
   async diff(_id, olds, news) {
     return deploymentDiff(olds, news);
   },
   async update(_id, _olds, news) {
-    return { outs: outputsOf(news, await publishPackage(news)) };
+    return { outs: outputsOf(news, await publishPackage(news, providerEnvironment())) };
   },
 };
 
-/** What the resource keeps in state: never a token or key. */
+/** What the resource keeps in state: its inputs and the result; no token or key is ever either. */
 function outputsOf(inputs: PublishInputs, result: PublishResult) {
-  return { scmUrl: inputs.scmUrl, packageSha256: inputs.packageSha256, ...result };
+  return { ...inputs, ...result };
 }
 
 export interface FlexDeploymentArgs {
   scmUrl: pulumi.Input<string>;
-  hostUrl: pulumi.Input<string>;
   siteId: pulumi.Input<string>;
+  /** The app's `functionAppConfig.deployment.storage.value`. */
+  deploymentStorageUrl: pulumi.Input<string>;
+  /** The functions the package registers. */
+  functionNames: pulumi.Input<string[]>;
   packagePath: pulumi.Input<string>;
   packageSha256: pulumi.Input<string>;
   /** @default 1200 (a fresh role assignment can take 20 minutes to apply) */
   timeoutSeconds?: number;
 }
 
-/** Deploys a package to a Flex Consumption app through one deploy; redeploys when the hash changes. */
+/**
+ * Deploys a package to a Flex Consumption app through one deploy and waits until its functions are
+ * listed; redeploys when the package, the app or its deployment container changes.
+ */
 export class FlexDeployment extends pulumi.dynamic.Resource {
   declare readonly packageSha256: pulumi.Output<string>;
   declare readonly deploymentId: pulumi.Output<string>;
-  declare readonly hostState: pulumi.Output<string>;
+  /** The functions ARM listed after the deployment. */
+  declare readonly functions: pulumi.Output<string[]>;
 
   constructor(name: string, args: FlexDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
-    const tokenFor = (endpoint?: string) =>
-      authorization
-        .getClientTokenOutput(endpoint ? { endpoint } : {}, { parent: opts?.parent })
-        .apply((result) => pulumi.secret(result.token));
     super(
-      provider,
+      flexDeploymentProvider,
       name,
       {
         ...args,
-        token: tokenFor(APP_SERVICE_TOKEN_AUDIENCE),
-        armToken: tokenFor(),
         timeoutSeconds: args.timeoutSeconds ?? DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS,
         deploymentId: undefined,
         statusText: undefined,
-        hostState: undefined,
+        functions: undefined,
       },
       opts,
       "queue-patterns",

@@ -49,7 +49,7 @@ export interface FunctionAppSettings {
   logRetentionDays?: number;
   /**
    * How long `pulumi up` waits for a code deployment, from the first POST (retried while fresh role
-   * assignments propagate) to the host running the new package.
+   * assignments propagate) to Kudu's success; listing the functions afterwards has 600 s of its own.
    * @default 1200
    */
   deploymentTimeoutSeconds?: number;
@@ -81,6 +81,11 @@ export interface FunctionAppArgs<C extends Callbacks = Callbacks> extends Functi
   entry: RuntimeEntry<C, any>;
   /** The inline callbacks, by argument name: those the entry's factory takes. */
   callbacks: C;
+  /**
+   * The names of the functions the entry registers with these options; the deployment waits until
+   * Azure lists each of them.
+   */
+  functionNames: string[];
   /** host.json `extensions` (per-trigger settings such as queue message encoding). */
   hostExtensions?: Record<string, unknown>;
   /** Resource endpoints and non-secret settings, as app settings (`process.env`); never keys or connection strings. */
@@ -337,6 +342,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
       { parent: this },
     );
 
+    const deploymentStorageUrl = pulumi.interpolate`${this.hostStorage.primaryEndpoints.blob}${deploymentContainer.name}`;
     const hostSettings: Record<string, pulumi.Input<string>> = {
       AzureWebJobsStorage__accountName: this.hostStorage.name,
       APPLICATIONINSIGHTS_CONNECTION_STRING: this.appInsights.connectionString,
@@ -353,7 +359,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
         deployment: {
           storage: {
             type: "blobContainer",
-            value: pulumi.interpolate`${this.hostStorage.primaryEndpoints.blob}${deploymentContainer.name}`,
+            value: deploymentStorageUrl,
             authentication: { type: "SystemAssignedIdentity" },
           },
         },
@@ -394,6 +400,16 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
         { principalId: this.principalId, role: "Storage Blob Data Owner", scope: this.hostStorage.id },
         { parent: this },
       ),
+      // The host stores diagnostic events in Table storage through AzureWebJobsStorage and reports
+      // AZFD0003 without table access
+      // (https://learn.microsoft.com/azure/azure-functions/errors-diagnostics/diagnostic-events/azfd0003);
+      // the official Flex samples grant it too. Some host versions still log the event with an
+      // identity connection (azure-functions-host #10163).
+      grantRole(
+        `${name}-host-tables`,
+        { principalId: this.principalId, role: "Storage Table Data Contributor", scope: this.hostStorage.id },
+        { parent: this },
+      ),
       grantRole(
         `${name}-telemetry`,
         { principalId: this.principalId, role: "Monitoring Metrics Publisher", scope: this.appInsights.id },
@@ -408,8 +424,10 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
       `${name}-code`,
       {
         scmUrl: this.webApp.hostNameSslStates.apply((states) => whenReported([states], scmUrlOf)),
-        hostUrl: pulumi.interpolate`https://${this.webApp.defaultHostName}`,
         siteId: this.webApp.id,
+        // The container the app reads: a replaced host account or container takes a redeploy.
+        deploymentStorageUrl: this.webApp.functionAppConfig.apply((config) => config?.deployment?.storage?.value ?? ""),
+        functionNames: args.functionNames,
         packagePath: this.artifact.apply(saveArtifact),
         packageSha256: this.artifact.sha256,
         timeoutSeconds: args.deploymentTimeoutSeconds ?? DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS,

@@ -119,6 +119,8 @@ export function register(callbacks: FanOutCallbacks, options: FanOutOptions): vo
       const summary = `${report.outcome} ${report.chunk}: ${report.sent} sent, ${report.poisoned} poisoned, resumed at ${report.resumedFrom}/${report.items}`;
       if (report.outcome === "rejected")
         context.warn(`event rejected to ${options.eventsPoisonQueue}: ${report.problem}`);
+      // A warning: FanOutIngest's poison alarm counts the app's warnings about poison queues.
+      else if (report.poisoned > 0) context.warn(summary);
       else context.log(summary);
       return report;
     },

@@ -3,33 +3,45 @@
  *
  * The local tests play the platform's reported behaviours (test/harness/fakes/kudu.ts); what only a
  * real app can confirm is the shape those tests assume: that a deployment stays readable by its id
- * after Kudu recycled (so polling the id, not `latest`, is sound), and that the host admin API
- * reports `state` and `processUptime` with the master key ARM lists. Role-propagation refusals and
- * vanishing failed deployments cannot be produced on demand; they stay covered by the fakes.
- * This test only reads: it deploys nothing.
+ * after Kudu recycled (so polling the id, not `latest`, is sound), that ARM's function list
+ * (`GET <site>/functions`) names each function `<site>/<function>` and lists the ones the package
+ * registers, and that ARM accepts a trigger sync (`POST <site>/host/default/sync`) with the
+ * deployer's token. Role-propagation refusals, vanishing failed deployments and a listing of only
+ * WarmUp cannot be produced on demand; they stay covered by the fakes.
+ * It deploys nothing. The sync is its only write, run only when asked: it changes nothing the app
+ * runs, it refreshes what the scale controller knows of its triggers.
  *
  * Needs:
  * - FLEX_APP_ID: the Function App's resource id (`/subscriptions/.../sites/<name>`), e.g. from
  *   `pulumi stack output` or the portal;
  * - optional FLEX_DEPLOYMENT_ID: the deployment id the stack's FlexDeployment recorded (its
- *   `deploymentId` output); without it only the host is checked;
- * - an identity DefaultAzureCredential finds with Website Contributor on the app.
+ *   `deploymentId` output);
+ * - optional FLEX_FUNCTIONS: the functions the app must list, comma-separated (its FlexDeployment's
+ *   `functions` output, e.g. `chunk,ingest`); without it the list must merely hold more than WarmUp;
+ * - optional FLEX_SYNC_TRIGGERS=1: also sync the triggers through ARM;
+ * - an identity the deployment itself would sign in with (ARM_* or AZURE_* variables, or `az login`)
+ *   with Website Contributor on the app.
  * Without FLEX_APP_ID every test is skipped.
  */
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { DefaultAzureCredential } from "@azure/identity";
-import { APP_SERVICE_TOKEN_AUDIENCE, AZURE_RESOURCE_MANAGER, scmUrlOf } from "../../components/flex-deployment";
+import {
+  APP_SERVICE_TOKEN_AUDIENCE,
+  AZURE_RESOURCE_MANAGER,
+  deployerCredential,
+  scmUrlOf,
+} from "../../components/flex-deployment";
 
 const siteId = process.env.FLEX_APP_ID;
 const deploymentId = process.env.FLEX_DEPLOYMENT_ID;
+const expectedFunctions = process.env.FLEX_FUNCTIONS?.split(",").map((name) => name.trim());
 const skip = siteId ? false : "set FLEX_APP_ID to a deployed Flex Consumption app's resource id";
 const API_VERSION = "2024-04-01";
 
 describe("one deploy on a Flex Consumption app", { skip, timeout: 5 * 60_000 }, () => {
-  const credential = new DefaultAzureCredential();
-  const bearer = async (audience: string) => `Bearer ${(await credential.getToken(`${audience}/.default`)).token}`;
-  let site: { properties: { defaultHostName: string; hostNameSslStates: { name?: string; hostType?: string }[] } };
+  const credential = deployerCredential(process.env);
+  const bearer = async (audience: string) => `Bearer ${(await credential.getToken(`${audience}/.default`))?.token}`;
+  let site: { properties: { hostNameSslStates: { name?: string; hostType?: string }[] } };
 
   before(async () => {
     const response = await fetch(`${AZURE_RESOURCE_MANAGER}${siteId}?api-version=${API_VERSION}`, {
@@ -54,19 +66,40 @@ describe("one deploy on a Flex Consumption app", { skip, timeout: 5 * 60_000 }, 
     },
   );
 
-  it("reports the host's state and process uptime to the admin API with the master key ARM lists", async () => {
-    const keys = await fetch(`${AZURE_RESOURCE_MANAGER}${siteId}/host/default/listKeys?api-version=${API_VERSION}`, {
-      method: "POST",
+  it(
+    "accepts a trigger sync through ARM with the deployer's token",
+    {
+      skip: process.env.FLEX_SYNC_TRIGGERS === "1" ? false : "set FLEX_SYNC_TRIGGERS=1 to sync (the test's only write)",
+    },
+    async () => {
+      const response = await fetch(`${AZURE_RESOURCE_MANAGER}${siteId}/host/default/sync?api-version=${API_VERSION}`, {
+        method: "POST",
+        headers: { Authorization: await bearer(AZURE_RESOURCE_MANAGER) },
+      });
+      assert.ok([200, 204].includes(response.status), `HTTP ${response.status} ${await response.text()}`);
+    },
+  );
+
+  it("lists the package's functions in ARM, each named <site>/<function>", async () => {
+    const response = await fetch(`${AZURE_RESOURCE_MANAGER}${siteId}/functions?api-version=${API_VERSION}`, {
       headers: { Authorization: await bearer(AZURE_RESOURCE_MANAGER) },
     });
-    assert.equal(keys.status, 200, await keys.clone().text());
-    const { masterKey } = (await keys.json()) as { masterKey: string };
-    const status = await fetch(`https://${site.properties.defaultHostName}/admin/host/status`, {
-      headers: { "x-functions-key": masterKey },
-    });
-    assert.equal(status.status, 200, await status.clone().text());
-    const host = (await status.json()) as { state: string; processUptime: number };
-    assert.equal(host.state, "Running");
-    assert.equal(typeof host.processUptime, "number");
+    assert.equal(response.status, 200, await response.clone().text());
+    const { value } = (await response.json()) as { value: { name: string }[] };
+    const siteName = siteId?.split("/").at(-1);
+    for (const listed of value) assert.match(listed.name, new RegExp(`^${siteName}/[^/]+$`));
+    const names = value.map((listed) => listed.name.split("/").at(-1));
+    if (expectedFunctions) {
+      assert.deepEqual(
+        expectedFunctions.filter((name) => !names.includes(name)),
+        [],
+        `listed: ${names.join(", ")}`,
+      );
+    } else {
+      assert.ok(
+        names.some((name) => name !== "WarmUp"),
+        `listed only: ${names.join(", ") || "nothing"}`,
+      );
+    }
   });
 });

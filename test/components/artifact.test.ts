@@ -132,6 +132,7 @@ describe("the Node.js an artifact runs on", () => {
     const app = new FunctionApp("echo-node", {
       resourceGroupName: "rg",
       entry: echoEntry,
+      functionNames: ["echo"],
       callbacks: { handler: async () => process.version },
     });
     const artifact = await resolve(app.artifact);
@@ -184,6 +185,7 @@ describe("an Azure Functions artifact", () => {
     const app = new FunctionApp("echo", {
       resourceGroupName: "rg",
       entry: echoEntry,
+      functionNames: ["echo"],
       callbacks: { handler: async () => "ok" },
     });
     const artifact = await resolve(app.artifact);
@@ -206,6 +208,7 @@ describe("an Azure Functions artifact", () => {
     const app = new FunctionApp("echo2", {
       resourceGroupName: "rg",
       entry: echoEntry,
+      functionNames: ["echo"],
       callbacks: { handler: async (message: unknown) => ({ echoed: message }) },
     });
     const runner = await ArtifactProcess.start(zipBytes(await resolve(app.artifact)), "azure-functions");

@@ -26,6 +26,8 @@ import { BUILT_IN_ROLES } from "../../components/azure-roles";
 import {
   FanOutIngest,
   type FanOutIngestArgs,
+  FAILED_RUN_QUERY,
+  POISON_LOG_QUERY,
   requirePrincipal,
   validateFanOutIngestArgs,
 } from "../../components/fan-out-ingest";
@@ -42,6 +44,8 @@ const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 const WEB_APP = "azure-native:web:WebApp";
 const PLAN = "azure-native:web:AppServicePlan";
 const RESOURCE_GROUP = "azure-native:resources:ResourceGroup";
+const METRIC_ALERT = "azure-native:monitor:MetricAlert";
+const QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule";
 
 const roleId = (guid: string) =>
   `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
@@ -299,6 +303,101 @@ describe("a FanOutIngest with default arguments", () => {
   });
 });
 
+describe("a FanOutIngest's alarms: every failure path raises one", () => {
+  const actionGroup = "/subscriptions/s/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call";
+  before(async () => {
+    await fanOut("alarmed", { alarmActions: [actionGroup], queueCount: 2 });
+  });
+
+  for (const [alarm, metricName] of [
+    ["dead-lettered-events", "DeadLetteredCount"],
+    ["dropped-events", "DroppedEventCount"],
+  ]) {
+    it(`raises ${alarm} on any ${metricName} of its own event subscription on the system topic (supported metrics of Microsoft.EventGrid/systemTopics)`, () => {
+      const { inputs } = named(METRIC_ALERT, `alarmed-${alarm}`);
+      assert.deepEqual(inputs.scopes, [named(TOPIC, "alarmed-events").state.id]);
+      assert.equal(inputs.criteria.odataType, "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria");
+      const [criterion] = inputs.criteria.allOf;
+      assert.deepEqual(
+        {
+          metricNamespace: criterion.metricNamespace,
+          metricName: criterion.metricName,
+          operator: criterion.operator,
+          threshold: criterion.threshold,
+          timeAggregation: criterion.timeAggregation,
+          dimensions: criterion.dimensions,
+        },
+        {
+          metricNamespace: "Microsoft.EventGrid/systemTopics",
+          metricName,
+          operator: "GreaterThan",
+          threshold: 0,
+          timeAggregation: "Total",
+          dimensions: [
+            {
+              name: "EventSubscriptionName",
+              operator: "Include",
+              values: [named(SUBSCRIPTION, "alarmed-chunk-created").state.name],
+            },
+          ],
+        },
+      );
+      assert.deepEqual(inputs.actions, [{ actionGroupId: actionGroup }]);
+    });
+  }
+
+  it("raises poisoned on any warning about a poison queue in the app's Application Insights, within 15 minutes", () => {
+    const { inputs } = named(QUERY_ALERT, "alarmed-poisoned");
+    assert.deepEqual(inputs.scopes, [
+      named("azure-native:applicationinsights:Component", "alarmed-functions-insights").state.id,
+    ]);
+    assert.equal(inputs.kind, "LogAlert");
+    assert.deepEqual([inputs.evaluationFrequency, inputs.windowSize], ["PT5M", "PT15M"]);
+    const [condition] = inputs.criteria.allOf;
+    assert.deepEqual(
+      [condition.query, condition.timeAggregation, condition.operator, condition.threshold],
+      [POISON_LOG_QUERY, "Count", "GreaterThan", 0],
+    );
+    assert.deepEqual(inputs.actions, { actionGroups: [actionGroup] });
+    assert.match(inputs.description, /chunk-events-poison, messages-1-poison, messages-2-poison/);
+  });
+
+  it("queries the warnings the host logs when it moves an event to the poison queue and those the ingestion function logs", () => {
+    // The WebJobs queue processor's warning (QueueProcessor.CopyMessageToPoisonQueueAsync) and the runtime's
+    // (runtime/fan-out-ingest/functions.ts; the artifact test checks it logs them as warnings).
+    const matches = (message: string) =>
+      /Moving message to queue/.test(message) ||
+      message.startsWith("event rejected to ") ||
+      /[1-9][0-9]* poisoned/.test(message);
+    assert.match(POISON_LOG_QUERY, /^traces\n\| where severityLevel == 2\n/);
+    assert.ok(POISON_LOG_QUERY.includes('message has "Moving message to queue"'));
+    assert.ok(POISON_LOG_QUERY.includes('message startswith "event rejected to "'));
+    assert.ok(POISON_LOG_QUERY.includes('message matches regex @"[1-9][0-9]* poisoned"'));
+    assert.ok(matches("Message has reached MaxDequeueCount of 5. Moving message to queue 'chunk-events-poison'."));
+    assert.ok(matches("completed r/000001.chunk.json: 4 sent, 1 poisoned, resumed at 0/5"));
+    assert.ok(!matches("completed r/000001.chunk.json: 5 sent, 0 poisoned, resumed at 0/5"));
+  });
+
+  it("raises failed-runs on a failed invocation of the chunking functions (HTTP or timer) in Application Insights", () => {
+    const { inputs } = named(QUERY_ALERT, "alarmed-failed-runs");
+    assert.deepEqual(inputs.scopes, named(QUERY_ALERT, "alarmed-poisoned").inputs.scopes);
+    const [condition] = inputs.criteria.allOf;
+    assert.deepEqual(
+      [condition.query, condition.timeAggregation, condition.operator, condition.threshold],
+      [FAILED_RUN_QUERY, "Count", "GreaterThan", 0],
+    );
+    assert.match(FAILED_RUN_QUERY, /^requests\n\| where operation_Name in \("chunk", "chunkOnSchedule"\)\n/);
+    assert.deepEqual(inputs.actions, { actionGroups: [actionGroup] });
+  });
+
+  it("notifies no one when no action group is given, but still raises the alarms", async () => {
+    await fanOut("silent");
+    assert.deepEqual(named(METRIC_ALERT, "silent-dead-lettered-events").inputs.actions, []);
+    assert.deepEqual(named(QUERY_ALERT, "silent-poisoned").inputs.actions, { actionGroups: [] });
+    assert.equal(named(QUERY_ALERT, "silent-poisoned").inputs.enabled, true);
+  });
+});
+
 describe("a FanOutIngest with arguments", () => {
   it("grants the app's identity the roles its callbacks need, by name, on the scopes given", async () => {
     const vaultId = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/api-keys";
@@ -524,6 +623,14 @@ describe("invalid arguments fail at construction, naming the argument, the value
       argument: "source",
       message:
         'FanOutIngest "ids": source (missing) must be a function returning an async iterable, e.g. an async generator that walks the API\'s pages.',
+    },
+    {
+      what: "an alarm action that is not an action group id",
+      args: { alarmActions: ["on-call"] },
+      argument: "alarmActions[0]",
+      message:
+        'FanOutIngest "ids": alarmActions[0] "on-call" is not an action group id; Azure Monitor alerts notify action groups, ' +
+        'e.g. "/subscriptions/<id>/resourceGroups/ops/providers/Microsoft.Insights/actionGroups/on-call" (an action group\'s id output).',
     },
     {
       what: "a toMessage that is not a function",

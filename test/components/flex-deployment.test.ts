@@ -7,15 +7,26 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { ClientAssertionCredential, ClientSecretCredential, DefaultAzureCredential } from "@azure/identity";
 import {
+  APP_SERVICE_TOKEN_AUDIENCE,
+  deployerCredential,
   deploymentDiff,
+  FUNCTION_LISTING_TIMEOUT_SECONDS,
   isRolePropagationAnswer,
   type PublishEnvironment,
   type PublishInputs,
   publishPackage,
   scmUrlOf,
 } from "../../components/flex-deployment";
-import { FakeClock, type FakeKudu, MASTER_KEY, NEW_DEPLOYMENT_ID, SITE_ID, startFakeKudu } from "../harness/fakes/kudu";
+import {
+  DEPLOYED_FUNCTIONS,
+  FakeClock,
+  type FakeKudu,
+  NEW_DEPLOYMENT_ID,
+  SITE_ID,
+  startFakeKudu,
+} from "../harness/fakes/kudu";
 
 /** What Kudu answers (400) when the app's identity cannot yet write to its deployment container. */
 const STORAGE_403_WHILE_ROLE_PROPAGATES =
@@ -28,12 +39,25 @@ const packagePath = path.join(os.tmpdir(), `qp-onedeploy-${process.pid}.zip`);
 let clock: FakeClock;
 let kudu: FakeKudu;
 let environment: PublishEnvironment;
+/** The tokens the publisher asked for, in turn: a new token per request, numbered per audience. */
+let tokenRequests: { audience: string; fresh: boolean }[];
+const tokenFor = (audience: string, n: number) =>
+  `${audience === APP_SERVICE_TOKEN_AUDIENCE ? "app-service" : "arm"}-token-${n}`;
 
 before(async () => {
   fs.writeFileSync(packagePath, Buffer.from("PK-test-package"));
   clock = new FakeClock();
   kudu = await startFakeKudu(clock);
-  environment = { fetch: (...args) => fetch(...args), sleep: clock.sleep, now: clock.now, pollIntervalMs: 2000 };
+  environment = {
+    fetch: (...args) => fetch(...args),
+    sleep: clock.sleep,
+    now: clock.now,
+    pollIntervalMs: 2000,
+    token: async (audience, fresh) => {
+      tokenRequests.push({ audience, fresh });
+      return tokenFor(audience, tokenRequests.filter((t) => t.audience === audience).length);
+    },
+  };
 });
 after(async () => {
   await kudu.stop();
@@ -41,28 +65,28 @@ after(async () => {
 });
 beforeEach(() => {
   clock.sleeps.length = 0;
+  tokenRequests = [];
 });
 
 const inputs = (): PublishInputs => ({
   scmUrl: kudu.url,
-  hostUrl: kudu.url,
   armUrl: kudu.url,
   siteId: SITE_ID,
+  deploymentStorageUrl: "https://host1.blob.core.windows.net/app-deployments",
+  functionNames: DEPLOYED_FUNCTIONS,
   packagePath,
   packageSha256: "abc",
-  token: "app-service-token",
-  armToken: "arm-token",
   timeoutSeconds: TIMEOUT_SECONDS,
 });
 const requests = (method: string, pathPrefix: string) =>
   kudu.seen.filter((r) => r.method === method && r.path.startsWith(pathPrefix));
 
 describe("one deploy: the POST", () => {
-  it("posts the zip bytes to /api/publish with the App Service bearer token and no remote build", async () => {
+  it("posts the zip bytes to /api/publish with an App Service bearer token fetched for it, and no remote build", async () => {
     kudu.play({});
     await publishPackage(inputs(), environment);
     const [publish] = requests("POST", "/api/publish");
-    assert.equal(publish.headers.authorization, "Bearer app-service-token");
+    assert.equal(publish.headers.authorization, "Bearer app-service-token-1");
     assert.equal(publish.headers["content-type"], "application/zip");
     assert.equal(publish.body, "PK-test-package");
     assert.ok(kudu.seen.some((r) => r.path === "/api/publish"));
@@ -123,10 +147,67 @@ describe("one deploy: the POST", () => {
     assert.equal(requests("POST", "/api/publish").length, 3);
   });
 
-  it("fails at once with the HTTP status when the token is refused (401)", async () => {
+  it("retries a refused token (401) once, with a freshly fetched token, and goes on", async () => {
     kudu.play({ publish: [{ status: 401, body: "Unauthorized" }] });
-    await assert.rejects(publishPackage(inputs(), environment), /failed: HTTP 401 Unauthorized; the token was refused/);
-    assert.equal(requests("POST", "/api/publish").length, 1);
+    await publishPackage(inputs(), environment);
+    const posts = requests("POST", "/api/publish");
+    assert.deepEqual(
+      posts.map((r) => r.headers.authorization),
+      ["Bearer app-service-token-1", "Bearer app-service-token-2"],
+    );
+    assert.deepEqual(tokenRequests.slice(0, 2), [
+      { audience: APP_SERVICE_TOKEN_AUDIENCE, fresh: false },
+      { audience: APP_SERVICE_TOKEN_AUDIENCE, fresh: true },
+    ]);
+    assert.equal(posts[1].at, posts[0].at, "the retry does not wait");
+  });
+
+  it("fails when a fresh token is refused too, saying so and what to sign in to", async () => {
+    kudu.play({
+      publish: [
+        { status: 401, body: "Unauthorized" },
+        { status: 401, body: "Unauthorized" },
+      ],
+    });
+    await assert.rejects(
+      publishPackage(inputs(), environment),
+      /one deploy to .* failed: HTTP 401 Unauthorized; a token for https:\/\/appservice\.azure\.com was refused twice, the second one freshly fetched\. Sign in to the tenant of the app/,
+    );
+    assert.equal(requests("POST", "/api/publish").length, 2);
+  });
+
+  it("retries a refused ARM token (401) once while syncing the triggers, and fails on a second refusal", async () => {
+    kudu.play({ sync: [401, 204] });
+    await publishPackage(inputs(), environment);
+    assert.deepEqual(
+      requests("POST", `${SITE_ID}/host/default/sync`).map((r) => r.headers.authorization),
+      ["Bearer arm-token-1", "Bearer arm-token-2"],
+    );
+    kudu.play({ sync: [401, 401, 204] });
+    await assert.rejects(
+      publishPackage(inputs(), environment),
+      /syncing the triggers of .* failed: HTTP 401 .*a token for https:\/\/management\.azure\.com was refused twice/,
+    );
+  });
+
+  it("fetches a token for every request, so none outlives a long wait", async () => {
+    kudu.play({ publish: Array.from({ length: 5 }, () => ({ status: 403, body: "Forbidden" })) });
+    await publishPackage(inputs(), environment);
+    const appServiceTokens = requests("POST", "/api/publish").map((r) => r.headers.authorization);
+    assert.equal(new Set(appServiceTokens).size, appServiceTokens.length, appServiceTokens.join(", "));
+  });
+
+  it("says where the deployment signs in when no credential gives a token", async () => {
+    kudu.play({});
+    await assert.rejects(
+      publishPackage(inputs(), {
+        ...environment,
+        token: async () => {
+          throw new Error("DefaultAzureCredential: no credential in the chain");
+        },
+      }),
+      /no Azure token for https:\/\/appservice\.azure\.com: DefaultAzureCredential: no credential in the chain\. The deployment signs in where `pulumi up` runs: ARM_CLIENT_ID with ARM_CLIENT_SECRET or ARM_OIDC_TOKEN and ARM_TENANT_ID, the AZURE_\* variables, a managed identity, or `az login`/,
+    );
   });
 
   it("tells the role-propagation answers apart from the others", () => {
@@ -156,9 +237,9 @@ describe("one deploy: following the deployment", () => {
       /was still not found \(404\) after 600 s; Flex reports some failed deployments this way/,
     );
     assert.equal(
-      requests("GET", "/admin/host/status").length,
+      requests("POST", `${SITE_ID}/host/default/sync`).length,
       0,
-      "no host check for a deployment that never succeeded",
+      "no trigger sync for a deployment that never succeeded",
     );
   });
 
@@ -179,66 +260,107 @@ describe("one deploy: following the deployment", () => {
       publishPackage(inputs(), environment),
       /ended with status 3: Failed to deploy package\. \(log: .*\/deployments\/x\/log\)/,
     );
-    assert.equal(requests("GET", "/admin/host/status").length, 0);
+    assert.equal(requests("GET", `${SITE_ID}/functions`).length, 0);
   });
 });
 
-describe("one deploy: the host after the deployment", () => {
-  it("lists the host's master key through ARM with the ARM token and asks the host admin API for its status with it", async () => {
+describe("one deploy: the functions after the deployment", () => {
+  it("syncs the triggers through ARM with an ARM token after Kudu's success, then finds every function of the package listed", async () => {
     kudu.play({});
     const result = await publishPackage(inputs(), environment);
-    assert.equal(result.hostState, "Running");
-    const [listKeys] = requests("POST", `${SITE_ID}/host/default/listKeys`);
-    assert.equal(listKeys.headers.authorization, "Bearer arm-token");
-    const [status] = requests("GET", "/admin/host/status");
-    assert.equal(status.headers["x-functions-key"], MASTER_KEY);
+    assert.deepEqual(result.functions.sort(), [...DEPLOYED_FUNCTIONS].sort());
+    const [sync] = requests("POST", `${SITE_ID}/host/default/sync`);
+    assert.equal(sync.headers.authorization, "Bearer arm-token-1");
+    const succeededAt = requests("GET", `/api/deployments/${NEW_DEPLOYMENT_ID}`).at(-1)?.at ?? Infinity;
+    assert.ok(sync.at >= succeededAt, "the sync follows Kudu's success");
+    const [listing] = requests("GET", `${SITE_ID}/functions`);
+    assert.ok(listing.at >= sync.at);
+    assert.match(listing.headers.authorization ?? "", /^Bearer arm-token-\d+$/);
   });
 
-  it("finishes only once the host runs the new package: Running, in a process started after the post", async () => {
-    kudu.play({ host: [503, "old-process", "old-process", "old-process", "new-process"] });
+  it("does not take a listing of only WarmUp for success: it syncs again until the package's functions appear (functions-action #373)", async () => {
+    // The host answers the first syncs as a starting host does; only the third is accepted.
+    kudu.play({ unsynced: "warmup-only", sync: [400, 503, 204] });
     const result = await publishPackage(inputs(), environment);
-    assert.equal(result.hostState, "Running");
-    const polls = requests("GET", "/admin/host/status");
-    assert.equal(polls.length, 5, "503 and the old host process were not taken for the new package");
-    const posted = requests("POST", "/api/publish")[0].at;
-    assert.ok(polls[4].at > posted);
+    assert.deepEqual(result.functions.sort(), [...DEPLOYED_FUNCTIONS].sort());
+    assert.equal(requests("POST", `${SITE_ID}/host/default/sync`).length, 3);
+    assert.ok(requests("GET", `${SITE_ID}/functions`).length > 3, "the list was read between the syncs");
   });
 
-  it("fails with the host's errors when it never runs the new package", async () => {
-    kudu.play({ host: [{ state: "Error", errors: ['Worker was unable to load entry point "index.js"'] }] });
+  it("fails within its bound when only WarmUp stays listed, naming the missing functions and where to look", async () => {
+    kudu.play({ unsynced: "warmup-only", deployedFunctions: null });
+    const started = clock.now();
     await assert.rejects(
       publishPackage(inputs(), environment),
-      /succeeded, but the Functions host at .* did not run the new package within 600 s \(last: state Error, errors: Worker was unable to load entry point "index\.js"\)/,
+      new RegExp(
+        `one deploy ${NEW_DEPLOYMENT_ID} to .* succeeded, but after syncing its triggers Azure lists only WarmUp listed, not chunk, ingest within ${FUNCTION_LISTING_TIMEOUT_SECONDS} s .*` +
+          "Look at the app's Functions list in the portal \\(or `az functionapp function list`\\), its Deployment Center, and the host's startup logs in Application Insights",
+      ),
+    );
+    const waited = clock.now() - started;
+    assert.ok(waited <= (FUNCTION_LISTING_TIMEOUT_SECONDS + 60) * 1000, `waited ${waited} ms`);
+    assert.ok(
+      requests("POST", `${SITE_ID}/host/default/sync`).length > 1,
+      "the sync was sent again while functions were missing",
     );
   });
 
-  it("waits while listing the host keys is refused (403) as the deployer's role propagates, and names the permission if it never is", async () => {
-    kudu.play({ listKeys: [403, 403, 200] });
-    assert.equal((await publishPackage(inputs(), environment)).hostState, "Running");
-    assert.equal(requests("POST", `${SITE_ID}/host/default/listKeys`).length, 3);
+  it("fails the same way when no function is listed at all (azure-functions-host #11915)", async () => {
+    kudu.play({ unsynced: "none", deployedFunctions: null });
+    await assert.rejects(publishPackage(inputs(), environment), /Azure lists no function listed within/);
+  });
 
-    kudu.play({ listKeys: [403] });
+  it("fails when some of the package's functions are missing from the list", async () => {
+    kudu.play({ deployedFunctions: ["chunk"] });
+    await assert.rejects(publishPackage(inputs(), environment), /only chunk listed, not ingest/);
+  });
+
+  it("fails at once, naming the permission, when the deployer may not sync triggers (403)", async () => {
+    kudu.play({ sync: [403] });
     await assert.rejects(
       publishPackage(inputs(), environment),
-      /last: listing the host keys answered HTTP 403 .*the deployer needs Microsoft\.Web\/sites\/host\/listkeys\/action on the app/,
+      /syncing the triggers of .* failed: HTTP 403 .*; the deployer needs Microsoft\.Web\/sites\/host\/sync\/action on the app \(Website Contributor\)\./,
     );
   });
 
-  it("says so when the host keeps running the old package", async () => {
-    kudu.play({ host: ["old-process"] });
-    await assert.rejects(publishPackage(inputs(), environment), /it started before the package was posted/);
+  it("keeps reading the list through ARM's transient answers (429, 5xx)", async () => {
+    kudu.play({ listFunctions: [429, 503, 200] });
+    const result = await publishPackage(inputs(), environment);
+    assert.deepEqual(result.functions.sort(), [...DEPLOYED_FUNCTIONS].sort());
+  });
+
+  it("never reads the host's admin API: a host process older than the deployment (an instance specialized from placeholder mode) says nothing", async () => {
+    kudu.play({});
+    await publishPackage(inputs(), environment);
+    assert.equal(kudu.seen.filter((r) => r.path.startsWith("/admin/")).length, 0);
+    assert.equal(requests("POST", `${SITE_ID}/host/default/listKeys`).length, 0, "no master key is needed");
   });
 });
 
 describe("one deploy: the resource", () => {
-  it("redeploys only when the package hash or the target changes, not for fresh tokens or a new path", () => {
+  it("redeploys when the package, the app or its deployment container changes, not for a new local path", () => {
     const base = inputs();
-    assert.equal(
-      deploymentDiff(base, { ...base, token: "new", armToken: "new", packagePath: "/elsewhere.zip" }).changes,
-      false,
-    );
+    assert.equal(deploymentDiff(base, { ...base, packagePath: "/elsewhere.zip" }).changes, false);
     assert.equal(deploymentDiff(base, { ...base, packageSha256: "def" }).changes, true);
     assert.equal(deploymentDiff(base, { ...base, scmUrl: "https://other" }).changes, true);
+    assert.equal(deploymentDiff(base, { ...base, siteId: `${SITE_ID}-2` }).changes, true);
+  });
+
+  it("redeploys when the host account is replaced: the app then reads a new, empty deployment container", () => {
+    const base = inputs();
+    const replacedHost = { ...base, deploymentStorageUrl: "https://host2.blob.core.windows.net/app-deployments" };
+    assert.equal(deploymentDiff(base, replacedHost).changes, true);
+  });
+
+  it("signs in as azure-native does from the environment: ARM_* service principal, ARM_* OIDC, else DefaultAzureCredential", () => {
+    const principal = { ARM_CLIENT_ID: "id", ARM_TENANT_ID: "tenant" };
+    assert.ok(deployerCredential({ ...principal, ARM_CLIENT_SECRET: "secret" }) instanceof ClientSecretCredential);
+    assert.ok(deployerCredential({ ...principal, ARM_OIDC_TOKEN: "jwt" }) instanceof ClientAssertionCredential);
+    assert.ok(deployerCredential({}) instanceof DefaultAzureCredential);
+    assert.ok(
+      deployerCredential({ ARM_CLIENT_SECRET: "secret" }) instanceof DefaultAzureCredential,
+      "no tenant, no id",
+    );
   });
 
   it("finds the SCM host among the site's host names", () => {

@@ -10,9 +10,11 @@ import { BUILT_IN_ROLES } from "../../components/azure-roles";
 import { runtimeEntry } from "../../components/artifact";
 import { FunctionApp, validateFunctionAppArgs } from "../../components/function-app";
 import { echoRuntime } from "../fixtures/azure-echo-runtime";
+import { startDynamicProviderHost } from "../harness/language-host";
 
 const echoEntry = runtimeEntry(echoRuntime, { queueName: "in" });
 const WEB_APP = "azure-native:web:WebApp";
+const FLEX_DEPLOYMENT = "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment";
 
 describe("FunctionApp", () => {
   let app: FunctionApp;
@@ -20,6 +22,7 @@ describe("FunctionApp", () => {
     app = new FunctionApp("ingest", {
       resourceGroupName: "rg",
       entry: echoEntry,
+      functionNames: ["echo"],
       callbacks: { handler: async () => "ok" },
       environment: { Data__queueServiceUri: "https://data.queue.core.windows.net" },
     });
@@ -110,7 +113,7 @@ describe("FunctionApp", () => {
     );
   });
 
-  it("grants its identity exactly Blob Data Owner on its host storage and Metrics Publisher on its telemetry", () => {
+  it("grants its identity exactly Blob Data Owner and Table Data Contributor (diagnostic events, AZFD0003) on its host storage and Metrics Publisher on its telemetry", () => {
     const principal = recorder.named(WEB_APP, "ingest-app").state.identity.principalId;
     const grants = recorder
       .ofType("azure-native:authorization:RoleAssignment")
@@ -118,13 +121,10 @@ describe("FunctionApp", () => {
       .map((r) => [r.inputs.principalId, r.inputs.principalType, r.inputs.roleDefinitionId, r.inputs.scope]);
     const roleId = (id: string) =>
       `/subscriptions/${MOCK_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
+    const hostStorage = recorder.named("azure-native:storage:StorageAccount", "ingest-host").state.id;
     assert.deepEqual(grants, [
-      [
-        principal,
-        "ServicePrincipal",
-        roleId(BUILT_IN_ROLES["Storage Blob Data Owner"]),
-        recorder.named("azure-native:storage:StorageAccount", "ingest-host").state.id,
-      ],
+      [principal, "ServicePrincipal", roleId(BUILT_IN_ROLES["Storage Blob Data Owner"]), hostStorage],
+      [principal, "ServicePrincipal", roleId(BUILT_IN_ROLES["Storage Table Data Contributor"]), hostStorage],
       [
         principal,
         "ServicePrincipal",
@@ -134,31 +134,68 @@ describe("FunctionApp", () => {
     ]);
   });
 
-  it("deploys the artifact's hash to the app's SCM host with the App Service token", async () => {
+  it("deploys the artifact's hash to the app's SCM host", async () => {
     const artifact = await resolve(app.artifact);
-    const deployment = recorder
-      .ofType("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment")
-      .find((r) => r.name === "ingest-code");
-    assert.ok(deployment, "a FlexDeployment was registered");
+    const deployment = recorder.named(FLEX_DEPLOYMENT, "ingest-code");
     assert.equal(deployment.inputs.packageSha256, artifact.sha256);
     assert.equal(
       deployment.inputs.scmUrl,
       `https://${recorder.named(WEB_APP, "ingest-app").state.name}.scm.azurewebsites.net`,
     );
     assert.equal(fs.readFileSync(deployment.inputs.packagePath).toString("base64"), artifact.zipBase64);
-    const tokenCalls = recorder.calls.filter((c) => c.token === "azure-native:authorization:getClientToken");
+  });
+
+  it("registers its deployment without any token: the provider fetches them itself, so none is stored in the state", () => {
+    const deployment = recorder.named(FLEX_DEPLOYMENT, "ingest-code");
+    const { __provider: _provider, ...inputs } = deployment.inputs;
+    assert.deepEqual(Object.keys(inputs).sort(), [
+      "deploymentStorageUrl",
+      "functionNames",
+      "packagePath",
+      "packageSha256",
+      "scmUrl",
+      "siteId",
+      "timeoutSeconds",
+    ]);
+    assert.doesNotMatch(JSON.stringify(inputs), /mock-token|Bearer/);
     assert.deepEqual(
-      tokenCalls.map((c) => c.inputs.endpoint ?? "Azure Resource Manager"),
-      ["https://appservice.azure.com", "Azure Resource Manager"],
+      recorder.calls.filter((c) => c.token === "azure-native:authorization:getClientToken"),
+      [],
+      "no token is minted when the program runs",
     );
   });
 
-  it("checks the host after the deployment at the app's own host name and site id", () => {
-    const deployment = recorder.named("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment", "ingest-code");
-    const site = recorder.named(WEB_APP, "ingest-app");
-    assert.equal(deployment.inputs.hostUrl, `https://${site.state.defaultHostName}`);
-    assert.equal(deployment.inputs.siteId, site.state.id);
+  it("waits for the functions its entry registers, at the app's own site id", () => {
+    const deployment = recorder.named(FLEX_DEPLOYMENT, "ingest-code");
+    assert.deepEqual(deployment.inputs.functionNames, ["echo"]);
+    assert.equal(deployment.inputs.siteId, recorder.named(WEB_APP, "ingest-app").state.id);
     assert.equal(deployment.inputs.timeoutSeconds, 1200);
+  });
+
+  it("redeploys against the container the app reads its package from: the deployment knows the app's deployment storage", () => {
+    const deployment = recorder.named(FLEX_DEPLOYMENT, "ingest-code");
+    const site = recorder.named(WEB_APP, "ingest-app");
+    assert.equal(deployment.inputs.deploymentStorageUrl, site.state.functionAppConfig.deployment.storage.value);
+    assert.match(deployment.inputs.deploymentStorageUrl, /^https:\/\/.+\.blob\.core\.windows\.net\/.+/);
+  });
+
+  it("registers a provider that loads in Pulumi's dynamic-provider host (its captured modules resolve there) and redeploys a replaced host account", async () => {
+    const deployment = recorder.named(FLEX_DEPLOYMENT, "ingest-code");
+    assert.equal(typeof deployment.inputs.__provider, "string");
+    const host = await startDynamicProviderHost();
+    try {
+      const olds = { ...deployment.inputs, deploymentId: "d1", statusText: "success", functions: ["echo"] };
+      assert.equal(await host.diff("id", olds, deployment.inputs), "none");
+      assert.equal(
+        await host.diff("id", olds, {
+          ...deployment.inputs,
+          deploymentStorageUrl: "https://replaced.blob.core.windows.net/ingest-deployments",
+        }),
+        "some",
+      );
+    } finally {
+      await host.stop();
+    }
   });
 });
 
@@ -226,6 +263,7 @@ describe("FunctionApp argument validation", () => {
         new FunctionApp("bad", {
           resourceGroupName: "rg",
           entry: echoEntry,
+          functionNames: ["echo"],
           callbacks: { handler: async () => "ok" },
           instanceMemoryMb: 1024 as 2048,
         }),
@@ -258,6 +296,7 @@ describe("FunctionApp argument validation", () => {
         new FunctionApp("legacy", {
           resourceGroupName: "rg",
           entry: echoEntry,
+          functionNames: ["echo"],
           callbacks: { handler: async () => "ok" },
           transform: {
             webApp: (args) => ({ ...args, siteConfig: { ...(args.siteConfig as object), ftpsState: "Disabled" } }),

@@ -27,7 +27,7 @@ export interface RecordedResource {
 
 export type CallMock = (inputs: Record<string, any>) => Record<string, any>;
 
-/** The Azure client functions every Azure component invokes (role ids, deployment token). */
+/** The Azure client functions every Azure component invokes (role ids). */
 const AZURE_CLIENT_CALLS: Record<string, CallMock> = {
   "azure-native:authorization:getClientConfig": () => ({
     subscriptionId: MOCK_SUBSCRIPTION,
@@ -35,7 +35,6 @@ const AZURE_CLIENT_CALLS: Record<string, CallMock> = {
     clientId: "client",
     objectId: "deployer-object-id",
   }),
-  "azure-native:authorization:getClientToken": () => ({ token: "mock-token" }),
 };
 
 /** What EC2 reports of an ENI that exists, besides the id and ARN the lookup derives from the id. */

@@ -198,6 +198,7 @@ const AZURE_ARM_TYPES: Record<string, string> = {
   "azure-native:applicationinsights:Component": "Microsoft.Insights/components",
   "azure-native:operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces",
   "azure-native:monitor:MetricAlert": "Microsoft.Insights/metricAlerts",
+  "azure-native:monitor:ScheduledQueryRule": "Microsoft.Insights/scheduledQueryRules",
 };
 
 /** The input that carries an azure-native resource's own name, where it is not `name`. */
@@ -217,6 +218,7 @@ const AZURE_NAME_INPUTS: Record<string, string> = {
   "azure-native:applicationinsights:Component": "resourceName",
   "azure-native:operationalinsights:Workspace": "workspaceName",
   "azure-native:monitor:MetricAlert": "ruleName",
+  "azure-native:monitor:ScheduledQueryRule": "ruleName",
 };
 
 /**

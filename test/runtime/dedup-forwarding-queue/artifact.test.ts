@@ -108,6 +108,12 @@ describe("the built DedupForwardingQueue artifact on the fake namespace", () => 
       registrations.map((r) => r.name),
       ["process"],
     );
+    const deployment = recorder.named("pulumi-nodejs:dynamic/queue-patterns:FlexDeployment", "e2e-fn-code");
+    assert.deepEqual(
+      deployment.inputs.functionNames,
+      ["process"],
+      "the deployment waits for what the artifact registers",
+    );
     const trigger = Object.values(registrations[0].bindings).find((binding) => binding.direction === "in");
     assert.deepEqual(
       {

@@ -86,6 +86,15 @@ describe("the artifact the component deploys", () => {
         ]),
       );
       assert.deepEqual(Object.keys(bindings).sort(), ["chunk", "chunkOnSchedule", "ingest"]);
+      const deployment = recorder.named(
+        "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment",
+        "registered-functions-code",
+      );
+      assert.deepEqual(
+        [...deployment.inputs.functionNames].sort(),
+        Object.keys(bindings).sort(),
+        "the deployment waits for exactly the functions the artifact registers",
+      );
       assert.deepEqual(
         [bindings.chunk?.type, bindings.chunk?.authLevel, bindings.chunk?.methods, bindings.chunk?.route],
         ["httpTrigger", "function", ["POST"], "runs"],
@@ -345,6 +354,7 @@ describe("the poison paths", () => {
   let api: IdServer;
   let local: LocalFanOut;
   let report: { sent: number; poisoned: number; outcome: string };
+  let logs: string[];
 
   before(async () => {
     api = await startIdServer(5);
@@ -365,6 +375,7 @@ describe("the poison paths", () => {
       blobCreatedEvent("poison-chunks", `${runId}/000001.chunk.json`),
     );
     report = invocation.result as typeof report;
+    logs = invocation.logs;
   });
   after(async () => {
     await local?.stop();
@@ -374,6 +385,15 @@ describe("the poison paths", () => {
   it("sends a message over 64 KiB encoded to the poison queue and the rest of the chunk to the target queue", async () => {
     assert.deepEqual([report.sent, report.poisoned, report.outcome], [4, 1, "completed"]);
     assert.deepEqual((await receiveAll(local.targetQueues[0], "base64")).sort(), [idAt(1), idAt(3), idAt(4), idAt(5)]);
+  });
+
+  it("warns that items were poisoned, in the form the component's poison alarm counts (a warning naming how many)", () => {
+    const warnings = logs.filter((line) => line.startsWith("warn: "));
+    assert.deepEqual(
+      warnings.map((line) => /[1-9][0-9]* poisoned/.exec(line)?.[0]),
+      ["1 poisoned"],
+      logs.join("\n"),
+    );
   });
 
   it("records the reason, the chunk, the position and a short preview in the poison message", async () => {
@@ -391,10 +411,12 @@ describe("the poison paths", () => {
     const invocation = await local.runner.invokeFunction("ingest", manifestEvent);
     assert.equal((invocation.result as { outcome: string }).outcome, "rejected");
     assert.ok(
-      invocation.logs.some((line) =>
-        line.includes(
-          `event rejected to chunk-events-poison: blob ${runId}/manifest.json is not a chunk (*.chunk.json)`,
-        ),
+      invocation.logs.some(
+        (line) =>
+          line.startsWith("warn: ") &&
+          line.includes(
+            `event rejected to chunk-events-poison: blob ${runId}/manifest.json is not a chunk (*.chunk.json)`,
+          ),
       ),
     );
     const [record] = (await receiveAll(local.eventsPoisonQueue, "none")).map((text) => JSON.parse(text));
