@@ -280,6 +280,7 @@ describe("FunctionApp argument validation", () => {
           resourceGroupName: "rg",
           entry: echoEntry,
           callbacks: { handler: async () => "ok" },
+          functionNames: ["echo"],
           environment: { AzureWebJobsStorage__accountName: "other" },
         }),
       {

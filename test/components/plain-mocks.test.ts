@@ -90,6 +90,7 @@ describe("under the plain mocks of Pulumi's testing guide", () => {
       resourceGroupName: "rg",
       entry: runtimeEntry(echoRuntime, { queueName: "in" }),
       callbacks: { handler: async () => "ok" },
+      functionNames: ["echo"],
     });
     await resolveEverything(app);
     await settle();
