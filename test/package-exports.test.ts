@@ -29,6 +29,29 @@ describe("the package as another stack imports it", () => {
     }
   });
 
+  it("exposes FlexDeployment's module as queue-patterns/flex-deployment, the name Pulumi's closure serializer gives its provider", () => {
+    assert.equal(
+      fs.realpathSync(resolveFromConsumer("queue-patterns/flex-deployment")),
+      path.join(repoRoot, "dist", "components", "flex-deployment.js"),
+    );
+    // What the serializer asks when the dynamic provider it packages uses its module's exports:
+    // which export of the installed package is that file (@pulumi/pulumi/runtime/closure/package.js).
+    const { getModuleFromPath } = require("@pulumi/pulumi/runtime/closure/package");
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+    assert.equal(
+      getModuleFromPath("queue-patterns/dist/components/flex-deployment.js", manifest),
+      "queue-patterns/flex-deployment",
+    );
+  });
+
+  it("maps every typed subpath export the same way in typesVersions, for moduleResolution node", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+    const typed = Object.entries(manifest.exports as Record<string, { types?: string }>)
+      .filter(([subpath, target]) => subpath !== "." && typeof target === "object" && target.types)
+      .map(([subpath, target]) => [subpath.slice(2), [target.types!.slice(2)]]);
+    assert.deepEqual(manifest.typesVersions, { "*": Object.fromEntries(typed) });
+  });
+
   it("exposes runtime helpers under queue-patterns/runtime/*", () => {
     assert.equal(
       fs.realpathSync(resolveFromConsumer("queue-patterns/runtime/lambda/callback")),

@@ -24,7 +24,9 @@ async function main(): Promise<number> {
   if (major < OLDEST_NODE_MAJOR) {
     throw new Error(
       `the suite runs on Node.js ${OLDEST_NODE_MAJOR} or newer; this is ${process.version} (${process.execPath}). ` +
-        "Run it through npm (`npm test`): npm ci installs Node.js 22 and 24 builds and npm scripts find them first on PATH.",
+        "Run it through npm (`npm test`): on Linux (x64, arm64) and Intel macOS, npm ci installs the official Node.js 22 and 24 " +
+        "builds (test/node-builds) and npm scripts find them first on PATH; the npm registry has none for Apple silicon, " +
+        "so there install Node.js 22 or newer.",
     );
   }
   console.log(`# test runner on Node.js ${process.version} (${process.execPath})`);

@@ -420,12 +420,17 @@ export interface DynamicProviderHost {
  * Starts `@pulumi/pulumi/cmd/dynamic-provider` (the plugin the engine runs for every dynamic
  * resource: it deserializes the `__provider` text a program registered and calls its methods),
  * connected to a loopback engine, and configures it as the engine does before the first call.
+ * `programDir` is the program's folder: the engine runs the plugin of the program's own
+ * `@pulumi/pulumi`, so the modules the provider text requires resolve from that program's
+ * node_modules (by default, this checkout's).
  */
-export async function startDynamicProviderHost(): Promise<DynamicProviderHost> {
+export async function startDynamicProviderHost(programDir?: string): Promise<DynamicProviderHost> {
   const providerRpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
   const engine = new LoopbackEngine("dynamic", "dynamic", false);
   const engineAddress = await engine.start();
-  const child = spawn(process.execPath, [require.resolve("@pulumi/pulumi/cmd/dynamic-provider"), engineAddress], {
+  const plugin = require.resolve("@pulumi/pulumi/cmd/dynamic-provider", programDir ? { paths: [programDir] } : {});
+  const child = spawn(process.execPath, [plugin, engineAddress], {
+    cwd: programDir,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

