@@ -111,17 +111,6 @@ function failureText(result: ProgramRun): string {
 
 const COMPONENTS = ["FanOutIngest", "FifoIngester", "PersistentEniAsg", "ScheduledNotifier", "DedupForwardingQueue"];
 
-/**
- * The components that still throw under the guide's plain mocks, with the error they throw: their
- * tests run and report, and turn into failures once the entry is removed.
- */
-const THROWS_UNDER_PLAIN_MOCKS: Record<string, string> = {
-  FanOutIngest: 'FanOutIngest "ids": the system topic has no system-assigned identity',
-  PersistentEniAsg: `error serializing property "policy": Cannot read properties of undefined (reading 'split')`,
-  ScheduledNotifier: `error serializing property "assumeRolePolicy": Cannot read properties of undefined (reading 'split')`,
-  DedupForwardingQueue: 'error serializing property "siteConfig": Invalid URL',
-};
-
 /** A command's end: exit code and output; never rejects. */
 interface Finished {
   code: number;
@@ -256,8 +245,7 @@ describe("the package installed from its npm pack tarball into a new folder", ()
   }
 
   for (const component of COMPONENTS) {
-    const todo = THROWS_UNDER_PLAIN_MOCKS[component];
-    it(`a user's unit test constructs ${component} under the plain mocks of Pulumi's testing guide`, { todo }, () => {
+    it(`a user's unit test constructs ${component} under the plain mocks of Pulumi's testing guide`, () => {
       const { code, output } = unitTests.get(component)!;
       assert.match(output, new RegExp(`^ok \\d+ - ${component}$`, "m"), `the test did not pass:\n${output}`);
       assert.equal(code, 0, `the test process failed:\n${output}`);
