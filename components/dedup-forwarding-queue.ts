@@ -25,12 +25,13 @@ import { grantRole, type RoleGrant } from "./azure-roles";
 import { PatternComponent } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
+  FUNCTION_APP_NAMES,
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
   validateFunctionAppArgs,
 } from "./function-app";
-import { uniqueSuffix } from "./naming";
+import { checkDerivedNames, type DerivedName, prefixed, uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 import { checkActionGroupIds } from "./validators/azure-resource-id";
@@ -334,6 +335,13 @@ function checkNamespace(checker: ArgumentChecker, namespace: DedupForwardingQueu
   }
 }
 
+/**
+ * The physical names a queue derives from its name; they also keep the queue names it prefixes
+ * valid. The namespace's name is derived to fit any name; the queues' length is checked with the
+ * windows.
+ */
+const DEDUP_FORWARDING_QUEUE_NAMES: readonly DerivedName[] = [...prefixed("-fn", FUNCTION_APP_NAMES)];
+
 /** Validates the arguments (every problem collected) and returns the settings they give. */
 function resolveSettings(
   name: string,
@@ -341,6 +349,7 @@ function resolveSettings(
 ): { checker: ArgumentChecker; settings: DedupForwardingQueueSettings } {
   const owner = ownerLabel("DedupForwardingQueue", name);
   const checker = new ArgumentChecker(owner);
+  checkDerivedNames(checker, "DedupForwardingQueue", name, DEDUP_FORWARDING_QUEUE_NAMES);
   const timeZone = args.timeZone ?? DEFAULTS.timeZone;
   checker.check(
     isIanaTimeZone(timeZone),
@@ -368,12 +377,6 @@ function resolveSettings(
   );
   const periods = checkWindows(checker, windows, timeZone, scheduleDelayValid ? scheduleDelaySeconds : undefined);
 
-  checker.check(
-    QUEUE_NAME.test(name),
-    "name",
-    name,
-    'cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
-  );
   const names = queueNames(name, windowNames, usesExisting(args.namespace));
   const longest = [names.work, ...Object.values(names.processing)].reduce((a, b) => (b.length > a.length ? b : a));
   checker.check(

@@ -22,11 +22,13 @@ import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { PatternComponent } from "./component";
 import { usesExisting } from "./existing";
 import {
+  FUNCTION_APP_NAMES,
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
   validateFunctionAppArgs,
 } from "./function-app";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -241,10 +243,19 @@ export function poisonQueueName(queue: string): string {
   return `${queue}${POISON_SUFFIX}`;
 }
 
+/** The physical names an ingest derives from its name. */
+const FAN_OUT_INGEST_NAMES: readonly DerivedName[] = [
+  ...prefixed("-functions", FUNCTION_APP_NAMES),
+  derived("<name>-chunk-created", NAME_RULES.eventSubscription),
+  derived("<name>-events", NAME_RULES.systemTopic),
+  derived("<name>-rg", NAME_RULES.resourceGroup),
+];
+
 /** Checks every argument and returns every problem, each with its fix. */
 export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): ArgumentChecker {
   const owner = ownerLabel("FanOutIngest", name);
   const checker = new ArgumentChecker(owner);
+  checkDerivedNames(checker, "FanOutIngest", name, FAN_OUT_INGEST_NAMES);
   checker.check(
     typeof args.source === "function",
     "source",

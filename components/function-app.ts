@@ -14,6 +14,7 @@ import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, sa
 import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-roles";
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
+import { type DerivedName, derived, NAME_RULES } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -91,6 +92,17 @@ export const FUNCTIONS_EXTENSION_BUNDLE = {
   id: "Microsoft.Azure.Functions.ExtensionBundle",
   version: "[4.0.0, 5.0.0)",
 };
+
+/**
+ * The physical names a FunctionApp named `<name>` gets from azure-native auto-naming, whose rules
+ * bind its name (the host storage account's name is derived to fit whatever the name is).
+ */
+export const FUNCTION_APP_NAMES: readonly DerivedName[] = [
+  derived("<name>-deployments", NAME_RULES.blobContainer),
+  derived("<name>-app", NAME_RULES.webSite),
+  derived("<name>-plan", NAME_RULES.appServicePlan),
+  derived("<name>-logs", NAME_RULES.logAnalyticsWorkspace),
+];
 
 /**
  * The files beside the bundle: host.json, and a package.json whose `main` is the bundle and whose

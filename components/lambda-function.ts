@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { plainCallbackRuntime } from "../runtime/lambda/callback";
 import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
+import { type DerivedName, derived, NAME_RULES } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -102,6 +103,12 @@ const LAMBDA_ARCHITECTURES: readonly string[] = ["arm64", "x86_64"];
 export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.x": 22, "nodejs24.x": 24 };
 
 /** The runtime of a plain function: the `handler` callback is the Lambda handler. */
+/** The physical names a LambdaFunction named `<name>` gets from pulumi-aws auto-naming, whose rules bind its name. */
+export const LAMBDA_FUNCTION_NAMES: readonly DerivedName[] = [
+  derived("<name>-function", NAME_RULES.lambdaFunction),
+  derived("<name>-role", NAME_RULES.iamRole),
+];
+
 const PLAIN_CALLBACK_ENTRY = runtimeEntry(plainCallbackRuntime, undefined);
 
 /** Validates the block's own arguments; returns the problems so owners can report them with theirs. */

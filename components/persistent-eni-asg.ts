@@ -18,11 +18,13 @@ import { runtimeEntry } from "./artifact";
 import { PatternComponent } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
+  LAMBDA_FUNCTION_NAMES,
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
 import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, checkAlarmActionArns } from "./validators/arn";
@@ -182,10 +184,24 @@ const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 /** EC2 tag keys: 1..128 of letters, digits, spaces and `_ . : / = + - @`; the `aws:` prefix is reserved. */
 const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
 
+/**
+ * The physical names a group derives from its name. The group's own name (`<project>-<stack>-<name>`,
+ * 255 characters, any characters) and the launch template's (128) are never the tighter bound.
+ */
+const PERSISTENT_ENI_ASG_NAMES: readonly DerivedName[] = [
+  ...prefixed("-attacher", LAMBDA_FUNCTION_NAMES),
+  derived("<name>-failures", NAME_RULES.sqsQueue),
+  derived("<name>-launch", NAME_RULES.eventRule),
+  derived("<name>-terminate", NAME_RULES.eventRule),
+  derived("<name>-attach-eni", NAME_RULES.lifecycleHook),
+  derived("<name>-release-eni", NAME_RULES.lifecycleHook),
+];
+
 /** Checks every argument and returns the problems found (call `throwIfAny` to raise them). */
 export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAsgArgs): ArgumentChecker {
   const settings = args.function ?? {};
   const checker = validateLambdaFunctionArgs(ownerLabel("PersistentEniAsg", name), settings, "function.");
+  checkDerivedNames(checker, "PersistentEniAsg", name, PERSISTENT_ENI_ASG_NAMES);
   checkNetworkInterface(checker, args.networkInterface);
 
   for (const [argument, value] of [

@@ -589,7 +589,7 @@ describe("DedupForwardingQueue argument validation", () => {
       args: {},
       name: "-readings",
       message:
-        'DedupForwardingQueue "-readings": name "-readings" cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+        'DedupForwardingQueue "-readings": name "-readings" starts with "-"; DedupForwardingQueue derives "<name>-fn-deployments" and Blob container names start with a letter or digit.',
     },
     {
       what: "a missing process callback",

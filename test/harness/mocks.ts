@@ -71,6 +71,12 @@ const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
 export class ResourceRecorder {
   readonly resources: RecordedResource[] = [];
   readonly calls: { token: string; inputs: Record<string, any> }[] = [];
+  /**
+   * The messages of every registration the provider refused (a name its service rejects, an
+   * auto-name longer than the provider allows). The engine reports them as failed steps, which an
+   * un-awaited output would hide, so tests read them here.
+   */
+  readonly rejected: string[] = [];
 
   /** Every recorded resource of a type token, e.g. `aws:sqs/queue:Queue`. */
   ofType(type: string): RecordedResource[] {
@@ -132,7 +138,14 @@ export function providerMocks(
   const mockedCalls = { ...AZURE_CLIENT_CALLS, ...AWS_PUBLIC_PARAMETER_CALLS, ...calls };
   return {
     newResource(args) {
-      const { id, state } = providerState(args.type, args.name, args.inputs);
+      let answer: ReturnType<typeof providerState>;
+      try {
+        answer = providerState(args.type, args.name, args.inputs);
+      } catch (error) {
+        recorder.rejected.push((error as Error).message);
+        throw error;
+      }
+      const { id, state } = answer;
       recorder.resources.push({
         type: args.type,
         name: args.name,
