@@ -31,7 +31,7 @@ import {
   type FunctionAppTransform,
   validateFunctionAppArgs,
 } from "./function-app";
-import { checkDerivedNames, type DerivedName, prefixed, uniqueSuffix } from "./naming";
+import { checkDerivedNames, type DerivedName, prefixed, stableNameOptions, uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 import { checkActionGroupIds } from "./validators/azure-resource-id";
@@ -567,6 +567,10 @@ export class DedupForwardingQueue extends PatternComponent {
     this.fullyQualifiedNamespace = namespace.fullyQualifiedNamespace;
     this.namespaceId = namespace.id;
 
+    // Queue names in a shared namespace carry the project/stack suffix; the ones in the state stay.
+    const queueOptions = usesExisting(args.namespace)
+      ? { ...this.child, ...stableNameOptions("queueName") }
+      : this.child;
     this.workQueue = new servicebus.Queue(
       `${name}-work`,
       applyTransform(transform.workQueue, {
@@ -582,7 +586,7 @@ export class DedupForwardingQueue extends PatternComponent {
         lockDuration: isoDuration(settings.lockDurationSeconds),
         enablePartitioning: false,
       }),
-      this.child,
+      queueOptions,
     );
     this.workQueueName = settings.workQueueName;
 
@@ -606,7 +610,7 @@ export class DedupForwardingQueue extends PatternComponent {
       const queue = new servicebus.Queue(
         `${name}-processing-${window.name}`,
         transform.processingQueue ? transform.processingQueue(queueArgs, window.name) : queueArgs,
-        this.child,
+        queueOptions,
       );
       this.processingQueues[window.name] = queue;
       this.processingQueueNames[window.name] = window.queueName;
@@ -772,7 +776,8 @@ export class DedupForwardingQueue extends PatternComponent {
         disableLocalAuth: !(allowLocalAuth ?? DEFAULTS.namespace.allowLocalAuth),
         minimumTlsVersion: "1.2",
       }),
-      this.child,
+      // A derived name changes with the project or stack name; the one in the state stays.
+      { ...this.child, ...(namespaceName ? {} : stableNameOptions("namespaceName")) },
     );
     return {
       resource: namespace,

@@ -28,7 +28,7 @@ import {
   type FunctionAppTransform,
   validateFunctionAppArgs,
 } from "./function-app";
-import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed, stableNameOptions } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -507,7 +507,8 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         transform.storageAccount,
         hardenedStorageAccountArgs({ logicalName: `${name}-data`, resourceGroupName, location: args.location }),
       ),
-      child,
+      // The derived name changes with the project or stack name; the one in the state stays.
+      { ...child, ...stableNameOptions("accountName") },
     );
     const account = this.storageAccount;
     const accountName = account.name;

@@ -14,7 +14,7 @@ import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, sa
 import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-roles";
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
-import { type DerivedName, derived, NAME_RULES } from "./naming";
+import { type DerivedName, derived, NAME_RULES, stableNameOptions } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 
@@ -256,7 +256,8 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
         transform.hostStorage,
         hardenedStorageAccountArgs({ logicalName: `${name}-host`, resourceGroupName, location }),
       ),
-      { parent: this },
+      // The derived name changes with the project or stack name; the one in the state stays.
+      { parent: this, ...stableNameOptions("accountName") },
     );
     const deploymentContainer = new storage.BlobContainer(
       `${name}-deployments`,
