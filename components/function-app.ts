@@ -261,7 +261,13 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
     );
     const deploymentContainer = new storage.BlobContainer(
       `${name}-deployments`,
-      { accountName: this.hostStorage.name, resourceGroupName, publicAccess: "None" },
+      {
+        accountName: this.hostStorage.name,
+        resourceGroupName,
+        // azure-native would copy the logical name, capitals included, which Blob storage refuses.
+        containerName: `${name}-deployments`.toLowerCase(),
+        publicAccess: "None",
+      },
       { parent: this },
     );
 

@@ -52,7 +52,7 @@ export interface PhysicalNameRule {
   readonly character: RegExp;
   /** The characters allowed, as a message says them: `letters, digits, hyphens and underscores`. */
   readonly characters: string;
-  /** The provider lowercases the auto-name (pulumi-aws does for S3 buckets). */
+  /** The name is lowercased on its way (pulumi-aws does for S3 buckets, FunctionApp for its container). */
   readonly lowercased?: boolean;
   /** The name must start with a character this matches. */
   readonly first?: RegExp;
@@ -68,7 +68,11 @@ export interface PhysicalNameRule {
  */
 const PULUMI_AWS_SUFFIX = { length: 8, text: "Pulumi's 8-character suffix" };
 const PULUMI_AWS_FIFO_SUFFIX = { length: 13, text: 'Pulumi\'s 8-character suffix and ".fifo"' };
-/** azure-native auto-names a resource `<logical name><8 random hex>`, no separator. */
+/**
+ * azure-native auto-names a top-level resource `<logical name><8 random hex>`, no separator, and a
+ * child resource (a blob container, an event subscription) after its logical name alone
+ * (pulumi/pulumi-azure-native#519, "Auto-naming").
+ */
 const AZURE_NATIVE_SUFFIX = { length: 8, text: "azure-native's 8-character suffix" };
 const NONE = { length: 0, text: "no suffix" };
 const LETTERS_DIGITS_HYPHENS = "letters, digits and hyphens";
@@ -151,9 +155,10 @@ export const NAME_RULES = {
   blobContainer: {
     names: "Blob container names",
     maxLength: 63,
-    suffix: AZURE_NATIVE_SUFFIX,
+    suffix: NONE,
     character: /[a-z0-9-]/,
-    characters: "lowercase letters, digits and single hyphens",
+    characters: "letters (lowercased), digits and single hyphens",
+    lowercased: true,
     first: ALPHANUMERIC_FIRST,
     firstText: "a letter or digit",
     forbidden: { sequence: "--", text: "two hyphens in a row" },
@@ -186,7 +191,7 @@ export const NAME_RULES = {
   eventSubscription: {
     names: "Event Grid event subscription names",
     maxLength: 64,
-    suffix: AZURE_NATIVE_SUFFIX,
+    suffix: NONE,
     character: /[A-Za-z0-9-]/,
     characters: LETTERS_DIGITS_HYPHENS,
   },
@@ -249,7 +254,7 @@ export function checkDerivedNames(
     name.length <= limit,
     "name",
     name,
-    `is ${name.length} characters; ${component} derives "${strictest.pattern}" (${strictest.rule.names} allow ${strictest.rule.maxLength} characters including ${strictest.rule.suffix.text}), so name allows at most ${limit}.`,
+    `is ${name.length} characters; ${component} derives "${strictest.pattern}" (${strictest.rule.names} allow ${strictest.rule.maxLength} characters${strictest.rule.suffix.length > 0 ? ` including ${strictest.rule.suffix.text}` : ""}), so name allows at most ${limit}.`,
   );
   for (const entry of names) {
     const seen = entry.rule.lowercased ? name.toLowerCase() : name;

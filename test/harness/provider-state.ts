@@ -216,7 +216,8 @@ const AWS: Record<string, AwsState> = {
     state: {},
   }),
   "aws:ec2/networkInterface:NetworkInterface": (_, inputs, logical) => {
-    const id = `eni-${stableHex(logical, 17)}`;
+    // A replaced ENI (another subnet or IP) is a new ENI, with a new id.
+    const id = `eni-${stableHex(`${logical}/${inputs.subnetId}/${inputs.privateIps}`, 17)}`;
     return {
       id,
       state: {
@@ -281,12 +282,24 @@ const AZURE_NAME_INPUTS: Record<string, string> = {
 };
 
 /**
- * azure-native's auto-name: the logical name and 8 random characters, no separator (storage accounts
- * allow only lowercase letters and digits, so other characters are dropped); role assignments are
- * named by a GUID.
+ * Child resources (a PUT path under another resource's), which azure-native names after their
+ * logical name alone (pulumi/pulumi-azure-native#519, "Auto-naming").
+ */
+const AZURE_CHILD_TYPES = new Set([
+  "azure-native:storage:BlobContainer",
+  "azure-native:storage:Queue",
+  "azure-native:servicebus:Queue",
+  "azure-native:eventgrid:SystemTopicEventSubscription",
+]);
+
+/**
+ * azure-native's auto-name: a top-level resource gets the logical name and 8 random characters, no
+ * separator (storage accounts allow only lowercase letters and digits, so other characters are
+ * dropped); a child resource the logical name as it is; role assignments a GUID.
  */
 function azureAutoName(type: string, logicalName: string): string {
   if (type === "azure-native:authorization:RoleAssignment") return stableGuid(logicalName);
+  if (AZURE_CHILD_TYPES.has(type)) return logicalName;
   const suffix = stableHex(logicalName, 8);
   if (type === "azure-native:storage:StorageAccount") return `${logicalName.replace(/[^a-z0-9]/g, "")}${suffix}`;
   return `${logicalName}${suffix}`;
