@@ -147,6 +147,61 @@ export interface DedupForwardingQueueArgs {
   };
 }
 
+/**
+ * What the component sets on its queues that `transform` may not change: azure-native replaces a
+ * queue when one of them changes (provider/pkg/gen/replacement.go, forceNewMap; Service Bus cannot
+ * change them on an existing queue), deleting it first as it does every explicitly named resource.
+ */
+const FIXED_QUEUE_PROPERTIES = {
+  // One consumer per data set and period at a time: the SessionId is `<dataSetId>-<period>`.
+  workQueue: { requiresSession: true, requiresDuplicateDetection: true, enablePartitioning: false },
+  // A session-enabled queue cannot auto-forward; the SessionId still travels with the message.
+  processingQueue: { requiresSession: false, requiresDuplicateDetection: true, enablePartitioning: false },
+} as const;
+
+/**
+ * Runs the queue transforms on what the component sets and refuses a change to a fixed property:
+ * on a deployed queue it would delete every queued and scheduled message and the duplicate-detection
+ * history; on a processing queue `requiresSession: true` also stops auto-forwarding.
+ */
+function checkQueueTransforms(
+  checker: ArgumentChecker,
+  transform: DedupForwardingQueueArgs["transform"],
+  windowNames: string[],
+): void {
+  const probes: [string, (args: servicebus.QueueArgs) => servicebus.QueueArgs, Readonly<Record<string, boolean>>][] =
+    [];
+  if (transform?.workQueue) {
+    probes.push(["transform.workQueue", transform.workQueue, FIXED_QUEUE_PROPERTIES.workQueue]);
+  }
+  const processingQueue = transform?.processingQueue;
+  if (processingQueue) {
+    for (const window of windowNames) {
+      probes.push([
+        `transform.processingQueue (window ${JSON.stringify(window)})`,
+        (args) => processingQueue(args, window),
+        FIXED_QUEUE_PROPERTIES.processingQueue,
+      ]);
+    }
+  }
+  for (const [argument, apply, fixed] of probes) {
+    const result = apply({ resourceGroupName: "", namespaceName: "", ...fixed }) as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(fixed)) {
+      if (result[key] === value || pulumi.Output.isInstance(result[key])) continue;
+      const forwarding =
+        key === "requiresSession" && argument.startsWith("transform.processingQueue")
+          ? " A session-enabled processing queue cannot auto-forward to the work queue, either."
+          : "";
+      checker.check(
+        false,
+        argument,
+        { [key]: result[key] },
+        `would change ${key} from ${value}: Service Bus cannot change it on a queue, so the queue is deleted and recreated, losing every queued and scheduled message and the duplicate-detection history.${forwarding} Leave ${key} as the component sets it.`,
+      );
+    }
+  }
+}
+
 /** The app setting prefix of the trigger's identity-based connection: `ServiceBus__fullyQualifiedNamespace`. */
 export const SERVICE_BUS_CONNECTION = "ServiceBus";
 /** The name of the function the Function App registers. */
@@ -392,6 +447,7 @@ function resolveSettings(
     "must be a function: async ({ dataSetId, period, window }) => void.",
   );
   checkNamespace(checker, args.namespace);
+  checkQueueTransforms(checker, args.transform, windowNames);
   checkActionGroupIds(checker, args.alarmActions);
 
   const settings: DedupForwardingQueueSettings = {
@@ -576,15 +632,12 @@ export class DedupForwardingQueue extends PatternComponent {
       applyTransform(transform.workQueue, {
         ...queueScope,
         queueName: settings.workQueueName,
-        // One consumer per data set and period at a time: the SessionId is `<dataSetId>-<period>`.
-        requiresSession: true,
-        requiresDuplicateDetection: true,
+        ...FIXED_QUEUE_PROPERTIES.workQueue,
         duplicateDetectionHistoryTimeWindow: isoDuration(settings.workQueueDuplicateWindowSeconds),
         deadLetteringOnMessageExpiration: true,
         defaultMessageTimeToLive: isoDuration(settings.messageRetentionSeconds),
         maxDeliveryCount: settings.maxDeliveryCount,
         lockDuration: isoDuration(settings.lockDurationSeconds),
-        enablePartitioning: false,
       }),
       queueOptions,
     );
@@ -597,15 +650,12 @@ export class DedupForwardingQueue extends PatternComponent {
       const queueArgs: servicebus.QueueArgs = {
         ...queueScope,
         queueName: window.queueName,
-        // A session-enabled queue cannot auto-forward; the SessionId still travels with the message.
-        requiresSession: false,
         // Scheduled messages are deduplicated when sent, so the window must span the whole period.
-        requiresDuplicateDetection: true,
+        ...FIXED_QUEUE_PROPERTIES.processingQueue,
         duplicateDetectionHistoryTimeWindow: isoDuration(window.duplicateWindowSeconds),
         // The work queue's name output: the destination must exist before a queue forwards to it.
         forwardTo: this.workQueue.name,
         deadLetteringOnMessageExpiration: true,
-        enablePartitioning: false,
       };
       const queue = new servicebus.Queue(
         `${name}-processing-${window.name}`,
