@@ -170,7 +170,8 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
 };
 
 /** What the engine would do to one child between two runs of the program. */
-export type ChangeImpact = "unchanged" | "updated in place" | "replaced create-first" | "replaced delete-first";
+export type ChangeImpact =
+  "unchanged" | "updated in place" | "replaced create-first" | "replaced delete-first" | "deleted" | "created";
 
 export interface ChildImpact {
   type: string;
@@ -191,17 +192,22 @@ function changedInputs(before: RecordedResource, after: RecordedResource): strin
   return [...keys].filter((key) => !ignored.has(key) && !isDeepStrictEqual(before.inputs[key], after.inputs[key]));
 }
 
-/** Classifies every custom child of `after` (matched to `before` by type and logical name, as URNs are). */
+/**
+ * Classifies every custom child (matched by type and logical name, as URNs are): those of `after`
+ * against `before`, then those only one side declares (deleted or created by the update).
+ */
 export function classifyChanges(before: RecordedResource[], after: RecordedResource[]): ChildImpact[] {
-  const earlier = new Map(before.filter((r) => r.custom).map((r) => [`${r.type}::${r.name}`, r]));
-  return after
-    .filter((r) => r.custom && earlier.has(`${r.type}::${r.name}`))
-    .map((r) => {
-      const old = earlier.get(`${r.type}::${r.name}`) as RecordedResource;
+  const key = (r: RecordedResource) => `${r.type}::${r.name}`;
+  const earlier = new Map(before.filter((r) => r.custom).map((r) => [key(r), r]));
+  const later = new Set(after.filter((r) => r.custom).map(key));
+  const matched = after
+    .filter((r) => r.custom && earlier.has(key(r)))
+    .map((r): ChildImpact => {
+      const old = earlier.get(key(r)) as RecordedResource;
       const changed = changedInputs(old, r);
       const row = REPLACEMENT_MODEL[r.type];
       const replaceOnChanges = r.options.replaceOnChanges ?? [];
-      const replacing = changed.filter((key) => row?.replacedBy.includes(key) || replaceOnChanges.includes(key));
+      const replacing = changed.filter((k) => row?.replacedBy.includes(k) || replaceOnChanges.includes(k));
       let impact: ChangeImpact = changed.length === 0 ? "unchanged" : "updated in place";
       if (replacing.length > 0) {
         const deleteFirst = r.options.deleteBeforeReplace === true || (row?.deletesFirst(r.inputs) ?? false);
@@ -209,4 +215,25 @@ export function classifyChanges(before: RecordedResource[], after: RecordedResou
       }
       return { type: r.type, name: r.name, impact, changed, replacing, loses: row?.loses };
     });
+  const one = (r: RecordedResource, impact: ChangeImpact): ChildImpact => ({
+    type: r.type,
+    name: r.name,
+    impact,
+    changed: [],
+    replacing: [],
+    loses: REPLACEMENT_MODEL[r.type]?.loses,
+  });
+  const deleted = before.filter((r) => r.custom && !later.has(key(r))).map((r) => one(r, "deleted"));
+  const created = after.filter((r) => r.custom && !earlier.has(key(r))).map((r) => one(r, "created"));
+  return [...matched, ...deleted, ...created];
+}
+
+/** Whether the change loses what a child holds: a data holder replaced or deleted. */
+export function losesData(impact: ChildImpact): boolean {
+  return (
+    impact.loses !== undefined &&
+    (impact.impact === "replaced create-first" ||
+      impact.impact === "replaced delete-first" ||
+      impact.impact === "deleted")
+  );
 }
