@@ -5,7 +5,7 @@
  *   unique and restricted in shape (storage accounts, the Service Bus namespace): deterministic from
  *   the project, stack and logical name, so two instances or two stacks never collide. A stack or
  *   project rename changes them, so every resource named this way ignores later changes of its name
- *   (`STABLE_NAME_OPTIONS`): the name recorded in the state wins and nothing is replaced.
+ *   (`stableNameOptions`): the name recorded in the state wins and nothing is replaced.
  * - The rules each service sets for the names a component derives from its own `name` (the
  *   provider's auto-naming adds a random suffix), so a component refuses at construction a name that
  *   the provider would refuse halfway through `pulumi up`.
