@@ -25,6 +25,7 @@ import { checkPrincipalId, grantRole, type RoleGrant } from "./azure-roles";
 import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
+  FUNCTION_APP_NAMES,
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
@@ -32,7 +33,7 @@ import {
   nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
-import { uniqueSuffix } from "./naming";
+import { checkDerivedNames, type DerivedName, prefixed, stableNameOptions, uniqueSuffix } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 import { checkActionGroupIds, checkResourceGroupName } from "./validators/azure-resource-id";
@@ -146,6 +147,61 @@ export interface DedupForwardingQueueArgs {
     alarm?: Transform<monitor.MetricAlertArgs>;
     function?: FunctionAppTransform;
   };
+}
+
+/**
+ * What the component sets on its queues that `transform` may not change: azure-native replaces a
+ * queue when one of them changes (provider/pkg/gen/replacement.go, forceNewMap; Service Bus cannot
+ * change them on an existing queue), deleting it first as it does every explicitly named resource.
+ */
+const FIXED_QUEUE_PROPERTIES = {
+  // One consumer per data set and period at a time: the SessionId is `<dataSetId>-<period>`.
+  workQueue: { requiresSession: true, requiresDuplicateDetection: true, enablePartitioning: false },
+  // A session-enabled queue cannot auto-forward; the SessionId still travels with the message.
+  processingQueue: { requiresSession: false, requiresDuplicateDetection: true, enablePartitioning: false },
+} as const;
+
+/**
+ * Runs the queue transforms on what the component sets and refuses a change to a fixed property:
+ * on a deployed queue it would delete every queued and scheduled message and the duplicate-detection
+ * history; on a processing queue `requiresSession: true` also stops auto-forwarding.
+ */
+function checkQueueTransforms(
+  checker: ArgumentChecker,
+  transform: DedupForwardingQueueArgs["transform"],
+  windowNames: string[],
+): void {
+  const probes: [string, (args: servicebus.QueueArgs) => servicebus.QueueArgs, Readonly<Record<string, boolean>>][] =
+    [];
+  if (transform?.workQueue) {
+    probes.push(["transform.workQueue", transform.workQueue, FIXED_QUEUE_PROPERTIES.workQueue]);
+  }
+  const processingQueue = transform?.processingQueue;
+  if (processingQueue) {
+    for (const window of windowNames) {
+      probes.push([
+        `transform.processingQueue (window ${JSON.stringify(window)})`,
+        (args) => processingQueue(args, window),
+        FIXED_QUEUE_PROPERTIES.processingQueue,
+      ]);
+    }
+  }
+  for (const [argument, apply, fixed] of probes) {
+    const result = apply({ resourceGroupName: "", namespaceName: "", ...fixed }) as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(fixed)) {
+      if (result[key] === value || pulumi.Output.isInstance(result[key])) continue;
+      const forwarding =
+        key === "requiresSession" && argument.startsWith("transform.processingQueue")
+          ? " A session-enabled processing queue cannot auto-forward to the work queue, either."
+          : "";
+      checker.check(
+        false,
+        argument,
+        { [key]: result[key] },
+        `would change ${key} from ${value}: Service Bus cannot change it on a queue, so the queue is deleted and recreated, losing every queued and scheduled message and the duplicate-detection history.${forwarding} Leave ${key} as the component sets it.`,
+      );
+    }
+  }
 }
 
 /** The app setting prefix of the trigger's identity-based connection: `ServiceBus__fullyQualifiedNamespace`. */
@@ -337,6 +393,13 @@ function checkNamespace(checker: ArgumentChecker, namespace: DedupForwardingQueu
   }
 }
 
+/**
+ * The physical names a queue derives from its name; they also keep the queue names it prefixes
+ * valid. The namespace's name is derived to fit any name; the queues' length is checked with the
+ * windows.
+ */
+const DEDUP_FORWARDING_QUEUE_NAMES: readonly DerivedName[] = [...prefixed("-fn", FUNCTION_APP_NAMES)];
+
 /** Validates the arguments (every problem collected) and returns the settings they give. */
 function resolveSettings(
   name: string,
@@ -344,6 +407,7 @@ function resolveSettings(
 ): { checker: ArgumentChecker; settings: DedupForwardingQueueSettings } {
   const owner = ownerLabel("DedupForwardingQueue", name);
   const checker = new ArgumentChecker(owner);
+  checkDerivedNames(checker, "DedupForwardingQueue", name, DEDUP_FORWARDING_QUEUE_NAMES);
   const timeZone = args.timeZone ?? DEFAULTS.timeZone;
   checker.check(
     isIanaTimeZone(timeZone),
@@ -371,12 +435,6 @@ function resolveSettings(
   );
   const periods = checkWindows(checker, windows, timeZone, scheduleDelayValid ? scheduleDelaySeconds : undefined);
 
-  checker.check(
-    QUEUE_NAME.test(name),
-    "name",
-    name,
-    'cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
-  );
   const names = queueNames(name, windowNames, usesExisting(args.namespace));
   const longest = [names.work, ...Object.values(names.processing)].reduce((a, b) => (b.length > a.length ? b : a));
   checker.check(
@@ -392,6 +450,7 @@ function resolveSettings(
     "must be a function: async ({ dataSetId, period, window }) => void.",
   );
   checkNamespace(checker, args.namespace);
+  checkQueueTransforms(checker, args.transform, windowNames);
   checkActionGroupIds(checker, args.alarmActions);
 
   const settings: DedupForwardingQueueSettings = {
@@ -593,22 +652,23 @@ export class DedupForwardingQueue extends PatternComponent {
     this.fullyQualifiedNamespace = namespace.fullyQualifiedNamespace;
     this.namespaceId = namespace.id;
 
+    // Queue names in a shared namespace carry the project/stack suffix; the ones in the state stay.
+    const queueOptions = usesExisting(args.namespace)
+      ? { ...this.child, ...stableNameOptions("queueName") }
+      : this.child;
     this.workQueue = new servicebus.Queue(
       `${name}-work`,
       applyTransform(transform.workQueue, {
         ...queueScope,
         queueName: settings.workQueueName,
-        // One consumer per data set and period at a time: the SessionId is `<dataSetId>-<period>`.
-        requiresSession: true,
-        requiresDuplicateDetection: true,
+        ...FIXED_QUEUE_PROPERTIES.workQueue,
         duplicateDetectionHistoryTimeWindow: isoDuration(settings.workQueueDuplicateWindowSeconds),
         deadLetteringOnMessageExpiration: true,
         defaultMessageTimeToLive: isoDuration(settings.messageRetentionSeconds),
         maxDeliveryCount: settings.maxDeliveryCount,
         lockDuration: isoDuration(settings.lockDurationSeconds),
-        enablePartitioning: false,
       }),
-      this.child,
+      queueOptions,
     );
     this.workQueueName = settings.workQueueName;
 
@@ -619,20 +679,17 @@ export class DedupForwardingQueue extends PatternComponent {
       const queueArgs: servicebus.QueueArgs = {
         ...queueScope,
         queueName: window.queueName,
-        // A session-enabled queue cannot auto-forward; the SessionId still travels with the message.
-        requiresSession: false,
         // Scheduled messages are deduplicated when sent, so the window must span the whole period.
-        requiresDuplicateDetection: true,
+        ...FIXED_QUEUE_PROPERTIES.processingQueue,
         duplicateDetectionHistoryTimeWindow: isoDuration(window.duplicateWindowSeconds),
         // The work queue's name output: the destination must exist before a queue forwards to it.
         forwardTo: this.workQueue.name,
         deadLetteringOnMessageExpiration: true,
-        enablePartitioning: false,
       };
       const queue = new servicebus.Queue(
         `${name}-processing-${window.name}`,
         transform.processingQueue ? transform.processingQueue(queueArgs, window.name) : queueArgs,
-        this.child,
+        queueOptions,
       );
       this.processingQueues[window.name] = queue;
       this.processingQueueNames[window.name] = window.queueName;
@@ -802,7 +859,8 @@ export class DedupForwardingQueue extends PatternComponent {
         disableLocalAuth: !(allowLocalAuth ?? DEFAULTS.namespace.allowLocalAuth),
         minimumTlsVersion: "1.2",
       }),
-      this.child,
+      // A derived name changes with the project or stack name; the one in the state stays.
+      { ...this.child, ...(namespaceName ? {} : stableNameOptions("namespaceName")) },
     );
     return {
       resource: namespace,

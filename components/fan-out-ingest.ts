@@ -28,6 +28,7 @@ import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { PatternComponent, whenReported } from "./component";
 import { usesExisting } from "./existing";
 import {
+  FUNCTION_APP_NAMES,
   FunctionApp,
   type FunctionAppSettings,
   type FunctionAppTransform,
@@ -35,6 +36,7 @@ import {
   nonSecretAppSettings,
   validateFunctionAppArgs,
 } from "./function-app";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed, stableNameOptions } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel } from "./validation";
 import { checkActionGroupIds, checkResourceGroupName } from "./validators/azure-resource-id";
@@ -255,11 +257,20 @@ export function poisonQueueName(queue: string): string {
   return `${queue}${POISON_SUFFIX}`;
 }
 
+/** The physical names an ingest derives from its name. */
+const FAN_OUT_INGEST_NAMES: readonly DerivedName[] = [
+  ...prefixed("-functions", FUNCTION_APP_NAMES),
+  derived("<name>-chunk-created", NAME_RULES.eventSubscription),
+  derived("<name>-events", NAME_RULES.systemTopic),
+  derived("<name>-rg", NAME_RULES.resourceGroup),
+];
+
 /** Checks every argument and returns every problem, each with its fix. */
 export function validateFanOutIngestArgs<TItem>(name: string, args: FanOutIngestArgs<TItem>): ArgumentChecker {
   const owner = ownerLabel("FanOutIngest", name);
   const checker = new ArgumentChecker(owner);
   checkActionGroupIds(checker, args.alarmActions);
+  checkDerivedNames(checker, "FanOutIngest", name, FAN_OUT_INGEST_NAMES);
   checker.check(
     typeof args.source === "function",
     "source",
@@ -565,7 +576,8 @@ export class FanOutIngest<TItem = unknown> extends PatternComponent {
         transform.storageAccount,
         hardenedStorageAccountArgs({ logicalName: `${name}-data`, resourceGroupName, location: args.location }),
       ),
-      child,
+      // The derived name changes with the project or stack name; the one in the state stays.
+      { ...child, ...stableNameOptions("accountName") },
     );
     const account = this.storageAccount;
     const accountName = account.name;

@@ -17,6 +17,7 @@ import { denyInsecureTransport, MAX_MESSAGE_RETENTION_SECONDS, SNS_TOPIC_POLICY_
 import { PatternComponent } from "./component";
 import { type CreateOrUse, checkExisting, usesExisting } from "./existing";
 import {
+  LAMBDA_FUNCTION_NAMES,
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
@@ -25,6 +26,7 @@ import {
   checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
 import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { checkAlarmActionArns, isSnsTopicArn } from "./validators/arn";
@@ -121,8 +123,13 @@ export interface FifoIngesterArgs<T = unknown> {
 /** SQS: "visibility timeout at least six times the function timeout" for SQS event sources. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 const DEFAULT_TIMEOUT_SECONDS = 30;
-/** The longest name that still fits SQS's 80 characters once `-queue`, `-<7 random>` and `.fifo` are added. */
-const MAX_NAME_LENGTH = 61;
+/** The physical names an ingester derives from its name. */
+const FIFO_INGESTER_NAMES: readonly DerivedName[] = [
+  ...prefixed("-consumer", LAMBDA_FUNCTION_NAMES),
+  derived("<name>-queue", NAME_RULES.sqsFifoQueue),
+  derived("<name>-dlq", NAME_RULES.sqsFifoQueue),
+  derived("<name>-topic", NAME_RULES.snsFifoTopic),
+];
 
 /** The arguments with every default applied, in one place. */
 function withDefaults<T>(args: FifoIngesterArgs<T>) {
@@ -155,12 +162,7 @@ export function validateFifoIngesterArgs(name: string, args: FifoIngesterArgs<ne
   const { timeoutSeconds } = withDefaults(args);
   const reservedConcurrency = args.function?.reservedConcurrency;
 
-  checker.check(
-    new RegExp(`^[A-Za-z0-9_-]{1,${MAX_NAME_LENGTH}}$`).test(name),
-    "name",
-    name,
-    `cannot name SQS/SNS FIFO resources; use 1..${MAX_NAME_LENGTH} letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).`,
-  );
+  checkDerivedNames(checker, "FifoIngester", name, FIFO_INGESTER_NAMES);
   checker.check(
     typeof args.handler === "function",
     "handler",

@@ -15,6 +15,7 @@ import { type AzurePermission, checkAzurePermissions, grantRole } from "./azure-
 import { hardenedStorageAccountArgs } from "./azure-secure-defaults";
 import { whenReported } from "./component";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
+import { type DerivedName, derived, NAME_RULES, stableNameOptions } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, ownerLabel, refuseSecretValues } from "./validation";
 
@@ -97,6 +98,17 @@ export const FUNCTIONS_EXTENSION_BUNDLE = {
   id: "Microsoft.Azure.Functions.ExtensionBundle",
   version: "[4.0.0, 5.0.0)",
 };
+
+/**
+ * The physical names a FunctionApp named `<name>` gets from azure-native auto-naming, whose rules
+ * bind its name (the host storage account's name is derived to fit whatever the name is).
+ */
+export const FUNCTION_APP_NAMES: readonly DerivedName[] = [
+  derived("<name>-deployments", NAME_RULES.blobContainer),
+  derived("<name>-app", NAME_RULES.webSite),
+  derived("<name>-plan", NAME_RULES.appServicePlan),
+  derived("<name>-logs", NAME_RULES.logAnalyticsWorkspace),
+];
 
 /**
  * The files beside the bundle: host.json, and a package.json whose `main` is the bundle and whose
@@ -302,11 +314,18 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
         transform.hostStorage,
         hardenedStorageAccountArgs({ logicalName: `${name}-host`, resourceGroupName, location }),
       ),
-      { parent: this },
+      // The derived name changes with the project or stack name; the one in the state stays.
+      { parent: this, ...stableNameOptions("accountName") },
     );
     const deploymentContainer = new storage.BlobContainer(
       `${name}-deployments`,
-      { accountName: this.hostStorage.name, resourceGroupName, publicAccess: "None" },
+      {
+        accountName: this.hostStorage.name,
+        resourceGroupName,
+        // azure-native would copy the logical name, capitals included, which Blob storage refuses.
+        containerName: `${name}-deployments`.toLowerCase(),
+        publicAccess: "None",
+      },
       { parent: this },
     );
 

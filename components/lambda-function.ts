@@ -9,6 +9,7 @@ import { plainCallbackRuntime } from "../runtime/lambda/callback";
 import type { Callbacks } from "../runtime/shared/runtime-module";
 import { type Artifact, artifactOutput, type RuntimeEntry, runtimeEntry, saveArtifact } from "./artifact";
 import { whenReported } from "./component";
+import { type DerivedName, derived, NAME_RULES } from "./naming";
 import { applyTransform, type Transform } from "./transform";
 import { ArgumentChecker, describeValue, ownerLabel, refuseSecretValues } from "./validation";
 
@@ -114,6 +115,12 @@ const MAX_RESERVED_CONCURRENCY = 900;
 const LAMBDA_ARCHITECTURES: readonly string[] = ["arm64", "x86_64"];
 
 export const LAMBDA_NODE_MAJOR: Record<LambdaNodeRuntime, number> = { "nodejs22.x": 22, "nodejs24.x": 24 };
+
+/** The physical names a LambdaFunction named `<name>` gets from pulumi-aws auto-naming, whose rules bind its name. */
+export const LAMBDA_FUNCTION_NAMES: readonly DerivedName[] = [
+  derived("<name>-function", NAME_RULES.lambdaFunction),
+  derived("<name>-role", NAME_RULES.iamRole),
+];
 
 /** The runtime of a plain function: the `handler` callback is the Lambda handler. */
 const PLAIN_CALLBACK_ENTRY = runtimeEntry(plainCallbackRuntime, undefined);

@@ -25,11 +25,13 @@ import { runtimeEntry } from "./artifact";
 import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
+  LAMBDA_FUNCTION_NAMES,
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
 import { failureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, checkAlarmActionArns, checkTargetGroupArns } from "./validators/arn";
@@ -183,16 +185,36 @@ const SDK_MAX_ATTEMPTS = 8;
 /** Lambda's async invocation retries; each retry finds the action done (skipped) or redoes it idempotently. */
 const ATTACHER_RETRY_ATTEMPTS = 2;
 
+/**
+ * The instance tag that carries the persistent ENI's id (`eni-...`), beside the description under
+ * `tagKey`. It changes when the ENI is replaced, so the launch template changes with it.
+ */
+export const PERSISTENT_ENI_ID_TAG = "queue-patterns:persistent-eni-id";
+
 const LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING";
 const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 
 /** EC2 tag keys: 1..128 of letters, digits, spaces and `_ . : / = + - @`; the `aws:` prefix is reserved. */
 const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
 
+/**
+ * The physical names a group derives from its name. The group's own name (`<project>-<stack>-<name>`,
+ * 255 characters, any characters) and the launch template's (128) are never the tighter bound.
+ */
+const PERSISTENT_ENI_ASG_NAMES: readonly DerivedName[] = [
+  ...prefixed("-attacher", LAMBDA_FUNCTION_NAMES),
+  derived("<name>-failures", NAME_RULES.sqsQueue),
+  derived("<name>-launch", NAME_RULES.eventRule),
+  derived("<name>-terminate", NAME_RULES.eventRule),
+  derived("<name>-attach-eni", NAME_RULES.lifecycleHook),
+  derived("<name>-release-eni", NAME_RULES.lifecycleHook),
+];
+
 /** Checks every argument and returns the problems found (call `throwIfAny` to raise them). */
 export function validatePersistentEniAsgArgs(name: string, args: PersistentEniAsgArgs): ArgumentChecker {
   const settings = args.function ?? {};
   const checker = validateLambdaFunctionArgs(ownerLabel("PersistentEniAsg", name), settings, "function.");
+  checkDerivedNames(checker, "PersistentEniAsg", name, PERSISTENT_ENI_ASG_NAMES);
   checkNetworkInterface(checker, args.networkInterface);
 
   for (const [argument, value] of [
@@ -598,7 +620,13 @@ export class PersistentEniAsg extends PatternComponent {
         userData: pulumi
           .output(args.userData ?? persistentIpUserData(eni.privateIp))
           .apply((script) => Buffer.from(script, "utf8").toString("base64")),
-        tagSpecifications: [{ resourceType: "instance", tags: { Name: groupName, [tagKey]: eni.description } }],
+        tagSpecifications: [
+          {
+            resourceType: "instance",
+            // The ENI's id too: a replaced ENI changes the template, which cycles the instance (below).
+            tags: { Name: groupName, [tagKey]: eni.description, [PERSISTENT_ENI_ID_TAG]: eni.id },
+          },
+        ],
         updateDefaultVersion: true,
       }),
       this.child,
@@ -636,6 +664,11 @@ export class PersistentEniAsg extends PatternComponent {
         healthCheckGracePeriod: args.healthCheckGracePeriodSeconds ?? DEFAULTS.healthCheckGracePeriodSeconds,
         // Part of the group's creation, so its very first instance already waits for the attacher.
         initialLifecycleHooks,
+        // A new template version (a replaced ENI, another image) starts a refresh
+        // (terraform-provider-aws internal/service/autoscaling/group.go: a launch_template change sets
+        // shouldRefreshInstances): the instance is replaced and the attacher attaches the current ENI
+        // to the new one. The old instance goes first: only one instance can hold the ENI.
+        instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 0 } },
       }),
       {
         ...this.child,
@@ -718,7 +751,10 @@ export class PersistentEniAsg extends PatternComponent {
         description,
         tags: { Name: `${name}-persistent-eni` },
       }),
-      this.child,
+      // A new subnet or IP replaces the ENI (vpc_network_interface.go: subnet_id ForceNew, ForceNewIf
+      // on private_ips). The old one goes first, force-detached: two ENIs with one description would
+      // leave a launch ambiguous, and the instance refresh gives the new ENI a new instance.
+      { ...this.child, deleteBeforeReplace: true },
     );
     return {
       resource,

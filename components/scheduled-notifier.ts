@@ -26,6 +26,7 @@ import { denyInsecureTransport } from "./aws-secure-defaults";
 import { PatternComponent, whenReported } from "./component";
 import { checkExisting, type CreateOrUse, usesExisting } from "./existing";
 import {
+  LAMBDA_FUNCTION_NAMES,
   LambdaFunction,
   type LambdaFunctionSettings,
   type LambdaFunctionTransform,
@@ -33,6 +34,7 @@ import {
   checkSqsEventSourceMapping,
   validateLambdaFunctionArgs,
 } from "./lambda-function";
+import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "./naming";
 import { failureQueue, secureQueue } from "./secure-queue";
 import { applyTransform, type Transform } from "./transform";
 import { arnParts, checkAlarmActionArns, isCompleteSecretArn, isSecretsManagerSecretArn } from "./validators/arn";
@@ -207,11 +209,24 @@ const MAX_ENVIRONMENT_BYTES = 3072;
 
 const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
+/** The physical names a notifier derives from its name. */
+const SCHEDULED_NOTIFIER_NAMES: readonly DerivedName[] = [
+  ...prefixed("-producer", LAMBDA_FUNCTION_NAMES),
+  ...prefixed("-consumer", LAMBDA_FUNCTION_NAMES),
+  derived("<name>-scheduler-role", NAME_RULES.iamRole),
+  derived("<name>-schedule", NAME_RULES.schedule),
+  derived("<name>-jobs", NAME_RULES.sqsQueue),
+  derived("<name>-failed-runs", NAME_RULES.sqsQueue),
+  derived("<name>-dead-letters", NAME_RULES.sqsQueue),
+  derived("<name>-ledger", NAME_RULES.s3Bucket),
+];
+
 /** Checks every argument; returns all problems, for the component to throw before it registers anything. */
 export function validateScheduledNotifierArgs(name: string, args: ScheduledNotifierArgs<any>): ArgumentChecker {
   const owner = ownerLabel("ScheduledNotifier", name);
   const n = withDefaults(args);
   const checker = new ArgumentChecker(owner);
+  checkDerivedNames(checker, "ScheduledNotifier", name, SCHEDULED_NOTIFIER_NAMES);
 
   if (typeof args.schedule === "string") {
     const problem = scheduleExpressionProblem(args.schedule);

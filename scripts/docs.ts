@@ -103,6 +103,12 @@ export class ApiDocs {
     }
   }
 
+  /** The top-level arguments of an Args interface, in declaration order. */
+  argumentNames(interfaceName: string): string[] {
+    const type = this.checker.getDeclaredTypeOfSymbol(this.exported(interfaceName));
+    return this.checker.getPropertiesOfType(type).map((property) => property.name);
+  }
+
   /** The table of `kind` for `name`, as a region holds it. */
   table(kind: RegionKind, name: string): string {
     return kind === "args" ? this.argsTable(name) : this.outputsTable(name);

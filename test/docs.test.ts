@@ -186,6 +186,7 @@ const COMPONENT_OUTLINE = [
   "Minimal example",
   "Arguments",
   "Outputs",
+  "Changing it later",
   "Security",
   "Failure model",
   "Limits inherited from the service",

@@ -40,7 +40,7 @@ const AWS_FORMATS: { type: string; inputs: Record<string, unknown>; id: RegExp; 
   },
   {
     type: "aws:sns/topic:Topic",
-    inputs: { name: "listings.fifo" },
+    inputs: { name: "listings.fifo", fifoTopic: true },
     id: new RegExp(`^arn:aws:sns:${REGION}:${ACCOUNT}:listings\\.fifo$`),
     arn: new RegExp(`^arn:aws:sns:${REGION}:${ACCOUNT}:listings\\.fifo$`),
   },

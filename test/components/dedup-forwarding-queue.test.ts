@@ -605,7 +605,7 @@ describe("DedupForwardingQueue argument validation", () => {
       args: {},
       name: "-readings",
       message:
-        'DedupForwardingQueue "-readings": name "-readings" cannot prefix Service Bus queue names; use letters, digits, ".", "-" or "_", starting and ending with a letter or digit.',
+        'DedupForwardingQueue "-readings": name "-readings" starts with "-"; DedupForwardingQueue derives "<name>-fn-deployments" and Blob container names start with a letter or digit.',
     },
     {
       what: "a missing process callback",
@@ -645,6 +645,28 @@ describe("DedupForwardingQueue argument validation", () => {
       args: { function: { instanceMemoryMb: 1024 as 2048 } },
       message:
         'DedupForwardingQueue "readings": function.instanceMemoryMb 1024 is not a Flex Consumption instance size; use 2048 or 4096.',
+    },
+    {
+      what: "a work queue transform that changes what replaces the queue",
+      args: { transform: { workQueue: (queue) => ({ ...queue, enablePartitioning: true }) } },
+      message:
+        'DedupForwardingQueue "readings": transform.workQueue {"enablePartitioning":true} would change enablePartitioning from false: ' +
+        "Service Bus cannot change it on a queue, so the queue is deleted and recreated, losing every queued and scheduled message " +
+        "and the duplicate-detection history. Leave enablePartitioning as the component sets it.",
+    },
+    {
+      what: "a session-enabled processing queue",
+      args: { transform: { processingQueue: (queue) => ({ ...queue, requiresSession: true }) } },
+      message: [
+        'DedupForwardingQueue "readings": transform.processingQueue (window "daily") {"requiresSession":true} would change requiresSession from false: ' +
+          "Service Bus cannot change it on a queue, so the queue is deleted and recreated, losing every queued and scheduled message " +
+          "and the duplicate-detection history. A session-enabled processing queue cannot auto-forward to the work queue, either. " +
+          "Leave requiresSession as the component sets it.",
+        'DedupForwardingQueue "readings": transform.processingQueue (window "twoHourly") {"requiresSession":true} would change requiresSession from false: ' +
+          "Service Bus cannot change it on a queue, so the queue is deleted and recreated, losing every queued and scheduled message " +
+          "and the duplicate-detection history. A session-enabled processing queue cannot auto-forward to the work queue, either. " +
+          "Leave requiresSession as the component sets it.",
+      ].join("\n"),
     },
   ];
   for (const row of rows) {

@@ -29,7 +29,7 @@ const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 const arn = (service: string, name: string) => `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${name}`;
 const EXISTING_TOPIC = arn("sns", "listings-events.fifo");
 const STANDARD_TOPIC = arn("sns", "listings");
-const LONG_NAME = "l".repeat(62);
+const LONG_NAME = "l".repeat(39);
 
 interface Listing {
   id: string;
@@ -517,14 +517,14 @@ describe("FifoIngester argument validation", () => {
       args: {},
       name: "my.listings",
       message:
-        'FifoIngester "my.listings": name "my.listings" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).',
+        'FifoIngester "my.listings": name "my.listings" contains "."; FifoIngester derives "<name>-consumer-function" and Lambda function names allow only letters, digits, hyphens and underscores.',
     },
     {
       argument: "name",
-      what: "too long for an SQS FIFO queue name",
+      what: "too long for the consumer function's name",
       args: {},
       name: LONG_NAME,
-      message: `FifoIngester "${LONG_NAME}": name "${LONG_NAME}" cannot name SQS/SNS FIFO resources; use 1..61 letters, digits, hyphens or underscores (SQS names allow 80 characters with the "-queue-<random>.fifo" suffix).`,
+      message: `FifoIngester "${LONG_NAME}": name "${LONG_NAME}" is 39 characters; FifoIngester derives "<name>-consumer-function" (Lambda function names allow 64 characters including Pulumi's 8-character suffix), so name allows at most 38.`,
     },
     {
       argument: "topic.existing",

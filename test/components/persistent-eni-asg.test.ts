@@ -87,10 +87,18 @@ describe("PersistentEniAsg with a new ENI", () => {
     assert.deepEqual(metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
   });
 
-  it("tags every instance with Eth1 = the ENI's description", () => {
+  it("tags every instance with Eth1 = the ENI's description, and with the ENI's id", () => {
     const { tagSpecifications } = recorder.named(TEMPLATE, "web-template").inputs;
+    const eniId = recorder.named("aws:ec2/networkInterface:NetworkInterface", "web-eni").id;
     assert.deepEqual(tagSpecifications, [
-      { resourceType: "instance", tags: { Name: GROUP_NAME, Eth1: "queue-patterns/test/web persistent ENI" } },
+      {
+        resourceType: "instance",
+        tags: {
+          Name: GROUP_NAME,
+          Eth1: "queue-patterns/test/web persistent ENI",
+          "queue-patterns:persistent-eni-id": eniId,
+        },
+      },
     ]);
   });
 

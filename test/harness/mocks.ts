@@ -70,6 +70,12 @@ const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
 export class ResourceRecorder {
   readonly resources: RecordedResource[] = [];
   readonly calls: { token: string; inputs: Record<string, any> }[] = [];
+  /**
+   * The messages of every registration the provider refused (a name its service rejects, an
+   * auto-name longer than the provider allows). The engine reports them as failed steps, which an
+   * un-awaited output would hide, so tests read them here.
+   */
+  readonly rejected: string[] = [];
 
   /** Every recorded resource of a type token, e.g. `aws:sqs/queue:Queue`. */
   ofType(type: string): RecordedResource[] {
@@ -103,16 +109,43 @@ export class ResourceRecorder {
   }
 }
 
+/** The project and stack a program runs in: `pulumi.getProject()` and `pulumi.getStack()`. */
+export interface StackScope {
+  project: string;
+  stack: string;
+  /**
+   * The resources of the previous run of the program, standing for the state: an input named in a
+   * resource's `ignoreChanges` keeps its value from there, as the engine does
+   * (pkg/resource/deploy/step_generator.go, `processIgnoreChanges`).
+   */
+  prior?: ResourceRecorder;
+}
+
+/** Where registrations are recorded once the SDK's registration function is wrapped (once per process). */
+let registrations: { parents: Map<string, string>; options: Map<string, pulumi.CustomResourceOptions> } | undefined;
+
 /**
  * Installs recording mocks. `calls` maps function tokens to results; any other call throws.
- * Parents are recorded through a stack transformation, which sees each resource's options.
+ * Parents are recorded through a stack transformation, which sees each resource's options. Called
+ * again with another `scope`, the program that follows runs as that project and stack (a renamed
+ * stack or project) and records into a new recorder.
  */
-export function installMocks(calls: Record<string, CallMock> = {}): ResourceRecorder {
+export function installMocks(
+  calls: Record<string, CallMock> = {},
+  scope: StackScope = { project: "queue-patterns", stack: "test" },
+): ResourceRecorder {
   const recorder = new ResourceRecorder();
-  const parents = new Map<string, string>();
-  const options = new Map<string, pulumi.CustomResourceOptions>();
-  pulumi.runtime.setMocks(providerMocks(recorder, calls, parents, options), "queue-patterns", "test", false);
-  recordRegistrations(parents, options);
+  if (!registrations) {
+    registrations = { parents: new Map(), options: new Map() };
+    recordRegistrations(registrations.parents, registrations.options);
+  }
+  const { parents, options } = registrations;
+  pulumi.runtime.setMocks(
+    providerMocks(recorder, calls, parents, options, scope.prior),
+    scope.project,
+    scope.stack,
+    false,
+  );
   return recorder;
 }
 
@@ -127,17 +160,32 @@ export function providerMocks(
   calls: Record<string, CallMock> = {},
   parents = new Map<string, string>(),
   options = new Map<string, pulumi.CustomResourceOptions>(),
+  prior?: ResourceRecorder,
 ): pulumi.runtime.Mocks {
   const mockedCalls = { ...AZURE_CLIENT_CALLS, ...AWS_PUBLIC_PARAMETER_CALLS, ...calls };
   return {
     newResource(args) {
-      const { id, state } = providerState(args.type, args.name, args.inputs);
+      const registered = options.get(`${args.type}::${args.name}`) ?? {};
+      const old = prior?.resources.find((r) => r.type === args.type && r.name === args.name);
+      if (old) {
+        for (const key of registered.ignoreChanges ?? []) {
+          if (key in old.inputs) args = { ...args, inputs: { ...args.inputs, [key]: old.inputs[key] } };
+        }
+      }
+      let answer: ReturnType<typeof providerState>;
+      try {
+        answer = providerState(args.type, args.name, args.inputs);
+      } catch (error) {
+        recorder.rejected.push((error as Error).message);
+        throw error;
+      }
+      const { id, state } = answer;
       recorder.resources.push({
         type: args.type,
         name: args.name,
         inputs: args.inputs,
         parent: parents.get(`${args.type}::${args.name}`),
-        options: options.get(`${args.type}::${args.name}`) ?? {},
+        options: registered,
         custom: args.custom ?? true,
         id,
         state,

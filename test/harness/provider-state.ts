@@ -32,13 +32,75 @@ export function stableGuid(seed: string): string {
 }
 
 /**
- * The name a provider's auto-naming gives a resource the program did not name: the logical name, a
- * dash and 7 random characters (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming);
- * FIFO queues and topics keep their required `.fifo` suffix.
+ * How pulumi-aws auto-names each type (provider/resources.go of pulumi/pulumi-aws): the property that
+ * carries the name, `tfbridge.AutoName(<property>, <maxlen>, "-")` -- the logical name, a dash and 7
+ * random hex characters, at most `maxLength` -- and, for S3, `AutoNameTransform` lowercasing it; SQS
+ * and SNS add `.fifo` after the random part for FIFO queues and topics (their `PostTransform`), so
+ * the bridge's length check does not count it. Types the file does not list get the bridge's default,
+ * `SetAutonaming(255, "-")`.
  */
-function autoName(logicalName: string, inputs: Record<string, any>): string {
-  const fifo = inputs.fifoQueue === true || inputs.fifoTopic === true;
-  return `${logicalName}-${stableHex(logicalName, 7)}${fifo ? ".fifo" : ""}`;
+const AWS_AUTONAME: Record<string, { property: string; maxLength: number; lowercase?: boolean; fifo?: string }> = {
+  "aws:lambda/function:Function": { property: "name", maxLength: 64 },
+  "aws:iam/role:Role": { property: "name", maxLength: 64 },
+  "aws:sqs/queue:Queue": { property: "name", maxLength: 80, fifo: "fifoQueue" },
+  "aws:sns/topic:Topic": { property: "name", maxLength: 256, fifo: "fifoTopic" },
+  "aws:s3/bucket:Bucket": { property: "bucket", maxLength: 63, lowercase: true },
+  "aws:cloudwatch/eventRule:EventRule": { property: "name", maxLength: 64 },
+  "aws:scheduler/schedule:Schedule": { property: "name", maxLength: 64 },
+  "aws:cloudwatch/logGroup:LogGroup": { property: "name", maxLength: 512 },
+  "aws:ec2/launchTemplate:LaunchTemplate": { property: "name", maxLength: 128 },
+  "aws:iam/rolePolicy:RolePolicy": { property: "name", maxLength: 128 },
+};
+
+/**
+ * Pulumi's `resource.NewUniqueHex(prefix, randlen, maxlen)` (sdk/go/common/resource/properties.go),
+ * which the bridge's AutoName calls with `prefix` = logical name + "-": its error text when the
+ * result would be too long. The random part is derived from the name, so a plan is stable.
+ */
+function newUniqueHex(prefix: string, randomLength: number, maxLength: number, seed: string): string {
+  if (prefix.length + randomLength > maxLength) {
+    throw new Error(`name '${prefix}' plus ${randomLength} random chars is longer than maximum length ${maxLength}`);
+  }
+  return `${prefix}${stableHex(seed, randomLength)}`;
+}
+
+/** The name pulumi-aws's auto-naming gives a resource of `type` the program did not name. */
+function autoName(type: string, logicalName: string, inputs: Record<string, any>): string {
+  const rule = AWS_AUTONAME[type] ?? { property: "name", maxLength: 255 };
+  const name = newUniqueHex(`${logicalName}-`, 7, rule.maxLength, logicalName);
+  const fifo = rule.fifo !== undefined && inputs[rule.fifo] === true;
+  return `${rule.lowercase ? name.toLowerCase() : name}${fifo ? ".fifo" : ""}`;
+}
+
+/**
+ * What each AWS API accepts as a name (the `Name` parameter of CreateFunction, CreateRole,
+ * CreateQueue, CreateTopic, PutRule, CreateSchedule, CreateLogGroup, CreateLaunchTemplate,
+ * PutRolePolicy, PutLifecycleHook, CreateAutoScalingGroup, CreateSecret, PutMetricAlarm in each
+ * service's API reference; S3's "General purpose bucket naming rules"). The call fails at create
+ * time, halfway through `pulumi up`, when the name breaks it.
+ */
+const AWS_NAME_RULES: Record<string, (name: string, inputs: Record<string, any>) => boolean> = {
+  "aws:lambda/function:Function": (n) => /^[A-Za-z0-9_-]{1,64}$/.test(n),
+  "aws:iam/role:Role": (n) => /^[\w+=,.@-]{1,64}$/.test(n),
+  "aws:sqs/queue:Queue": (n, inputs) =>
+    inputs.fifoQueue === true ? /^[A-Za-z0-9_-]{1,75}\.fifo$/.test(n) : /^[A-Za-z0-9_-]{1,80}$/.test(n),
+  "aws:sns/topic:Topic": (n, inputs) =>
+    inputs.fifoTopic === true ? /^[A-Za-z0-9_-]{1,251}\.fifo$/.test(n) : /^[A-Za-z0-9_-]{1,256}$/.test(n),
+  "aws:s3/bucket:Bucket": (n) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(n) && !n.includes(".."),
+  "aws:cloudwatch/eventRule:EventRule": (n) => /^[A-Za-z0-9._-]{1,64}$/.test(n),
+  "aws:scheduler/schedule:Schedule": (n) => /^[A-Za-z0-9._-]{1,64}$/.test(n),
+  "aws:cloudwatch/logGroup:LogGroup": (n) => /^[A-Za-z0-9._/#-]{1,512}$/.test(n),
+  "aws:ec2/launchTemplate:LaunchTemplate": (n) => /^[A-Za-z0-9()./_-]{3,128}$/.test(n),
+  "aws:iam/rolePolicy:RolePolicy": (n) => /^[\w+=,.@-]{1,128}$/.test(n),
+  "aws:autoscaling/lifecycleHook:LifecycleHook": (n) => /^[A-Za-z0-9/_-]{1,255}$/.test(n),
+  "aws:autoscaling/group:Group": (n) => n.length >= 1 && n.length <= 255,
+  "aws:secretsmanager/secret:Secret": (n) => /^[A-Za-z0-9/_+=.@-]{1,512}$/.test(n),
+  "aws:cloudwatch/metricAlarm:MetricAlarm": (n) => n.length >= 1 && n.length <= 255,
+};
+
+/** An error as a provider reports a create call the service refused for the name. */
+function nameRejected(type: string, logicalName: string, name: string): Error {
+  return new Error(`${type} "${logicalName}": the service rejects the name "${name}" (${name.length} characters)`);
 }
 
 const arn = (service: string, resource: string, region = MOCK_REGION) =>
@@ -85,7 +147,7 @@ const AWS: Record<string, AwsState> = {
     state: {},
   }),
   "aws:lambda/permission:Permission": (_, inputs, logical) => ({
-    id: inputs.statementId ?? autoName(logical, {}),
+    id: inputs.statementId ?? autoName("aws:lambda/permission:Permission", logical, {}),
     state: {},
   }),
   "aws:iam/role:Role": (name) => ({
@@ -107,7 +169,7 @@ const AWS: Record<string, AwsState> = {
     return { id: `${bus}${name}`, state: { name, arn: arn("events", `rule/${bus}${name}`) } };
   },
   "aws:cloudwatch/eventTarget:EventTarget": (_, inputs, logical) => {
-    const targetId = inputs.targetId ?? autoName(logical, {});
+    const targetId = inputs.targetId ?? autoName("aws:cloudwatch/eventTarget:EventTarget", logical, {});
     return { id: `${inputs.rule}-${targetId}`, state: { targetId } };
   },
   "aws:cloudwatch/metricAlarm:MetricAlarm": (name) => ({
@@ -130,8 +192,7 @@ const AWS: Record<string, AwsState> = {
     const versionId = stableGuid(logical);
     return { id: `${inputs.secretId}|${versionId}`, state: { arn: inputs.secretId, versionId } };
   },
-  "aws:s3/bucket:Bucket": (_, inputs, logical) => {
-    const bucket = inputs.bucket ?? autoName(logical, {}).toLowerCase();
+  "aws:s3/bucket:Bucket": (bucket) => {
     return {
       id: bucket,
       state: {
@@ -155,7 +216,8 @@ const AWS: Record<string, AwsState> = {
     state: {},
   }),
   "aws:ec2/networkInterface:NetworkInterface": (_, inputs, logical) => {
-    const id = `eni-${stableHex(logical, 17)}`;
+    // A replaced ENI (another subnet or IP) is a new ENI, with a new id.
+    const id = `eni-${stableHex(`${logical}/${inputs.subnetId}/${inputs.privateIps}`, 17)}`;
     return {
       id,
       state: {
@@ -166,12 +228,12 @@ const AWS: Record<string, AwsState> = {
       },
     };
   },
-  "aws:ec2/launchTemplate:LaunchTemplate": (_, inputs, logical) => {
+  "aws:ec2/launchTemplate:LaunchTemplate": (physical, _, logical) => {
     const id = `lt-${stableHex(logical, 17)}`;
     return {
       id,
       state: {
-        name: inputs.name ?? autoName(logical, {}),
+        name: physical,
         arn: arn("ec2", `launch-template/${id}`),
         latestVersion: 1,
         defaultVersion: 1,
@@ -222,15 +284,55 @@ const AZURE_NAME_INPUTS: Record<string, string> = {
 };
 
 /**
- * azure-native's auto-name: the logical name and 8 random characters (storage accounts allow only
- * lowercase letters and digits, so no dash); role assignments are named by a GUID.
+ * Child resources (a PUT path under another resource's), which azure-native names after their
+ * logical name alone (pulumi/pulumi-azure-native#519, "Auto-naming").
+ */
+const AZURE_CHILD_TYPES = new Set([
+  "azure-native:storage:BlobContainer",
+  "azure-native:storage:Queue",
+  "azure-native:servicebus:Queue",
+  "azure-native:eventgrid:SystemTopicEventSubscription",
+]);
+
+/**
+ * azure-native's auto-name: a top-level resource gets the logical name and 8 random characters, no
+ * separator (storage accounts allow only lowercase letters and digits, so other characters are
+ * dropped); a child resource the logical name as it is; role assignments a GUID.
  */
 function azureAutoName(type: string, logicalName: string): string {
   if (type === "azure-native:authorization:RoleAssignment") return stableGuid(logicalName);
+  if (AZURE_CHILD_TYPES.has(type)) return logicalName;
   const suffix = stableHex(logicalName, 8);
   if (type === "azure-native:storage:StorageAccount") return `${logicalName.replace(/[^a-z0-9]/g, "")}${suffix}`;
   return `${logicalName}${suffix}`;
 }
+
+const STORAGE_CHILD = (n: string) => /^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(n) && !n.includes("--");
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * What ARM accepts as each type's name
+ * (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules): a PUT
+ * with another name fails, halfway through `pulumi up`.
+ */
+const AZURE_NAME_RULES: Record<string, (name: string) => boolean> = {
+  "azure-native:storage:StorageAccount": (n) => /^[a-z0-9]{3,24}$/.test(n),
+  "azure-native:storage:BlobContainer": STORAGE_CHILD,
+  "azure-native:storage:Queue": STORAGE_CHILD,
+  "azure-native:storage:ManagementPolicy": (n) => n === "default",
+  "azure-native:web:WebApp": (n) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])$/.test(n),
+  "azure-native:web:AppServicePlan": (n) => /^[A-Za-z0-9-]{1,60}$/.test(n),
+  "azure-native:operationalinsights:Workspace": (n) => /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(n),
+  "azure-native:applicationinsights:Component": (n) => /^[^%&\\?/\p{Cc}]{1,260}$/u.test(n),
+  "azure-native:servicebus:Namespace": (n) =>
+    /^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$/.test(n) && !/-(sb|mgmt)$/i.test(n),
+  "azure-native:servicebus:Queue": (n) => /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/.test(n),
+  "azure-native:eventgrid:SystemTopic": (n) => /^[A-Za-z0-9-]{3,128}$/.test(n),
+  "azure-native:eventgrid:SystemTopicEventSubscription": (n) => /^[A-Za-z0-9-]{3,64}$/.test(n),
+  "azure-native:resources:ResourceGroup": (n) => /^[\w().-]{0,89}[\w()-]$/u.test(n),
+  "azure-native:monitor:MetricAlert": (n) => /^[^*#&+:<>?@%{}\\/]{1,260}$/.test(n),
+  "azure-native:authorization:RoleAssignment": (n) => GUID.test(n),
+};
 
 /** A resource id under a resource group (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules). */
 function groupResourceId(resourceGroup: string, armType: string, name: string): string {
@@ -239,6 +341,8 @@ function groupResourceId(resourceGroup: string, armType: string, name: string): 
 
 function azureState(type: string, logicalName: string, inputs: Record<string, any>): ProviderState {
   const name: string = inputs[AZURE_NAME_INPUTS[type] ?? "name"] ?? azureAutoName(type, logicalName);
+  const accepts = AZURE_NAME_RULES[type];
+  if (accepts && !accepts(name)) throw nameRejected(type, logicalName, name);
   const group: string = inputs.resourceGroupName ?? "rg";
   const account = () => groupResourceId(group, "Microsoft.Storage/storageAccounts", inputs.accountName);
   const state: Record<string, any> = { name };
@@ -306,7 +410,10 @@ function azureState(type: string, logicalName: string, inputs: Record<string, an
 export function providerState(type: string, logicalName: string, inputs: Record<string, any>): ProviderState {
   const aws = AWS[type];
   if (aws) {
-    const physical: string = inputs.name ?? autoName(logicalName, inputs);
+    const property = AWS_AUTONAME[type]?.property ?? "name";
+    const physical: string = inputs[property] ?? autoName(type, logicalName, inputs);
+    const accepts = AWS_NAME_RULES[type];
+    if (accepts && !accepts(physical, inputs)) throw nameRejected(type, logicalName, physical);
     const { id, state } = aws(physical, inputs, logicalName);
     return { id, state: { ...inputs, ...state, id } };
   }

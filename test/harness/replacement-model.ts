@@ -1,0 +1,239 @@
+/**
+ * A model of what the providers do when an input of a resource this project creates changes: which
+ * inputs replace the resource, and whether the replacement is deleted first. Each row cites the
+ * provider source it follows:
+ *
+ * - pulumi-aws: the Terraform schema's `ForceNew` (and `CustomizeDiff` `ForceNewIf`) in
+ *   hashicorp/terraform-provider-aws, bridged by pulumi-terraform-bridge, whose `Diff`
+ *   (pkg/tfbridge/provider.go) asks for delete-before-replace when the resource has an auto-named
+ *   property the program set itself (two resources cannot hold one fixed name).
+ * - azure-native: a changed path parameter of the resource's PUT URL (its own name, its parent's
+ *   name, `resourceGroupName`) or a property in `forceNewMap` (provider/pkg/gen/replacement.go)
+ *   replaces it; `location` replaces every tracked resource; and azure-native deletes before it
+ *   replaces any resource whose name the program set rather than its auto-naming
+ *   (provider/pkg/provider/provider.go `Diff`).
+ *
+ * The engine uses the old value for an input named in `ignoreChanges`
+ * (pulumi/pulumi pkg/resource/deploy/step_generator.go, `processIgnoreChanges`), so such an input
+ * never replaces anything.
+ */
+import { isDeepStrictEqual } from "node:util";
+import type { RecordedResource } from "./mocks";
+
+export interface ReplacementRow {
+  /** Inputs whose change replaces the resource. */
+  replacedBy: readonly string[];
+  /** Whether a replacement deletes the old resource first, given the new inputs. */
+  deletesFirst: (inputs: Record<string, any>) => boolean;
+  /** What a replacement loses, for a resource that holds data; absent for the others. */
+  loses?: string;
+  /** The provider source the row follows. */
+  source: string;
+}
+
+const TF_AWS = "hashicorp/terraform-provider-aws internal/service/";
+/** The bridge deletes first when the program set the auto-named property itself. */
+const namedBy = (property: string) => (inputs: Record<string, any>) => inputs[property] !== undefined;
+const AZURE_GEN = "pulumi/pulumi-azure-native provider/pkg/gen/replacement.go and the PUT path";
+/** azure-native deletes first unless it auto-named the resource; every name below is the program's or auto. */
+const azureNamedBy = namedBy;
+
+export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
+  "aws:sqs/queue:Queue": {
+    replacedBy: ["name", "namePrefix", "fifoQueue"],
+    deletesFirst: namedBy("name"),
+    loses: "every message in the queue",
+    source: `${TF_AWS}sqs/queue.go (name, name_prefix, fifo_queue: ForceNew)`,
+  },
+  "aws:sns/topic:Topic": {
+    replacedBy: ["name", "namePrefix", "fifoTopic"],
+    deletesFirst: namedBy("name"),
+    loses: "its subscriptions and the messages in flight",
+    source: `${TF_AWS}sns/topic.go (name, name_prefix, fifo_topic: ForceNew)`,
+  },
+  "aws:s3/bucket:Bucket": {
+    replacedBy: ["bucket", "bucketPrefix", "objectLockEnabled"],
+    deletesFirst: namedBy("bucket"),
+    loses: "every object in it (the delete fails while it holds objects, unless forceDestroy)",
+    source: `${TF_AWS}s3/bucket.go (bucket, bucket_prefix, object_lock_enabled: ForceNew)`,
+  },
+  "aws:secretsmanager/secret:Secret": {
+    replacedBy: ["name", "namePrefix"],
+    deletesFirst: namedBy("name"),
+    loses: "the secret's versions (the old secret is scheduled for deletion)",
+    source: `${TF_AWS}secretsmanager/secret.go (name, name_prefix: ForceNew)`,
+  },
+  "aws:ec2/networkInterface:NetworkInterface": {
+    replacedBy: ["subnetId", "privateIp", "privateIps", "privateIpList", "interfaceType"],
+    deletesFirst: () => false,
+    loses: "its private IP address and its attachment (the old ENI is force-detached when deleted)",
+    source: `${TF_AWS}ec2/vpc_network_interface.go (subnet_id, private_ip, interface_type: ForceNew; CustomizeDiff ForceNewIf on private_ips, private_ip_list)`,
+  },
+  "aws:autoscaling/group:Group": {
+    replacedBy: ["name", "namePrefix"],
+    deletesFirst: namedBy("name"),
+    loses: "its running instances",
+    source: `${TF_AWS}autoscaling/group.go (name, name_prefix: ForceNew)`,
+  },
+  "aws:lambda/function:Function": {
+    replacedBy: ["name", "packageType"],
+    deletesFirst: namedBy("name"),
+    source: `${TF_AWS}lambda/function.go (function_name, package_type: ForceNew)`,
+  },
+  "aws:iam/role:Role": {
+    replacedBy: ["name", "namePrefix", "path"],
+    deletesFirst: namedBy("name"),
+    source: `${TF_AWS}iam/role.go (name, name_prefix, path: ForceNew)`,
+  },
+  "aws:ec2/launchTemplate:LaunchTemplate": {
+    replacedBy: ["name", "namePrefix"],
+    deletesFirst: namedBy("name"),
+    source: `${TF_AWS}ec2/ec2_launch_template.go (name, name_prefix: ForceNew)`,
+  },
+  "aws:cloudwatch/eventRule:EventRule": {
+    replacedBy: ["name", "namePrefix", "eventBusName"],
+    deletesFirst: namedBy("name"),
+    source: `${TF_AWS}events/rule.go (name, name_prefix, event_bus_name: ForceNew)`,
+  },
+  "aws:scheduler/schedule:Schedule": {
+    replacedBy: ["name", "namePrefix", "groupName"],
+    deletesFirst: namedBy("name"),
+    source: `${TF_AWS}scheduler/schedule.go (name, name_prefix, group_name: ForceNew)`,
+  },
+  "aws:lambda/eventSourceMapping:EventSourceMapping": {
+    replacedBy: ["eventSourceArn", "startingPosition", "startingPositionTimestamp"],
+    deletesFirst: () => false,
+    source: `${TF_AWS}lambda/event_source_mapping.go (event_source_arn, starting_position: ForceNew)`,
+  },
+  "aws:sns/topicSubscription:TopicSubscription": {
+    replacedBy: ["topic", "protocol", "endpoint"],
+    deletesFirst: () => false,
+    source: `${TF_AWS}sns/topic_subscription.go (topic_arn, protocol, endpoint: ForceNew)`,
+  },
+  "azure-native:storage:StorageAccount": {
+    replacedBy: ["accountName", "resourceGroupName", "location"],
+    deletesFirst: azureNamedBy("accountName"),
+    loses: "every blob, queue message and the deployment package in it",
+    source: `${AZURE_GEN} (accountName, resourceGroupName; location)`,
+  },
+  "azure-native:storage:BlobContainer": {
+    replacedBy: ["containerName", "accountName", "resourceGroupName"],
+    deletesFirst: azureNamedBy("containerName"),
+    loses: "every blob in it",
+    source: `${AZURE_GEN} (containerName, accountName, resourceGroupName)`,
+  },
+  "azure-native:storage:Queue": {
+    replacedBy: ["queueName", "accountName", "resourceGroupName"],
+    deletesFirst: azureNamedBy("queueName"),
+    loses: "every message in it",
+    source: `${AZURE_GEN} (queueName, accountName, resourceGroupName)`,
+  },
+  "azure-native:servicebus:Namespace": {
+    replacedBy: ["namespaceName", "resourceGroupName", "location"],
+    deletesFirst: azureNamedBy("namespaceName"),
+    loses: "every queue in it and their messages",
+    source: `${AZURE_GEN} (namespaceName, resourceGroupName; location)`,
+  },
+  "azure-native:servicebus:Queue": {
+    replacedBy: [
+      "queueName",
+      "namespaceName",
+      "resourceGroupName",
+      "requiresSession",
+      "requiresDuplicateDetection",
+      "enablePartitioning",
+    ],
+    deletesFirst: azureNamedBy("queueName"),
+    loses: "every queued and scheduled message and the duplicate-detection history",
+    source: `${AZURE_GEN} (queueName, namespaceName, resourceGroupName; forceNewMap: requiresSession, requiresDuplicateDetection, enablePartitioning)`,
+  },
+  "azure-native:eventgrid:SystemTopic": {
+    replacedBy: ["systemTopicName", "resourceGroupName", "location", "source", "topicType"],
+    deletesFirst: azureNamedBy("systemTopicName"),
+    source: `${AZURE_GEN} (systemTopicName, resourceGroupName; forceNewMap: source, topicType)`,
+  },
+  "azure-native:eventgrid:SystemTopicEventSubscription": {
+    replacedBy: ["eventSubscriptionName", "systemTopicName", "resourceGroupName"],
+    deletesFirst: azureNamedBy("eventSubscriptionName"),
+    source: `${AZURE_GEN} (eventSubscriptionName, systemTopicName, resourceGroupName)`,
+  },
+  "azure-native:web:WebApp": {
+    replacedBy: ["name", "resourceGroupName", "location"],
+    deletesFirst: azureNamedBy("name"),
+    source: `${AZURE_GEN} (name, resourceGroupName; location)`,
+  },
+  "azure-native:web:AppServicePlan": {
+    replacedBy: ["name", "resourceGroupName", "location"],
+    deletesFirst: azureNamedBy("name"),
+    source: `${AZURE_GEN} (name, resourceGroupName; location)`,
+  },
+};
+
+/** What the engine would do to one child between two runs of the program. */
+export type ChangeImpact =
+  "unchanged" | "updated in place" | "replaced create-first" | "replaced delete-first" | "deleted" | "created";
+
+export interface ChildImpact {
+  type: string;
+  name: string;
+  impact: ChangeImpact;
+  /** The inputs that changed, after `ignoreChanges`. */
+  changed: string[];
+  /** The changed inputs that replace it. */
+  replacing: string[];
+  /** What a replacement loses, when the child holds data. */
+  loses?: string;
+}
+
+/** The inputs of `after` that differ from `before`, leaving out those the engine ignores. */
+function changedInputs(before: RecordedResource, after: RecordedResource): string[] {
+  const ignored = new Set(after.options.ignoreChanges ?? []);
+  const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
+  return [...keys].filter((key) => !ignored.has(key) && !isDeepStrictEqual(before.inputs[key], after.inputs[key]));
+}
+
+/**
+ * Classifies every custom child (matched by type and logical name, as URNs are): those of `after`
+ * against `before`, then those only one side declares (deleted or created by the update).
+ */
+export function classifyChanges(before: RecordedResource[], after: RecordedResource[]): ChildImpact[] {
+  const key = (r: RecordedResource) => `${r.type}::${r.name}`;
+  const earlier = new Map(before.filter((r) => r.custom).map((r) => [key(r), r]));
+  const later = new Set(after.filter((r) => r.custom).map(key));
+  const matched = after
+    .filter((r) => r.custom && earlier.has(key(r)))
+    .map((r): ChildImpact => {
+      const old = earlier.get(key(r)) as RecordedResource;
+      const changed = changedInputs(old, r);
+      const row = REPLACEMENT_MODEL[r.type];
+      const replaceOnChanges = r.options.replaceOnChanges ?? [];
+      const replacing = changed.filter((k) => row?.replacedBy.includes(k) || replaceOnChanges.includes(k));
+      let impact: ChangeImpact = changed.length === 0 ? "unchanged" : "updated in place";
+      if (replacing.length > 0) {
+        const deleteFirst = r.options.deleteBeforeReplace === true || (row?.deletesFirst(r.inputs) ?? false);
+        impact = deleteFirst ? "replaced delete-first" : "replaced create-first";
+      }
+      return { type: r.type, name: r.name, impact, changed, replacing, loses: row?.loses };
+    });
+  const one = (r: RecordedResource, impact: ChangeImpact): ChildImpact => ({
+    type: r.type,
+    name: r.name,
+    impact,
+    changed: [],
+    replacing: [],
+    loses: REPLACEMENT_MODEL[r.type]?.loses,
+  });
+  const deleted = before.filter((r) => r.custom && !later.has(key(r))).map((r) => one(r, "deleted"));
+  const created = after.filter((r) => r.custom && !earlier.has(key(r))).map((r) => one(r, "created"));
+  return [...matched, ...deleted, ...created];
+}
+
+/** Whether the change loses what a child holds: a data holder replaced or deleted. */
+export function losesData(impact: ChildImpact): boolean {
+  return (
+    impact.loses !== undefined &&
+    (impact.impact === "replaced create-first" ||
+      impact.impact === "replaced delete-first" ||
+      impact.impact === "deleted")
+  );
+}
