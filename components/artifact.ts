@@ -120,7 +120,7 @@ const CAPTURE_HELP =
 /** Serializes every callback, bundles the entry and zips the result. */
 export async function buildArtifact<C extends Callbacks>(spec: ArtifactSpec<C>): Promise<Artifact> {
   const serialized = await serializeCallbacks(spec);
-  const bundle = await bundleEntry(spec, serialized);
+  const bundle = await bundleOnce(spec, serialized);
   const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
   const zip = zipDeterministic(files);
   return {
@@ -267,6 +267,24 @@ function factoryExportName(spec: ArtifactSpec): string {
 function moduleRoots(): string[] {
   const packageRoot = findPackageRoot(__dirname);
   return [...new Set([process.cwd(), packageRoot])].map((dir) => path.join(dir, "node_modules"));
+}
+
+/**
+ * Bundles built by this process, by everything that decides their bytes besides files on disk, which
+ * do not change while a program runs: a stack builds the same callbacks for several components, and
+ * tests build one component many times.
+ */
+const bundlesBuilt = new Map<string, string>();
+
+async function bundleOnce(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
+  const key = createHash("sha256")
+    .update(JSON.stringify([entrySource(spec, serialized), serialized, spec.nodeMajor, spec.external, spec.host]))
+    .digest("hex");
+  const built = bundlesBuilt.get(key);
+  if (built !== undefined) return built;
+  const bundle = await bundleEntry(spec, serialized);
+  bundlesBuilt.set(key, bundle);
+  return bundle;
 }
 
 async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
