@@ -188,6 +188,7 @@ const FAN_OUT: ComponentChanges<FanOutIngestArgs<number>> = {
     chunkRetentionDays: (b) => ({ ...b, chunkRetentionDays: 3 }),
     eventDelivery: (b) => ({ ...b, eventDelivery: { maxDeliveryCount: 5 } }),
     systemTopic: (b) => ({ ...b, systemTopic: { existing: "uploads-topic" } }),
+    alarmActions: (b) => ({ ...b, alarmActions: [ACTION_GROUP] }),
     environment: (b) => ({ ...b, environment: { MODE: "strict" } }),
     function: (b) => ({ ...b, function: { instanceMemoryMb: 4096 } }),
     transform: (b) => ({ ...b, transform: { eventSubscription: (a) => ({ ...a, labels: ["uploads"] }) } }),
