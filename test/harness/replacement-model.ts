@@ -70,10 +70,11 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
     source: `${TF_AWS}secretsmanager/secret.go (name, name_prefix: ForceNew)`,
   },
   "aws:ec2/networkInterface:NetworkInterface": {
-    replacedBy: ["subnetId", "privateIp", "privateIps", "privateIpList", "interfaceType"],
+    // private_ip is Optional+Computed, not ForceNew: only the CustomizeDiff below replaces for an IP.
+    replacedBy: ["subnetId", "privateIps", "privateIpList", "interfaceType"],
     deletesFirst: () => false,
     loses: "its private IP address and its attachment (the old ENI is force-detached when deleted)",
-    source: `${TF_AWS}ec2/vpc_network_interface.go (subnet_id, private_ip, interface_type: ForceNew; CustomizeDiff ForceNewIf on private_ips, private_ip_list)`,
+    source: `${TF_AWS}ec2/vpc_network_interface.go ResourceNetworkInterface (subnet_id, interface_type: ForceNew; CustomizeDiff ForceNewIf on private_ips when the old primary IP leaves the set, on private_ip_list when its first IP changes)`,
   },
   "aws:autoscaling/group:Group": {
     replacedBy: ["name", "namePrefix"],
@@ -82,14 +83,14 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
     source: `${TF_AWS}autoscaling/group.go (name, name_prefix: ForceNew)`,
   },
   "aws:lambda/function:Function": {
-    replacedBy: ["name", "packageType"],
+    replacedBy: ["name", "packageType", "tenancyConfig"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}lambda/function.go (function_name, package_type: ForceNew)`,
+    source: `${TF_AWS}lambda/function.go resourceFunction (function_name, package_type, tenancy_config: ForceNew)`,
   },
   "aws:iam/role:Role": {
     replacedBy: ["name", "namePrefix", "path"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}iam/role.go (name, name_prefix, path: ForceNew)`,
+    source: `${TF_AWS}iam/role.go ResourceRole (name, name_prefix, path: ForceNew)`,
   },
   "aws:ec2/launchTemplate:LaunchTemplate": {
     replacedBy: ["name", "namePrefix"],
@@ -99,22 +100,22 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
   "aws:cloudwatch/eventRule:EventRule": {
     replacedBy: ["name", "namePrefix", "eventBusName"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}events/rule.go (name, name_prefix, event_bus_name: ForceNew)`,
+    source: `${TF_AWS}events/rule.go resourceRule (name, name_prefix, event_bus_name: ForceNew)`,
   },
   "aws:scheduler/schedule:Schedule": {
     replacedBy: ["name", "namePrefix", "groupName"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}scheduler/schedule.go (name, name_prefix, group_name: ForceNew)`,
+    source: `${TF_AWS}scheduler/schedule.go resourceSchedule (name, name_prefix, group_name: ForceNew)`,
   },
   "aws:lambda/eventSourceMapping:EventSourceMapping": {
     replacedBy: ["eventSourceArn", "startingPosition", "startingPositionTimestamp"],
     deletesFirst: () => false,
-    source: `${TF_AWS}lambda/event_source_mapping.go (event_source_arn, starting_position: ForceNew)`,
+    source: `${TF_AWS}lambda/event_source_mapping.go resourceEventSourceMapping (event_source_arn, starting_position, starting_position_timestamp: ForceNew; function_name updates in place)`,
   },
   "aws:sns/topicSubscription:TopicSubscription": {
     replacedBy: ["topic", "protocol", "endpoint"],
     deletesFirst: () => false,
-    source: `${TF_AWS}sns/topic_subscription.go (topic_arn, protocol, endpoint: ForceNew)`,
+    source: `${TF_AWS}sns/topic_subscription.go subscriptionSchema (topic_arn, protocol, endpoint: ForceNew)`,
   },
   "azure-native:storage:StorageAccount": {
     replacedBy: ["accountName", "resourceGroupName", "location", "isHnsEnabled"],
