@@ -63,15 +63,18 @@ export interface PhysicalNameRule {
 }
 
 /**
- * pulumi-aws auto-names a resource `<logical name>-<7 random hex>` (tfbridge.AutoName with the "-"
- * separator, provider/resources.go), an 8-character suffix; FIFO queues and topics then get `.fifo`.
+ * pulumi-aws auto-names a resource `<logical name>-<7 random hex>` (pulumi/pulumi-aws
+ * provider/resources.go: tfbridge.AutoName / AutoNameWithCustomOptions with Separator "-" and
+ * Randlen 7, through pulumi/pulumi resource.NewUniqueHex), an 8-character suffix; FIFO queues and
+ * topics then get `.fifo` from their PostTransform.
  */
 const PULUMI_AWS_SUFFIX = { length: 8, text: "Pulumi's 8-character suffix" };
 const PULUMI_AWS_FIFO_SUFFIX = { length: 13, text: 'Pulumi\'s 8-character suffix and ".fifo"' };
 /**
- * azure-native auto-names a top-level resource `<logical name><8 random hex>`, no separator, and a
- * child resource (a blob container, an event subscription) after its logical name alone
- * (pulumi/pulumi-azure-native#519, "Auto-naming").
+ * azure-native auto-names a top-level resource `<logical name><8 random hex>`, no separator
+ * (`AutoNameRandom`), and a child resource (a blob container, an event subscription) after its
+ * logical name alone (`AutoNameCopy`): `getDefaultName` in pulumi/pulumi-azure-native
+ * provider/pkg/provider/provider.go.
  */
 const AZURE_NATIVE_SUFFIX = { length: 8, text: "azure-native's 8-character suffix" };
 const NONE = { length: 0, text: "no suffix" };
@@ -114,10 +117,12 @@ export const NAME_RULES = {
     character: /[A-Za-z0-9_-]/,
     characters: "letters, digits, hyphens and underscores",
   },
+  // SNS itself allows 256 characters, but pulumi-aws's auto-name for a topic
+  // (AutoNameWithCustomOptions, Maxlen 80) refuses more than 80 before it appends ".fifo".
   snsFifoTopic: {
-    names: "SNS FIFO topic names",
-    maxLength: 256,
-    suffix: PULUMI_AWS_FIFO_SUFFIX,
+    names: 'SNS topic names as pulumi-aws auto-names them (before ".fifo")',
+    maxLength: 80,
+    suffix: PULUMI_AWS_SUFFIX,
     character: /[A-Za-z0-9_-]/,
     characters: "letters, digits, hyphens and underscores",
   },

@@ -169,6 +169,21 @@ describe("component names", () => {
       () => providerState("aws:sqs/queue:Queue", "q".repeat(72), { fifoQueue: true }),
       /the service rejects the name "q{72}-[0-9a-f]{7}\.fifo" \(85 characters\)/,
     );
+    // pulumi-aws auto-names SNS topics up to 80 characters before ".fifo" (resources.go, "aws_sns_topic").
+    assert.doesNotThrow(() => providerState("aws:sns/topic:Topic", "t".repeat(72), { fifoTopic: true }));
+    assert.throws(() => providerState("aws:sns/topic:Topic", "t".repeat(73), { fifoTopic: true }), {
+      message: `name '${"t".repeat(73)}-' plus 7 random chars is longer than maximum length 80`,
+    });
+    // Types resources.go does not list get setAutonaming's 255; the service's 64 then refuses.
+    assert.throws(
+      () => providerState("aws:scheduler/schedule:Schedule", "s".repeat(60), {}),
+      /the service rejects the name "s{60}-[0-9a-f]{7}" \(68 characters\)/,
+    );
+    // azure-native's random auto-name drops nothing: capitals reach ARM and a storage account refuses them.
+    assert.throws(
+      () => providerState("azure-native:storage:StorageAccount", "Data", { resourceGroupName: "rg" }),
+      /rejects the name "Data[0-9a-f]{8}"/,
+    );
     assert.throws(
       () => providerState("aws:s3/bucket:Bucket", "a_b-ledger", {}),
       /aws:s3\/bucket:Bucket "a_b-ledger": the service rejects the name/,

@@ -32,30 +32,42 @@ export function stableGuid(seed: string): string {
 }
 
 /**
- * How pulumi-aws auto-names each type (provider/resources.go of pulumi/pulumi-aws): the property that
- * carries the name, `tfbridge.AutoName(<property>, <maxlen>, "-")` -- the logical name, a dash and 7
- * random hex characters, at most `maxLength` -- and, for S3, `AutoNameTransform` lowercasing it; SQS
- * and SNS add `.fifo` after the random part for FIFO queues and topics (their `PostTransform`), so
- * the bridge's length check does not count it. Types the file does not list get the bridge's default,
- * `SetAutonaming(255, "-")`.
+ * How pulumi-aws auto-names each type, read from pulumi/pulumi-aws provider/resources.go
+ * (`ProviderFromMeta`, the `Resources` entry of each TF type, and `setAutonaming`): the property
+ * that carries the name and `tfbridge.AutoName(<property>, <maxlen>, "-")` -- the logical name, a
+ * dash and 7 random hex characters, at most `maxLength` -- and, for S3, `AutoNameTransform`
+ * lowercasing it; SQS and SNS add `.fifo` after the random part for FIFO queues and topics (the
+ * `PostTransform` of their `AutoNameWithCustomOptions`, applied after the bridge's length check, so
+ * that check does not count it). Types the file does not list by field get `setAutonaming`'s
+ * `AutoName("name", 255, "-")`: the service's own limit (AWS_NAME_RULES) then refuses the name at
+ * create time instead.
  */
 const AWS_AUTONAME: Record<string, { property: string; maxLength: number; lowercase?: boolean; fifo?: string }> = {
+  // "aws_lambda_function": "function_name": tfbridge.AutoName("name", 64, "-")
   "aws:lambda/function:Function": { property: "name", maxLength: 64 },
+  // "aws_iam_role": "name": tfbridge.AutoName("name", 64, "-")
   "aws:iam/role:Role": { property: "name", maxLength: 64 },
+  // "aws_sqs_queue": AutoNameWithCustomOptions{Separator "-", Maxlen 80, Randlen 7, PostTransform ".fifo"}
   "aws:sqs/queue:Queue": { property: "name", maxLength: 80, fifo: "fifoQueue" },
-  "aws:sns/topic:Topic": { property: "name", maxLength: 256, fifo: "fifoTopic" },
+  // "aws_sns_topic": AutoNameWithCustomOptions{Separator "-", Maxlen 80, Randlen 7, PostTransform ".fifo"}
+  "aws:sns/topic:Topic": { property: "name", maxLength: 80, fifo: "fifoTopic" },
+  // "aws_s3_bucket": "bucket": tfbridge.AutoNameTransform("bucket", 63, strings.ToLower)
   "aws:s3/bucket:Bucket": { property: "bucket", maxLength: 63, lowercase: true },
+  // "aws_cloudwatch_event_rule": "name": tfbridge.AutoName("name", 64, "-")
   "aws:cloudwatch/eventRule:EventRule": { property: "name", maxLength: 64 },
-  "aws:scheduler/schedule:Schedule": { property: "name", maxLength: 64 },
-  "aws:cloudwatch/logGroup:LogGroup": { property: "name", maxLength: 512 },
-  "aws:ec2/launchTemplate:LaunchTemplate": { property: "name", maxLength: 128 },
-  "aws:iam/rolePolicy:RolePolicy": { property: "name", maxLength: 128 },
+  // aws_scheduler_schedule, aws_cloudwatch_log_group, aws_launch_template, aws_iam_role_policy: no
+  // field entry, so setAutonaming's AutoName("name", 255, "-").
+  "aws:scheduler/schedule:Schedule": { property: "name", maxLength: 255 },
+  "aws:cloudwatch/logGroup:LogGroup": { property: "name", maxLength: 255 },
+  "aws:ec2/launchTemplate:LaunchTemplate": { property: "name", maxLength: 255 },
+  "aws:iam/rolePolicy:RolePolicy": { property: "name", maxLength: 255 },
 };
 
 /**
- * Pulumi's `resource.NewUniqueHex(prefix, randlen, maxlen)` (sdk/go/common/resource/properties.go),
- * which the bridge's AutoName calls with `prefix` = logical name + "-": its error text when the
- * result would be too long. The random part is derived from the name, so a plan is stable.
+ * Pulumi's `resource.NewUniqueHex(prefix, randlen, maxlen)` (pulumi/pulumi
+ * sdk/go/common/resource/properties.go), which the bridge's AutoName calls with `prefix` = logical
+ * name + "-" and randlen 7 (so the suffix is 8 characters with the dash): its error text when
+ * `len(prefix) + randlen > maxlen`. The random part is derived from the name, so a plan is stable.
  */
 function newUniqueHex(prefix: string, randomLength: number, maxLength: number, seed: string): string {
   if (prefix.length + randomLength > maxLength) {
@@ -284,10 +296,11 @@ const AZURE_NAME_INPUTS: Record<string, string> = {
 };
 
 /**
- * Child resources (a PUT path under another resource's), which azure-native names after their
- * logical name alone (pulumi/pulumi-azure-native#519, "Auto-naming").
+ * Child resources (a PUT path under another resource's), which azure-native auto-names with
+ * `AutoNameCopy`: the logical name alone, no suffix (`getDefaultName`,
+ * provider/pkg/provider/provider.go).
  */
-const AZURE_CHILD_TYPES = new Set([
+export const AZURE_CHILD_TYPES = new Set([
   "azure-native:storage:BlobContainer",
   "azure-native:storage:Queue",
   "azure-native:servicebus:Queue",
@@ -295,16 +308,17 @@ const AZURE_CHILD_TYPES = new Set([
 ]);
 
 /**
- * azure-native's auto-name: a top-level resource gets the logical name and 8 random characters, no
- * separator (storage accounts allow only lowercase letters and digits, so other characters are
- * dropped); a child resource the logical name as it is; role assignments a GUID.
+ * azure-native's auto-name, `getDefaultName` in pulumi/pulumi-azure-native
+ * provider/pkg/provider/provider.go: `AutoNameRandom` is the logical name and 8 random hex
+ * characters, no separator and no length cap (`resource.NewUniqueName(seed, name, 8, 0, nil)`), with
+ * nothing dropped, so a logical name with capitals or hyphens gives a storage account name ARM
+ * refuses; `AutoNameCopy` (the child resources below) is the logical name as it is; `AutoNameUuid`
+ * (role assignments) a GUID.
  */
 function azureAutoName(type: string, logicalName: string): string {
   if (type === "azure-native:authorization:RoleAssignment") return stableGuid(logicalName);
   if (AZURE_CHILD_TYPES.has(type)) return logicalName;
-  const suffix = stableHex(logicalName, 8);
-  if (type === "azure-native:storage:StorageAccount") return `${logicalName.replace(/[^a-z0-9]/g, "")}${suffix}`;
-  return `${logicalName}${suffix}`;
+  return `${logicalName}${stableHex(logicalName, 8)}`;
 }
 
 const STORAGE_CHILD = (n: string) => /^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(n) && !n.includes("--");

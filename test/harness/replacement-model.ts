@@ -7,11 +7,14 @@
  *   hashicorp/terraform-provider-aws, bridged by pulumi-terraform-bridge, whose `Diff`
  *   (pkg/tfbridge/provider.go) asks for delete-before-replace when the resource has an auto-named
  *   property the program set itself (two resources cannot hold one fixed name).
- * - azure-native: a changed path parameter of the resource's PUT URL (its own name, its parent's
- *   name, `resourceGroupName`) or a property in `forceNewMap` (provider/pkg/gen/replacement.go)
- *   replaces it; `location` replaces every tracked resource; and azure-native deletes before it
- *   replaces any resource whose name the program set rather than its auto-naming
- *   (provider/pkg/provider/provider.go `Diff`).
+ * - azure-native: `calculateDetailedDiff` (provider/pkg/provider/diff.go) replaces a resource when a
+ *   parameter of its PUT path changes (its own name, its parent's name, `resourceGroupName`) or a
+ *   property marked ForceNew: those in `forceNewMap` (provider/pkg/gen/replacement.go) and those the
+ *   API spec marks `x-ms-mutability` create-only, which is how `location` replaces every tracked
+ *   resource. Its `getDefaultName` (provider/pkg/provider/provider.go) records
+ *   `__createBeforeDelete` only for a name it made at random (`AutoNameRandom`); a name the program
+ *   set, and the logical name it copies for a child resource (`AutoNameCopy`), carry no flag, so
+ *   their replacement deletes first.
  *
  * The engine uses the old value for an input named in `ignoreChanges`
  * (pulumi/pulumi pkg/resource/deploy/step_generator.go, `processIgnoreChanges`), so such an input
@@ -34,9 +37,12 @@ export interface ReplacementRow {
 const TF_AWS = "hashicorp/terraform-provider-aws internal/service/";
 /** The bridge deletes first when the program set the auto-named property itself. */
 const namedBy = (property: string) => (inputs: Record<string, any>) => inputs[property] !== undefined;
-const AZURE_GEN = "pulumi/pulumi-azure-native provider/pkg/gen/replacement.go and the PUT path";
-/** azure-native deletes first unless it auto-named the resource; every name below is the program's or auto. */
+const AZURE_GEN =
+  "pulumi/pulumi-azure-native provider/pkg/provider/diff.go calculateDetailedDiff (PUT path parameters, ForceNew) and provider/pkg/gen/replacement.go forceNewMap";
+/** azure-native deletes first unless it named the resource at random (`AutoNameRandom`). */
 const azureNamedBy = namedBy;
+/** A child azure-native names by copying the logical name: delete-first whether or not the program named it. */
+const azureCopyNamed = () => true;
 
 export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
   "aws:sqs/queue:Queue": {
@@ -64,10 +70,11 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
     source: `${TF_AWS}secretsmanager/secret.go (name, name_prefix: ForceNew)`,
   },
   "aws:ec2/networkInterface:NetworkInterface": {
-    replacedBy: ["subnetId", "privateIp", "privateIps", "privateIpList", "interfaceType"],
+    // private_ip is Optional+Computed, not ForceNew: only the CustomizeDiff below replaces for an IP.
+    replacedBy: ["subnetId", "privateIps", "privateIpList", "interfaceType"],
     deletesFirst: () => false,
     loses: "its private IP address and its attachment (the old ENI is force-detached when deleted)",
-    source: `${TF_AWS}ec2/vpc_network_interface.go (subnet_id, private_ip, interface_type: ForceNew; CustomizeDiff ForceNewIf on private_ips, private_ip_list)`,
+    source: `${TF_AWS}ec2/vpc_network_interface.go ResourceNetworkInterface (subnet_id, interface_type: ForceNew; CustomizeDiff ForceNewIf on private_ips when the old primary IP leaves the set, on private_ip_list when its first IP changes)`,
   },
   "aws:autoscaling/group:Group": {
     replacedBy: ["name", "namePrefix"],
@@ -76,14 +83,14 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
     source: `${TF_AWS}autoscaling/group.go (name, name_prefix: ForceNew)`,
   },
   "aws:lambda/function:Function": {
-    replacedBy: ["name", "packageType"],
+    replacedBy: ["name", "packageType", "tenancyConfig"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}lambda/function.go (function_name, package_type: ForceNew)`,
+    source: `${TF_AWS}lambda/function.go resourceFunction (function_name, package_type, tenancy_config: ForceNew)`,
   },
   "aws:iam/role:Role": {
     replacedBy: ["name", "namePrefix", "path"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}iam/role.go (name, name_prefix, path: ForceNew)`,
+    source: `${TF_AWS}iam/role.go ResourceRole (name, name_prefix, path: ForceNew)`,
   },
   "aws:ec2/launchTemplate:LaunchTemplate": {
     replacedBy: ["name", "namePrefix"],
@@ -93,46 +100,46 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
   "aws:cloudwatch/eventRule:EventRule": {
     replacedBy: ["name", "namePrefix", "eventBusName"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}events/rule.go (name, name_prefix, event_bus_name: ForceNew)`,
+    source: `${TF_AWS}events/rule.go resourceRule (name, name_prefix, event_bus_name: ForceNew)`,
   },
   "aws:scheduler/schedule:Schedule": {
     replacedBy: ["name", "namePrefix", "groupName"],
     deletesFirst: namedBy("name"),
-    source: `${TF_AWS}scheduler/schedule.go (name, name_prefix, group_name: ForceNew)`,
+    source: `${TF_AWS}scheduler/schedule.go resourceSchedule (name, name_prefix, group_name: ForceNew)`,
   },
   "aws:lambda/eventSourceMapping:EventSourceMapping": {
     replacedBy: ["eventSourceArn", "startingPosition", "startingPositionTimestamp"],
     deletesFirst: () => false,
-    source: `${TF_AWS}lambda/event_source_mapping.go (event_source_arn, starting_position: ForceNew)`,
+    source: `${TF_AWS}lambda/event_source_mapping.go resourceEventSourceMapping (event_source_arn, starting_position, starting_position_timestamp: ForceNew; function_name updates in place)`,
   },
   "aws:sns/topicSubscription:TopicSubscription": {
     replacedBy: ["topic", "protocol", "endpoint"],
     deletesFirst: () => false,
-    source: `${TF_AWS}sns/topic_subscription.go (topic_arn, protocol, endpoint: ForceNew)`,
+    source: `${TF_AWS}sns/topic_subscription.go subscriptionSchema (topic_arn, protocol, endpoint: ForceNew)`,
   },
   "azure-native:storage:StorageAccount": {
-    replacedBy: ["accountName", "resourceGroupName", "location"],
+    replacedBy: ["accountName", "resourceGroupName", "location", "isHnsEnabled"],
     deletesFirst: azureNamedBy("accountName"),
     loses: "every blob, queue message and the deployment package in it",
-    source: `${AZURE_GEN} (accountName, resourceGroupName; location)`,
+    source: `${AZURE_GEN} (path: accountName, resourceGroupName; forceNewMap Storage.StorageAccount: isHnsEnabled, location)`,
   },
   "azure-native:storage:BlobContainer": {
     replacedBy: ["containerName", "accountName", "resourceGroupName"],
-    deletesFirst: azureNamedBy("containerName"),
+    deletesFirst: azureCopyNamed,
     loses: "every blob in it",
-    source: `${AZURE_GEN} (containerName, accountName, resourceGroupName)`,
+    source: `${AZURE_GEN} (path: containerName, accountName, resourceGroupName; forceNewMap Storage.BlobContainer: none)`,
   },
   "azure-native:storage:Queue": {
     replacedBy: ["queueName", "accountName", "resourceGroupName"],
-    deletesFirst: azureNamedBy("queueName"),
+    deletesFirst: azureCopyNamed,
     loses: "every message in it",
-    source: `${AZURE_GEN} (queueName, accountName, resourceGroupName)`,
+    source: `${AZURE_GEN} (path: queueName, accountName, resourceGroupName)`,
   },
   "azure-native:servicebus:Namespace": {
     replacedBy: ["namespaceName", "resourceGroupName", "location"],
     deletesFirst: azureNamedBy("namespaceName"),
     loses: "every queue in it and their messages",
-    source: `${AZURE_GEN} (namespaceName, resourceGroupName; location)`,
+    source: `${AZURE_GEN} (path: namespaceName, resourceGroupName; location create-only; noForceNewMap: zoneRedundant updates in place)`,
   },
   "azure-native:servicebus:Queue": {
     replacedBy: [
@@ -143,29 +150,35 @@ export const REPLACEMENT_MODEL: Record<string, ReplacementRow> = {
       "requiresDuplicateDetection",
       "enablePartitioning",
     ],
-    deletesFirst: azureNamedBy("queueName"),
+    deletesFirst: azureCopyNamed,
     loses: "every queued and scheduled message and the duplicate-detection history",
-    source: `${AZURE_GEN} (queueName, namespaceName, resourceGroupName; forceNewMap: requiresSession, requiresDuplicateDetection, enablePartitioning)`,
+    source: `${AZURE_GEN} (path: queueName, namespaceName, resourceGroupName; forceNewMap ServiceBus.Queue: requiresDuplicateDetection, requiresSession, enablePartitioning)`,
   },
   "azure-native:eventgrid:SystemTopic": {
     replacedBy: ["systemTopicName", "resourceGroupName", "location", "source", "topicType"],
     deletesFirst: azureNamedBy("systemTopicName"),
-    source: `${AZURE_GEN} (systemTopicName, resourceGroupName; forceNewMap: source, topicType)`,
+    source: `${AZURE_GEN} (path: systemTopicName, resourceGroupName; location create-only; source and topicType are not in forceNewMap, modelled as the EventGrid spec's create-only properties)`,
   },
   "azure-native:eventgrid:SystemTopicEventSubscription": {
     replacedBy: ["eventSubscriptionName", "systemTopicName", "resourceGroupName"],
-    deletesFirst: azureNamedBy("eventSubscriptionName"),
-    source: `${AZURE_GEN} (eventSubscriptionName, systemTopicName, resourceGroupName)`,
+    deletesFirst: azureCopyNamed,
+    source: `${AZURE_GEN} (path: eventSubscriptionName, systemTopicName, resourceGroupName)`,
   },
   "azure-native:web:WebApp": {
-    replacedBy: ["name", "resourceGroupName", "location"],
+    replacedBy: ["name", "resourceGroupName", "location", "kind"],
     deletesFirst: azureNamedBy("name"),
-    source: `${AZURE_GEN} (name, resourceGroupName; location)`,
+    source: `${AZURE_GEN} (path: name, resourceGroupName; forceNewMap Web.WebApp: location, kind)`,
   },
   "azure-native:web:AppServicePlan": {
     replacedBy: ["name", "resourceGroupName", "location"],
     deletesFirst: azureNamedBy("name"),
-    source: `${AZURE_GEN} (name, resourceGroupName; location)`,
+    source: `${AZURE_GEN} (path: name, resourceGroupName; forceNewMap Web.AppServicePlan: empty, "covered by x-ms-mutability": location)`,
+  },
+  "azure-native:authorization:RoleAssignment": {
+    replacedBy: ["roleAssignmentName", "scope", "principalId"],
+    // AutoNameUuid is a random name, so azure-native records __createBeforeDelete for it.
+    deletesFirst: azureNamedBy("roleAssignmentName"),
+    source: `${AZURE_GEN} (path: roleAssignmentName, scope; forceNewMap Authorization.RoleAssignment: principalId, scope)`,
   },
 };
 
