@@ -311,9 +311,14 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+const FUNCTION = "() => ...";
+
 /** A value as the table shows it: functions as `() => ...`, at most 60 characters. */
 function describeValue(value: unknown): string {
-  const text = JSON.stringify(value, (_key, v) => (typeof v === "function" ? "() => ..." : v)) ?? "undefined";
+  const text = (JSON.stringify(value, (_key, v) => (typeof v === "function" ? FUNCTION : v)) ?? "undefined").replaceAll(
+    JSON.stringify(FUNCTION),
+    FUNCTION,
+  );
   const short = text.length <= 60 ? text : `${text.slice(0, 57)}...`;
   return `\`${short.replace(/`/g, "'")}\``;
 }
