@@ -2,7 +2,10 @@
  * `npm run docs`: writes the argument and output tables of docs/*.md from the TSDoc of the public
  * API, so a default or a description is written once, next to the code. A region reads
  * `<!-- generated:args FifoIngesterArgs -->` (or `generated:outputs FifoIngester`) ... `<!-- /generated -->`.
- * `--check` writes nothing and exits non-zero, naming each file and region that differs.
+ * A `generated:changes FifoIngesterArgs` region ("Changing it later") is written from the change
+ * cases of test/harness/change-cases.ts, which deploy each argument's change under the mocks (a few
+ * minutes); the argument-changes test fails when one of its rows differs from what its case does now.
+ * `--check` writes nothing, runs no change case, and exits non-zero, naming each file and region that differs.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -32,7 +35,7 @@ export const DOCUMENTED_OUTPUTS = [
   "FunctionApp",
 ] as const;
 
-export type RegionKind = "args" | "outputs";
+export type RegionKind = "args" | "outputs" | "changes";
 
 /** One generated region of a page: its kind, the documented name, and the table between its markers. */
 export interface Region {
@@ -42,7 +45,7 @@ export interface Region {
   body: string;
 }
 
-const REGION = /<!-- generated:(args|outputs) (\w+) -->([\s\S]*?)<!-- \/generated -->/g;
+const REGION = /<!-- generated:(args|outputs|changes) (\w+) -->([\s\S]*?)<!-- \/generated -->/g;
 
 /** Every generated region of a Markdown text, in order. */
 export function regionsOf(markdown: string): Region[] {
@@ -54,14 +57,17 @@ export function regionsOf(markdown: string): Region[] {
 }
 
 /**
- * The text with every generated region's body replaced by what `generate` returns for it, set off by
- * blank lines as Prettier writes a table next to a comment.
+ * The text with every generated region's body replaced by what `generate` returns for it (given
+ * the body it holds now), set off by blank lines as Prettier writes a table next to a comment.
  */
-export function replaceRegions(markdown: string, generate: (kind: RegionKind, name: string) => string): string {
+export function replaceRegions(
+  markdown: string,
+  generate: (kind: RegionKind, name: string, body: string) => string,
+): string {
   return markdown.replace(
     REGION,
-    (_match, kind: RegionKind, name: string) =>
-      `<!-- generated:${kind} ${name} -->\n\n${generate(kind, name)}\n\n<!-- /generated -->`,
+    (_match, kind: RegionKind, name: string, body: string) =>
+      `<!-- generated:${kind} ${name} -->\n\n${generate(kind, name, body.trim())}\n\n<!-- /generated -->`,
   );
 }
 
@@ -109,8 +115,8 @@ export class ApiDocs {
     return this.checker.getPropertiesOfType(type).map((property) => property.name);
   }
 
-  /** The table of `kind` for `name`, as a region holds it. */
-  table(kind: RegionKind, name: string): string {
+  /** The table of `kind` ("args" or "outputs") for `name`, as a region holds it. */
+  table(kind: Exclude<RegionKind, "changes">, name: string): string {
     return kind === "args" ? this.argsTable(name) : this.outputsTable(name);
   }
 
@@ -278,14 +284,20 @@ export interface StaleRegion {
   name: string;
 }
 
-/** Each page's text as generated now, and the regions that differ from the committed text. */
+/**
+ * Each page's text as generated now, and the regions that differ from the committed text. A
+ * "changes" region is rewritten only when `changeTables` holds its Args interface; otherwise it keeps its text.
+ */
 export function generatePages(
   docs: ApiDocs,
   pages: string[],
+  changeTables: ReadonlyMap<string, string> = new Map(),
 ): { file: string; text: string; generated: string; stale: StaleRegion[] }[] {
   return pages.map((file) => {
     const text = fs.readFileSync(file, "utf8");
-    const generated = replaceRegions(text, (kind, name) => docs.table(kind, name));
+    const generated = replaceRegions(text, (kind, name, body) =>
+      kind === "changes" ? (changeTables.get(name) ?? body) : docs.table(kind, name),
+    );
     const wanted = regionsOf(generated);
     const stale = regionsOf(text)
       .filter((region, i) => region.body !== wanted[i].body)
@@ -294,12 +306,29 @@ export function generatePages(
   });
 }
 
-function main(argv: string[]): number {
+/**
+ * The "Changing it later" table of each Args interface a page has a changes region for, from its
+ * change cases. The cases module installs the mocks when loaded, so it is loaded only here.
+ */
+async function changeTables(pages: string[]): Promise<Map<string, string>> {
+  const cases = require("../test/harness/change-cases") as typeof import("../test/harness/change-cases");
+  const tables = new Map<string, string>();
+  for (const page of pages) {
+    for (const region of regionsOf(fs.readFileSync(page, "utf8")).filter((r) => r.kind === "changes")) {
+      const impacts = await cases.componentImpacts(cases.casesOf(region.name));
+      tables.set(region.name, markdownTable(cases.CHANGES_HEADER, impacts.map(cases.changeRow)));
+    }
+  }
+  return tables;
+}
+
+async function main(argv: string[]): Promise<number> {
   const check = argv.includes("--check");
   const root = repoRoot();
   const docs = new ApiDocs(libraryProgram(root), root);
+  const pages = docPages(root);
   const stale: StaleRegion[] = [];
-  for (const page of generatePages(docs, docPages(root))) {
+  for (const page of generatePages(docs, pages, check ? new Map() : await changeTables(pages))) {
     stale.push(...page.stale);
     if (!check && page.generated !== page.text) fs.writeFileSync(page.file, page.generated);
   }
@@ -314,4 +343,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (require.main === module) process.exit(main(process.argv.slice(2)));
+if (require.main === module) main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -21,6 +21,14 @@ import {
 const root = repoRoot();
 const relative = (file: string) => path.relative(root, file);
 
+const COMPONENT_PAGES: Record<string, string> = {
+  "fan-out-ingest.md": "FanOutIngest",
+  "fifo-ingester.md": "FifoIngester",
+  "persistent-eni-asg.md": "PersistentEniAsg",
+  "scheduled-notifier.md": "ScheduledNotifier",
+  "dedup-forwarding-queue.md": "DedupForwardingQueue",
+};
+
 describe("generated tables", () => {
   let docs: ApiDocs;
   before(() => {
@@ -34,6 +42,22 @@ describe("generated tables", () => {
         stale.map((region) => `${relative(region.file)}: generated:${region.kind} ${region.name}`),
         [],
         "these regions differ from the TSDoc; run npm run docs and commit the result",
+      );
+    });
+  }
+
+  // The cells come from deploying each change (the argument-changes test checks them); the rows must
+  // be the arguments there are now.
+  for (const [page, component] of Object.entries(COMPONENT_PAGES)) {
+    it(`docs/${page}: its "Changing it later" table has one row per argument of ${component}Args`, () => {
+      const region = regionsOf(fs.readFileSync(path.join(root, "docs", page), "utf8")).find(
+        (r) => r.kind === "changes",
+      );
+      const rows = (region?.body ?? "").split("\n").slice(2);
+      assert.deepEqual(
+        rows.map((row) => row.split("|")[1].trim().replace(/`/g, "")).sort(),
+        docs.argumentNames(`${component}Args`).sort(),
+        `docs/${page}: run npm run docs`,
       );
     });
   }
@@ -193,14 +217,6 @@ const COMPONENT_OUTLINE = [
   "Cost when idle",
 ];
 
-const COMPONENT_PAGES: Record<string, string> = {
-  "fan-out-ingest.md": "FanOutIngest",
-  "fifo-ingester.md": "FifoIngester",
-  "persistent-eni-asg.md": "PersistentEniAsg",
-  "scheduled-notifier.md": "ScheduledNotifier",
-  "dedup-forwarding-queue.md": "DedupForwardingQueue",
-};
-
 describe("component pages", () => {
   for (const [page, component] of Object.entries(COMPONENT_PAGES)) {
     it(`docs/${page} follows the component outline and holds ${component}'s tables`, () => {
@@ -213,8 +229,8 @@ describe("component pages", () => {
       );
       assert.deepEqual(
         regionsOf(text).map(({ kind, name }) => `${kind} ${name}`),
-        [`args ${component}Args`, `outputs ${component}`],
-        `docs/${page}: the Arguments and Outputs sections hold the generated regions`,
+        [`args ${component}Args`, `outputs ${component}`, `changes ${component}Args`],
+        `docs/${page}: the Arguments, Outputs and Changing it later sections hold the generated regions`,
       );
       assert.match(text, /```mermaid/, `docs/${page}: "What it builds" has a Mermaid diagram`);
     });
