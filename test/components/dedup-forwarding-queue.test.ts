@@ -1,16 +1,15 @@
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
+import {
+  EXISTING_NAMESPACE_LOOKUP,
+  installMocks,
+  MOCK_SUBSCRIPTION,
+  type RecordedResource,
+  resolve,
+} from "../harness/mocks";
 
-const recorder = installMocks({
-  "azure-native:servicebus:getNamespace": (inputs) => ({
-    name: inputs.namespaceName,
-    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
-    sku: { name: "Standard" },
-    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
-  }),
-});
+const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 
 import { unzipSync } from "fflate";
 import { zipBytes } from "../../components/artifact";

@@ -8,9 +8,9 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   type CallMock,
+  EXISTING_NAMESPACE_LOOKUP,
   existingEniLookup,
   installMocks,
-  MOCK_SUBSCRIPTION,
   type ResourceRecorder,
 } from "../harness/mocks";
 
@@ -22,12 +22,7 @@ const CALLS: Record<string, CallMock> = {
     securityGroups: ["sg-app"],
     availabilityZone: "us-east-1a",
   }),
-  "azure-native:servicebus:getNamespace": (inputs) => ({
-    name: inputs.namespaceName,
-    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
-    sku: { name: "Standard" },
-    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
-  }),
+  ...EXISTING_NAMESPACE_LOOKUP,
 };
 installMocks(CALLS);
 

@@ -5,7 +5,7 @@
  * every child by the providers' replacement model. Importing this module installs the mocks, so
  * import it before any component module and only where nothing else is deployed.
  */
-import { type CallMock, existingEniLookup, installMocks, MOCK_SUBSCRIPTION } from "./mocks";
+import { type CallMock, EXISTING_NAMESPACE_LOOKUP, existingEniLookup, installMocks, MOCK_SUBSCRIPTION } from "./mocks";
 
 const CALLS: Record<string, CallMock> = {
   ...existingEniLookup({
@@ -15,12 +15,7 @@ const CALLS: Record<string, CallMock> = {
     securityGroups: ["sg-legacy"],
     availabilityZone: "us-east-1a",
   }),
-  "azure-native:servicebus:getNamespace": (inputs) => ({
-    name: inputs.namespaceName,
-    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
-    sku: { name: "Standard" },
-    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
-  }),
+  ...EXISTING_NAMESPACE_LOOKUP,
   "azure-native:eventgrid:getSystemTopic": (inputs) => ({
     name: inputs.systemTopicName,
     id: "topic-id",

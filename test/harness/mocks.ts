@@ -57,6 +57,19 @@ export function existingEniLookup(fields: ExistingEniFields): Record<string, Cal
   };
 }
 
+/**
+ * `servicebus.getNamespace` answering for an existing Standard namespace, with the id and endpoint
+ * ARM reports (https://learn.microsoft.com/rest/api/servicebus/controlplane-stable/namespaces/get).
+ */
+export const EXISTING_NAMESPACE_LOOKUP: Record<string, CallMock> = {
+  "azure-native:servicebus:getNamespace": (inputs) => ({
+    name: inputs.namespaceName,
+    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
+    sku: { name: "Standard" },
+    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
+  }),
+};
+
 /** AWS's public SSM parameters, as the dev stack reads the latest Amazon Linux AMI from them. */
 const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
   "aws:ssm/getParameter:getParameter": ({ name }) => {

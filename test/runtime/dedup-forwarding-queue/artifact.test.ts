@@ -6,16 +6,9 @@
  */
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { installMocks, MOCK_SUBSCRIPTION, resolve } from "../../harness/mocks";
+import { EXISTING_NAMESPACE_LOOKUP, installMocks, resolve } from "../../harness/mocks";
 
-const recorder = installMocks({
-  "azure-native:servicebus:getNamespace": (inputs) => ({
-    name: inputs.namespaceName,
-    id: `/subscriptions/${MOCK_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/${inputs.namespaceName}`,
-    sku: { name: "Standard" },
-    serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
-  }),
-});
+const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 
 import { zipBytes } from "../../../components/artifact";
 import { DedupForwardingQueue } from "../../../components/dedup-forwarding-queue";
