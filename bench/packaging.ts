@@ -21,8 +21,8 @@ import { performance } from "node:perf_hooks";
 import * as tls from "node:tls";
 import type { lambda } from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { zipBytes, zipDeterministic } from "../components/artifact";
-import type { AwsSdkSource, LambdaNodeRuntime } from "../components/lambda-function";
+import { zipBytes, zipDeterministic } from "../components/core/artifact";
+import type { AwsSdkSource, LambdaNodeRuntime } from "../components/aws/lambda-function";
 import { orderForwarder, signedOrderBody, sqsSender } from "../test/fixtures/callbacks";
 import { assertNoNodeModulesAbove, nodeBuildFor, unpack } from "../test/harness/artifact-runner";
 import { listenOnLoopback } from "../test/harness/loopback-server";
@@ -157,13 +157,13 @@ export async function run(): Promise<void> {
 /** The Lambda runtimes `LambdaFunction` supports, each deploying one Node.js major. */
 function lambdaRuntimes(): LambdaNodeRuntime[] {
   const { LAMBDA_NODE_MAJOR } =
-    require("../components/lambda-function") as typeof import("../components/lambda-function");
+    require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
   return Object.keys(LAMBDA_NODE_MAJOR) as LambdaNodeRuntime[];
 }
 
 /** This library's artifact, built through `LambdaFunction` as a component would. */
 async function buildOurs(callback: BenchCallback, runtime: LambdaNodeRuntime, awsSdk: AwsSdkSource): Promise<Subject> {
-  const { LambdaFunction } = require("../components/lambda-function") as typeof import("../components/lambda-function");
+  const { LambdaFunction } = require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
   const name = `bench-${callback.name}-${runtime.replace(/\W/g, "")}-${awsSdk}`;
   const fn = new LambdaFunction(name, { runtime, awsSdk, callbacks: { handler: callback.make() } });
   const artifact = await resolve(fn.artifact);

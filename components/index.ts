@@ -1,8 +1,14 @@
 /**
  * The public API of queue-patterns: the components and the building blocks they stand on.
  */
-export { type Artifact, type ArtifactSpec, buildArtifact, ClosurePackagingError, type RuntimeEntry } from "./artifact";
-export { BUILT_IN_ROLES, type BuiltInRole, type AzurePermission, grantRole, type RoleGrant } from "./azure-roles";
+export {
+  type Artifact,
+  type ArtifactSpec,
+  buildArtifact,
+  ClosurePackagingError,
+  type RuntimeEntry,
+} from "./core/artifact";
+export { BUILT_IN_ROLES, type BuiltInRole, type AzurePermission, grantRole, type RoleGrant } from "./azure/roles";
 export {
   DedupForwardingQueue,
   type DedupForwardingQueueArgs,
@@ -42,7 +48,7 @@ export {
   type FifoTopicSettings,
   validateFifoIngesterArgs,
 } from "./fifo-ingester";
-export { FlexDeployment, type FlexDeploymentArgs } from "./flex-deployment";
+export { FlexDeployment, type FlexDeploymentArgs } from "./azure/flex-deployment";
 export {
   DEFAULT_FUNCTIONS_NODE_VERSION,
   FUNCTIONS_NODE_VERSIONS,
@@ -51,7 +57,7 @@ export {
   type FunctionAppSettings,
   type FunctionsNodeVersion,
   validateFunctionAppArgs,
-} from "./function-app";
+} from "./azure/function-app";
 export {
   type AwsPermission,
   type AwsSdkSource,
@@ -60,7 +66,7 @@ export {
   type LambdaNodeRuntime,
   type LambdaFunctionSettings,
   validateLambdaFunctionArgs,
-} from "./lambda-function";
+} from "./aws/lambda-function";
 export {
   type AfterAttach,
   type AfterAttachInput,
@@ -76,7 +82,7 @@ export {
   type ScheduledNotifierRetry,
   validateScheduledNotifierArgs,
 } from "./scheduled-notifier";
-export type { Transform } from "./transform";
-export { scheduleExpressionProblem } from "./validators/schedule-expression";
+export type { Transform } from "./core/transform";
+export { scheduleExpressionProblem } from "./aws/schedule-expression";
 export { isIanaTimeZone } from "../runtime/shared/time-zone";
-export { type ArgumentProblem, InvalidArgumentsError } from "./validation";
+export { type ArgumentProblem, InvalidArgumentsError } from "./core/validation";

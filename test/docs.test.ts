@@ -119,7 +119,7 @@ function blockName(block: CodeBlock): string {
 
 /**
  * Compiler options for the blocks: the repository's, with `queue-patterns` mapped to
- * components/index.ts and `queue-patterns/runtime/...` to runtime/..., as a stack that installed the
+ * the sources of the package.json exports (`queue-patterns/errors` to runtime/errors.ts), as a stack that installed the
  * package imports them; unused names are allowed (examples declare what they show).
  */
 function snippetOptions(): ts.CompilerOptions {
@@ -135,12 +135,24 @@ function snippetOptions(): ts.CompilerOptions {
     outDir: undefined,
     tsBuildInfoFile: undefined,
     baseUrl: root,
-    paths: {
-      "queue-patterns": ["components/index.ts"],
-      "queue-patterns/runtime/*": ["runtime/*"],
-    },
+    paths: exportedSources(),
     typeRoots: [path.join(root, "node_modules", "@types")],
   };
+}
+
+/** Each package.json export's TypeScript source, by the name a stack imports it under. */
+function exportedSources(): Record<string, string[]> {
+  const { exports } = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+    exports: Record<string, string | { default: string }>;
+  };
+  return Object.fromEntries(
+    Object.entries(exports)
+      .filter(([, target]) => typeof target === "object")
+      .map(([subpath, target]) => [
+        path.posix.join("queue-patterns", subpath),
+        [(target as { default: string }).default.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")],
+      ]),
+  );
 }
 
 /** A snippet that must not compile: `handler` is not a number. */

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -32,14 +33,14 @@ describe("the package as another stack imports it", () => {
   it("exposes FlexDeployment's module as queue-patterns/flex-deployment, the name Pulumi's closure serializer gives its provider", () => {
     assert.equal(
       fs.realpathSync(resolveFromConsumer("queue-patterns/flex-deployment")),
-      path.join(repoRoot, "dist", "components", "flex-deployment.js"),
+      path.join(repoRoot, "dist", "components", "azure", "flex-deployment.js"),
     );
     // What the serializer asks when the dynamic provider it packages uses its module's exports:
     // which export of the installed package is that file (@pulumi/pulumi/runtime/closure/package.js).
     const { getModuleFromPath } = require("@pulumi/pulumi/runtime/closure/package");
     const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
     assert.equal(
-      getModuleFromPath("queue-patterns/dist/components/flex-deployment.js", manifest),
+      getModuleFromPath("queue-patterns/dist/components/azure/flex-deployment.js", manifest),
       "queue-patterns/flex-deployment",
     );
   });
@@ -52,17 +53,33 @@ describe("the package as another stack imports it", () => {
     assert.deepEqual(manifest.typesVersions, { "*": Object.fromEntries(typed) });
   });
 
-  it("exposes runtime helpers under queue-patterns/runtime/*", () => {
-    assert.equal(
-      fs.realpathSync(resolveFromConsumer("queue-patterns/runtime/lambda/callback")),
-      path.join(repoRoot, "dist", "runtime", "lambda", "callback.js"),
-    );
+  it("exposes only the runtime helpers users call, not the runtimes' internals", () => {
+    const exported = (subpath: string) => fs.realpathSync(resolveFromConsumer(`queue-patterns/${subpath}`));
+    assert.equal(exported("fifo-publisher"), path.join(repoRoot, "dist", "runtime", "fifo-ingester", "publisher.js"));
+    assert.equal(typeof require(exported("fifo-publisher")).createPublisher, "function");
+    assert.equal(typeof require(exported("processing-scheduler")).ProcessingScheduler, "function");
+    assert.equal(typeof require(exported("fan-out-runs")).readManifest, "function");
+    assert.equal(typeof require(exported("errors")).RateLimitedError, "function");
+    for (const internal of [
+      "runtime/fifo-ingester/handler",
+      "runtime/shared/reject-message",
+      "dist/runtime/errors.js",
+    ]) {
+      assert.throws(() => resolveFromConsumer(`queue-patterns/${internal}`), { code: "ERR_PACKAGE_PATH_NOT_EXPORTED" });
+    }
   });
 
-  it("exports RejectMessage, which handlers throw to dead-letter a message at once, from queue-patterns/runtime/shared/reject-message", () => {
-    const { RejectMessage, rejectionReason } = require(
-      resolveFromConsumer("queue-patterns/runtime/shared/reject-message"),
-    );
+  it("loads none of the runtimes' SDKs when a stack imports the components", () => {
+    const probe = `require(${JSON.stringify(resolveFromConsumer("queue-patterns"))});
+      const sdks = Object.keys(require.cache).filter((file) => /node_modules[\\/](@aws-sdk|@azure|@aws-lambda-powertools)[\\/]/.test(file));
+      console.log(JSON.stringify([...new Set(sdks.map((file) => file.match(/node_modules[\\/](@[^\\/]+[\\/][^\\/]+)/)[1]))]));`;
+    const loaded = JSON.parse(execFileSync(process.execPath, ["-e", probe], { encoding: "utf8" }));
+    assert.deepEqual(loaded, []);
+  });
+
+  it("exports RejectMessage, which handlers throw to dead-letter a message at once, from queue-patterns/errors", () => {
+    const { RejectMessage } = require(resolveFromConsumer("queue-patterns/errors"));
+    const { rejectionReason } = require("../runtime/shared/reject-message");
     assert.equal(rejectionReason(new RejectMessage("price is not a number")), "price is not a number");
     assert.equal(rejectionReason(new Error("retry me")), undefined);
   });

@@ -10,7 +10,6 @@
  */
 import { app, type InvocationContext } from "@azure/functions";
 import { MalformedProcessingRequestError, parseProcessingRequest } from "./message";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** What the trigger tells about the message being processed. */
 export interface ProcessingMessageInfo {
@@ -109,6 +108,3 @@ export function registerProcessor(callbacks: { process: ProcessCallback }, optio
     handler: createProcessingHandler(callbacks.process, options),
   });
 }
-
-/** How DedupForwardingQueue's Function App artifact starts: it registers the processing function. */
-export const processorRuntime = runtimeModule(__filename, registerProcessor);

@@ -7,7 +7,6 @@ import { type RunContext, writeRun } from "./chunking";
 import { defaultMessageText, ingestEvent, type IngestionOptions, type MessageEncoding } from "./ingestion";
 import { newRunId, RUN_ID_PATTERN, RUN_ROUTE, type TimerFiring, timerRunId } from "./layout";
 import { type StorageClients, storageClients } from "./storage-clients";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** Plain settings the component fixes at construction. */
 export interface FanOutOptions {
@@ -126,6 +125,3 @@ export function register(callbacks: FanOutCallbacks, options: FanOutOptions): vo
     },
   });
 }
-
-/** How FanOutIngest's Function App artifact starts: it registers the chunking and ingestion functions. */
-export const fanOutRuntime = runtimeModule(__filename, register);

@@ -18,7 +18,6 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambd
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type LogLevel, logEvent } from "../shared/lambda-log";
 import { rejectionReason } from "../shared/reject-message";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** How a message body reaches the callback: parsed JSON, or the raw string. */
 export type BodyFormat = "json" | "raw";
@@ -202,6 +201,3 @@ function log(level: LogLevel, message: string, fields: Record<string, unknown>):
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-/** How FifoIngester's artifact starts. */
-export const fifoIngesterRuntime = runtimeModule(__filename, createFifoHandler);

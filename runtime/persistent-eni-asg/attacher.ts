@@ -51,7 +51,6 @@ import {
   waitUntilRunning,
 } from "./eni";
 import { logEvent as log } from "../shared/lambda-log";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** What `afterAttach` learns once the ENI is attached. */
 export interface AfterAttachInput {
@@ -499,6 +498,3 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
-
-/** How PersistentEniAsg's attacher artifact starts. */
-export const attacherRuntime = runtimeModule(__filename, createAttacher);

@@ -23,7 +23,6 @@ import { type JobMessage, NOTIFIER_ENV, type SendCallback } from "./contract";
 import { deferralSeconds, describeError, isRateLimitedError } from "./errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "./ledger";
 import { log, requireEnv } from "./platform";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** The fields of an SQS record the consumer reads. */
 export interface JobRecord {
@@ -223,6 +222,3 @@ export function createConsumer(
 
   return { handler };
 }
-
-/** How ScheduledNotifier's consumer artifact starts. */
-export const consumerRuntime = runtimeModule(__filename, createConsumer);

@@ -2,7 +2,7 @@
  * The error a `send` callback throws when the third-party API says "too many requests, retry after
  * N seconds". The consumer then hides the job for N seconds instead of retrying it at once.
  *
- * Import it from `queue-patterns/runtime/scheduled-notifier/errors` inside an inline callback: that
+ * Import it from `queue-patterns/errors` inside an inline callback: that
  * module has no dependencies, so the packager bundles it (the package's main entry would drag in
  * @pulumi/*, which a callback cannot capture).
  */

@@ -28,7 +28,6 @@ import {
 } from "./contract";
 import { describeError } from "./errors";
 import { log, requireEnv } from "./platform";
-import { runtimeModule } from "../shared/runtime-module";
 
 /** SendMessageBatch takes at most 10 entries. */
 export const BATCH_SIZE = 10;
@@ -236,6 +235,3 @@ export function createProducer(
 
   return { handler };
 }
-
-/** How ScheduledNotifier's producer artifact starts. */
-export const producerRuntime = runtimeModule(__filename, createProducer);

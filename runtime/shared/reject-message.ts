@@ -4,7 +4,7 @@
  * of being retried until the queue's delivery limit while the messages behind it (its FIFO group,
  * its session) wait. Any other error is retried as before.
  *
- *   import { RejectMessage } from "queue-patterns/runtime/shared/reject-message";
+ *   import { RejectMessage } from "queue-patterns/errors";
  *   handler: async (listing) => {
  *     if (typeof listing.price !== "number") throw new RejectMessage("price is not a number");
  *   }

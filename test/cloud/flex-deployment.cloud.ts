@@ -30,7 +30,7 @@ import {
   AZURE_RESOURCE_MANAGER,
   deployerCredential,
   scmUrlOf,
-} from "../../components/flex-deployment";
+} from "../../components/azure/flex-deployment";
 
 const siteId = process.env.FLEX_APP_ID;
 const deploymentId = process.env.FLEX_DEPLOYMENT_ID;

@@ -25,7 +25,7 @@ import { FanOutIngest } from "../../components/fan-out-ingest";
 import { FifoIngester } from "../../components/fifo-ingester";
 import { PersistentEniAsg } from "../../components/persistent-eni-asg";
 import { ScheduledNotifier } from "../../components/scheduled-notifier";
-import { InvalidArgumentsError } from "../../components/validation";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import { providerState } from "../harness/provider-state";
 
 interface NameCase {

@@ -12,16 +12,16 @@ import {
 const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 
 import { unzipSync } from "fflate";
-import { zipBytes } from "../../components/artifact";
-import { BUILT_IN_ROLES } from "../../components/azure-roles";
+import { zipBytes } from "../../components/core/artifact";
+import { BUILT_IN_ROLES } from "../../components/azure/roles";
 import {
   DedupForwardingQueue,
   type DedupForwardingQueueArgs,
   existingNamespaceHost,
   validateDedupForwardingQueueArgs,
 } from "../../components/dedup-forwarding-queue";
-import { uniqueSuffix } from "../../components/naming";
-import { InvalidArgumentsError } from "../../components/validation";
+import { uniqueSuffix } from "../../components/core/naming";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import { deploymentErrors } from "../harness/deployment-errors";
 
 const NAMESPACE = "azure-native:servicebus:Namespace";

@@ -21,8 +21,8 @@ const recorder = installMocks({
 });
 
 import { unzipSync } from "fflate";
-import { zipBytes } from "../../components/artifact";
-import { BUILT_IN_ROLES } from "../../components/azure-roles";
+import { zipBytes } from "../../components/core/artifact";
+import { BUILT_IN_ROLES } from "../../components/azure/roles";
 import {
   FanOutIngest,
   type FanOutIngestArgs,
@@ -31,7 +31,7 @@ import {
   requirePrincipal,
   validateFanOutIngestArgs,
 } from "../../components/fan-out-ingest";
-import { InvalidArgumentsError } from "../../components/validation";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import { deploymentErrors } from "../harness/deployment-errors";
 
 const ACCOUNT = "azure-native:storage:StorageAccount";

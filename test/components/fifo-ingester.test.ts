@@ -11,8 +11,8 @@ import {
   requireFifoTopicArn,
   validateFifoIngesterArgs,
 } from "../../components/fifo-ingester";
-import { SNS_TOPIC_POLICY_ACTIONS } from "../../components/aws-secure-defaults";
-import { InvalidArgumentsError } from "../../components/validation";
+import { SNS_TOPIC_POLICY_ACTIONS } from "../../components/aws/secure-defaults";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import { deploymentErrors } from "../harness/deployment-errors";
 import { decide } from "../harness/iam-simulator";
 

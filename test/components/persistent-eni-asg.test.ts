@@ -15,13 +15,13 @@ const recorder = installMocks(
   }),
 );
 
-import { zipBytes } from "../../components/artifact";
+import { zipBytes } from "../../components/core/artifact";
 import {
   PersistentEniAsg,
   type PersistentEniAsgArgs,
   validatePersistentEniAsgArgs,
 } from "../../components/persistent-eni-asg";
-import { InvalidArgumentsError } from "../../components/validation";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";
 import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";

@@ -24,11 +24,11 @@ pulumi.runtime.setMocks(
 const unhandled: unknown[] = [];
 process.on("unhandledRejection", (reason) => unhandled.push(reason));
 
-import { runtimeEntry } from "../../components/artifact";
+import { runtimeEntry } from "../../components/core/artifact";
 import { DedupForwardingQueue } from "../../components/dedup-forwarding-queue";
 import { FanOutIngest } from "../../components/fan-out-ingest";
 import { FifoIngester } from "../../components/fifo-ingester";
-import { FunctionApp } from "../../components/function-app";
+import { FunctionApp } from "../../components/azure/function-app";
 import { PersistentEniAsg } from "../../components/persistent-eni-asg";
 import { ScheduledNotifier } from "../../components/scheduled-notifier";
 import { echoRuntime } from "../fixtures/azure-echo-runtime";

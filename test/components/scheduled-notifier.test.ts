@@ -11,7 +11,7 @@ import {
   type ScheduledNotifierArgs,
   validateScheduledNotifierArgs,
 } from "../../components/scheduled-notifier";
-import { InvalidArgumentsError } from "../../components/validation";
+import { InvalidArgumentsError } from "../../components/core/validation";
 import { deploymentErrors } from "../harness/deployment-errors";
 import { decide } from "../harness/iam-simulator";
 

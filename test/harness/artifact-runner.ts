@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
-import { BUNDLE_FILE, declaredNodeMajor, type FunctionHost } from "../../components/artifact";
+import { BUNDLE_FILE, declaredNodeMajor, type FunctionHost } from "../../components/core/artifact";
 import { type NodeBuild, nodeBuild } from "./node-builds";
 
 export interface Invocation {

@@ -4,7 +4,7 @@
  * helper into the fake namespace, processed by the built Function App artifact. The check: exactly
  * one run per data set and period the observations touched, each after its period, none missing.
  */
-import { buildArtifact, zipBytes } from "../../components/artifact";
+import { buildArtifact, zipBytes } from "../../components/core/artifact";
 import {
   type DedupForwardingQueueArgs,
   dedupForwardingQueueSettings,
@@ -13,7 +13,7 @@ import {
   processorHostExtensions,
   producerConfigOf,
 } from "../../components/dedup-forwarding-queue";
-import { functionAppArtifactSpec } from "../../components/function-app";
+import { functionAppArtifactSpec } from "../../components/azure/function-app";
 import { type Observation, planProcessing, ProcessingScheduler } from "../../runtime/dedup-forwarding-queue/producer";
 import { ArtifactProcess } from "../harness/artifact-runner";
 import type { InvokeFunction } from "../runtime/dedup-forwarding-queue/session-trigger";

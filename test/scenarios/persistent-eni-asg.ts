@@ -3,7 +3,7 @@
  * attacher, on the fake EC2 and Auto Scaling of test/harness/fakes/ec2-autoscaling/, moves the
  * persistent IP to the new one.
  */
-import { buildArtifact, zipBytes } from "../../components/artifact";
+import { buildArtifact, zipBytes } from "../../components/core/artifact";
 import { attacherEntry } from "../../components/persistent-eni-asg";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";

@@ -9,9 +9,9 @@
 import * as http from "node:http";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/core/artifact";
 import { DATA_CONNECTION, type FanOutIngestArgs, fanOutFunctions } from "../../../components/fan-out-ingest";
-import { functionAppArtifactSpec } from "../../../components/function-app";
+import { functionAppArtifactSpec } from "../../../components/azure/function-app";
 import { decodeMessage, type MessageEncoding } from "../../../runtime/fan-out-ingest/ingestion";
 import { ArtifactProcess, type Invocation } from "../artifact-runner";
 import { AZURITE_ACCOUNT, type Azurite, azuriteConnectionString } from "../emulators";

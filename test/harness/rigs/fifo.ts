@@ -18,8 +18,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
-import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
-import { SQS_MANAGED_ENCRYPTION } from "../../../components/aws-secure-defaults";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/core/artifact";
+import { SQS_MANAGED_ENCRYPTION } from "../../../components/aws/secure-defaults";
 import { fifoIngesterEntry, fifoQueueSettings } from "../../../components/fifo-ingester";
 import {
   DEAD_LETTER_QUEUE_URL_ENV,

@@ -5,8 +5,8 @@
  * `npm start` scenario share it.
  */
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
-import { type Artifact, buildArtifact, zipBytes } from "../../../components/artifact";
-import { functionPolicy } from "../../../components/lambda-function";
+import { type Artifact, buildArtifact, zipBytes } from "../../../components/core/artifact";
+import { functionPolicy } from "../../../components/aws/lambda-function";
 import {
   type ConsumerResources,
   consumerPolicyStatements,

@@ -10,7 +10,7 @@ import { EXISTING_NAMESPACE_LOOKUP, installMocks, resolve } from "../../harness/
 
 const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 
-import { zipBytes } from "../../../components/artifact";
+import { zipBytes } from "../../../components/core/artifact";
 import { DedupForwardingQueue } from "../../../components/dedup-forwarding-queue";
 import { isoDurationSeconds } from "../../harness/iso-duration";
 import { ProcessingScheduler } from "../../../runtime/dedup-forwarding-queue/producer";

@@ -16,7 +16,7 @@ const recorder = installMocks({
   }),
 });
 
-import { zipBytes } from "../../../components/artifact";
+import { zipBytes } from "../../../components/core/artifact";
 import { FanOutIngest, type FanOutIngestArgs } from "../../../components/fan-out-ingest";
 import { CHUNK_METADATA } from "../../../runtime/fan-out-ingest/layout";
 import { ArtifactProcess } from "../../harness/artifact-runner";

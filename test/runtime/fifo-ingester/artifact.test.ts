@@ -5,7 +5,7 @@ import { installMocks, resolve } from "../../harness/mocks";
 
 installMocks();
 
-import { zipBytes } from "../../../components/artifact";
+import { zipBytes } from "../../../components/core/artifact";
 import { FifoIngester } from "../../../components/fifo-ingester";
 import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { ArtifactProcess } from "../../harness/artifact-runner";

@@ -10,7 +10,7 @@
 import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { buildArtifact, zipBytes } from "../../../components/artifact";
+import { buildArtifact, zipBytes } from "../../../components/core/artifact";
 import { attacherEntry } from "../../../components/persistent-eni-asg";
 import type { AttacherOutcome, FailureReport } from "../../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../../harness/artifact-runner";

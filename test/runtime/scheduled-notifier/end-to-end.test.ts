@@ -10,7 +10,7 @@ import { installMocks, resolve } from "../../harness/mocks";
 installMocks();
 
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import type { Artifact } from "../../../components/artifact";
+import type { Artifact } from "../../../components/core/artifact";
 import { ScheduledNotifier } from "../../../components/scheduled-notifier";
 import { type Fauxqs, useFauxqs } from "../../harness/emulators";
 import {

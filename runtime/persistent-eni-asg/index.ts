@@ -1,0 +1,2 @@
+/** PersistentEniAsg's runtime entry: the factory of its lifecycle-hook attacher function. */
+export { createAttacher } from "./attacher";
