@@ -7,7 +7,9 @@ export {
   buildArtifact,
   ClosurePackagingError,
   type RuntimeEntry,
+  runtimeEntry,
 } from "./core/artifact";
+export { type RuntimeFactory, runtimeFactory } from "./core/runtime-factory";
 export { BUILT_IN_ROLES, type BuiltInRole, type AzurePermission, grantRole, type RoleGrant } from "./azure/roles";
 export {
   DedupForwardingQueue,
