@@ -18,41 +18,14 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambd
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type LogLevel, logEvent } from "../shared/lambda-log";
 import { rejectionReason } from "../shared/reject-message";
-
-/** How a message body reaches the callback: parsed JSON, or the raw string. */
-export type BodyFormat = "json" | "raw";
-
-/** What the callback learns about a record besides its body. */
-export interface FifoRecordMetadata {
-  messageId: string;
-  /** The message group (the entity id): records of one group never run at the same time. */
-  groupId: string;
-  deduplicationId: string;
-  /** SQS's sequence number within the queue, increasing within a group. */
-  sequenceNumber: string;
-  /** How many times SQS has delivered this message, this delivery included. */
-  receiveCount: number;
-}
-
-/**
- * The user's callback: throwing (or rejecting) marks the record failed, to be received again;
- * throwing `RejectMessage` sends it to the dead-letter queue at once, with the reason.
- */
-export type FifoRecordHandler<T = unknown> = (record: T, meta: FifoRecordMetadata) => unknown;
-
-/** Settings fixed at deployment (plain JSON in the artifact). */
-export interface FifoHandlerOptions {
-  /** @default "json" */
-  body?: BodyFormat;
-  /** The queue's redrive `maxReceiveCount`, to flag the last attempt in logs. */
-  maxReceiveCount?: number;
-}
-
-/** The environment variable holding the dead-letter queue's URL. */
-export const DEAD_LETTER_QUEUE_URL_ENV = "FIFO_INGESTER_DLQ_URL";
-/** Message attributes on a record this function dead-lettered itself. */
-export const DEAD_LETTER_REASON_ATTRIBUTE = "DeadLetterReason";
-export const SOURCE_MESSAGE_ID_ATTRIBUTE = "SourceMessageId";
+import {
+  type ConsumerOptions,
+  DEAD_LETTER_QUEUE_URL_ENV,
+  DEAD_LETTER_REASON_ATTRIBUTE,
+  type FifoRecordHandler,
+  type FifoRecordMetadata,
+  SOURCE_MESSAGE_ID_ATTRIBUTE,
+} from "./contract";
 
 /** The SQS record shape of a Lambda event (only the fields this runtime reads are required). */
 export interface SqsRecord {
@@ -74,9 +47,10 @@ export interface BatchResponse {
 /** Longest reason text put in a message attribute; parser messages can quote the whole body. */
 const MAX_REASON_LENGTH = 512;
 
-export function createFifoHandler(
+/** The consumer function's factory: its Lambda `handler`, calling `callbacks.handler` once per record. */
+export function createConsumer(
   callbacks: { handler: FifoRecordHandler },
-  options: FifoHandlerOptions = {},
+  options: ConsumerOptions = {},
 ): { handler: (event: SqsEvent, context?: unknown) => Promise<BatchResponse> } {
   const format = options.body ?? "json";
   let client: SQSClient | undefined;

@@ -1,2 +1,2 @@
 /** FifoIngester's runtime entry: the factory of its consumer function. */
-export { createFifoHandler as createConsumer } from "./handler";
+export { createConsumer } from "./handler";

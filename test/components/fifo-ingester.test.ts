@@ -252,7 +252,7 @@ describe("a FifoIngester with default arguments", () => {
   it("packages the handler with the FifoIngester runtime, JSON bodies and the redrive count", async () => {
     const bundle = (await resolve(component.function.artifact)).files["index.js"];
     assert.ok(
-      /\.createFifoHandler\(\w+,\{body:"json",maxReceiveCount:5\}\)/.test(bundle),
+      /\.createConsumer\(\w+,\{body:"json",maxReceiveCount:5\}\)/.test(bundle),
       "the runtime starts with the options",
     );
     assert.ok(bundle.includes('console.log("ingesting"'), "the handler is in the bundle");

@@ -25,8 +25,8 @@ import {
   DEAD_LETTER_QUEUE_URL_ENV,
   DEAD_LETTER_REASON_ATTRIBUTE,
   type FifoRecordMetadata,
-  type SqsRecord,
-} from "../../../runtime/fifo-ingester/handler";
+} from "../../../runtime/fifo-ingester/contract";
+import type { SqsRecord } from "../../../runtime/fifo-ingester/handler";
 import { createPublisher } from "../../../runtime/fifo-ingester/publisher";
 import { ArtifactProcess } from "../artifact-runner";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";

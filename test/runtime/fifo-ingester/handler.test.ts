@@ -3,12 +3,11 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import {
-  createFifoHandler,
   DEAD_LETTER_QUEUE_URL_ENV,
   type FifoRecordHandler,
   type FifoRecordMetadata,
-  type SqsRecord,
-} from "../../../runtime/fifo-ingester/handler";
+} from "../../../runtime/fifo-ingester/contract";
+import { createConsumer, type SqsRecord } from "../../../runtime/fifo-ingester/handler";
 import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { fifoRecord } from "../../harness/rigs/fifo";
 
@@ -21,7 +20,7 @@ function record(groupId: string, body: unknown, receiveCount = 1): SqsRecord {
 }
 
 function handlerWith(callback: FifoRecordHandler, options = {}) {
-  return createFifoHandler({ handler: callback }, options).handler;
+  return createConsumer({ handler: callback }, options).handler;
 }
 
 const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
