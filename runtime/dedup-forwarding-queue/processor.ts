@@ -9,41 +9,8 @@
  * one string, `util.format`, so the ids are in the text, not separate properties.)
  */
 import { app, type InvocationContext } from "@azure/functions";
+import type { ProcessCallback, ProcessingMessageInfo, ProcessorOptions } from "./contract";
 import { MalformedProcessingRequestError, parseProcessingRequest } from "./message";
-
-/** What the trigger tells about the message being processed. */
-export interface ProcessingMessageInfo {
-  messageId?: string;
-  sessionId?: string;
-  /** 1 on the first delivery. */
-  deliveryCount?: number;
-  enqueuedTimeUtc?: string;
-}
-
-/** The argument of the user's `process` callback. */
-export interface ProcessingRun {
-  dataSetId: string;
-  /** The period label, e.g. `2024-03-10` or `2024-03-10T02:00/PT2H`. */
-  period: string;
-  /** The window name, e.g. `daily`. */
-  window: string;
-  periodStart: Date;
-  periodEnd: Date;
-  message: ProcessingMessageInfo;
-}
-
-export type ProcessCallback = (run: ProcessingRun) => unknown;
-
-/** Plain JSON fixed at construction. */
-export interface ProcessorOptions {
-  functionName: string;
-  queueName: string;
-  /** The app setting prefix of the identity-based connection (`<prefix>__fullyQualifiedNamespace`). */
-  connection: string;
-  maxDeliveryCount: number;
-  /** The configured window names; a request for another window is malformed. */
-  windows: string[];
-}
 
 function text(value: unknown): string | undefined {
   return value === undefined || value === null ? undefined : String(value);

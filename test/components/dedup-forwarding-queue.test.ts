@@ -376,12 +376,11 @@ describe("DedupForwardingQueue options", () => {
       sku: { name: "Basic" },
       serviceBusEndpoint: "https://basic-bus.servicebus.windows.net:443/",
     };
-    assert.throws(
-      () => existingNamespaceHost('DedupForwardingQueue "shared"', basic),
-      new Error(
+    assert.throws(() => existingNamespaceHost('DedupForwardingQueue "shared"', basic), {
+      name: "InvalidArgumentsError",
+      message:
         'DedupForwardingQueue "shared": namespace.existing "basic-bus" is Basic tier; duplicate detection and auto-forwarding need a Standard or Premium namespace.',
-      ),
-    );
+    });
   });
 
   it("grants a producer added after construction Data Sender on every processing queue", async () => {

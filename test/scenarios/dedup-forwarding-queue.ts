@@ -67,7 +67,8 @@ export const scenario: Scenario = {
   description:
     "a day of observations (Europe/London, clocks going back) for 3 data sets -> one run per data set and period",
   async run({ log }) {
-    const settings = dedupForwardingQueueSettings(NAME, args);
+    const { settings, problems } = dedupForwardingQueueSettings(NAME, args);
+    problems.throwIfAny();
     const config = producerConfigOf(settings);
     const artifact = await buildArtifact(
       functionAppArtifactSpec({

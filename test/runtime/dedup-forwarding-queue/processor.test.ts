@@ -5,7 +5,8 @@ import {
   MalformedProcessingRequestError,
   type ProcessingRequest,
 } from "../../../runtime/dedup-forwarding-queue/message";
-import { createProcessingHandler, type ProcessingRun } from "../../../runtime/dedup-forwarding-queue/processor";
+import type { ProcessingRun } from "../../../runtime/dedup-forwarding-queue/contract";
+import { createProcessingHandler } from "../../../runtime/dedup-forwarding-queue/processor";
 
 const options = {
   functionName: "process",
