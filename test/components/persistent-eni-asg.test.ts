@@ -768,6 +768,13 @@ describe("validatePersistentEniAsgArgs", () => {
       message: 'PersistentEniAsg "web": function.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
     },
     {
+      argument: "afterAttach",
+      what: "an afterAttach callback that is not a function",
+      args: { afterAttach: "update-dns" as never },
+      message:
+        'PersistentEniAsg "web": afterAttach "update-dns" must be a function: async ({ instanceId, networkInterfaceId, privateIp }, signal) => void.',
+    },
+    {
       argument: "forceDetachAfterSeconds",
       what: "a force-detach grace period that leaves no time to attach",
       args: { forceDetachAfterSeconds: 250 },
