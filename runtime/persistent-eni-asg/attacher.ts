@@ -50,44 +50,17 @@ import {
   releaseFromInstance,
   waitUntilRunning,
 } from "./eni";
+import {
+  type AfterAttach,
+  type AttacherOptions,
+  FAILURE_QUEUE_URL_ENV,
+  LAUNCH_DETAIL_TYPE,
+  LAUNCHING,
+  PERSISTENT_ENI_ID_ENV,
+  TERMINATE_DETAIL_TYPE,
+  TERMINATING,
+} from "./contract";
 import { logEvent as log } from "../shared/lambda-log";
-
-/** What `afterAttach` learns once the ENI is attached. */
-export interface AfterAttachInput {
-  instanceId: string;
-  networkInterfaceId: string;
-  privateIp: string;
-}
-
-/**
- * The user's callback after the attach (e.g. update DNS); throwing abandons the launch. `signal`
- * aborts at the deadline: the launch is then abandoned, so stop and change nothing after it aborts
- * (pass it to SDK calls as `abortSignal`).
- */
-export type AfterAttach = (input: AfterAttachInput, signal: AbortSignal) => unknown;
-
-/** Settings fixed at deployment (plain JSON in the artifact). */
-export interface AttacherOptions {
-  /** The group whose events this function handles; events of any other group are rejected. */
-  autoScalingGroupName: string;
-  /** Pause between two looks at an instance or ENI that is changing state. */
-  pollIntervalMs: number;
-  /** How long a plain detach from a holder out of service may take before it is forced. */
-  forceDetachAfterMs: number;
-  /** Heartbeat period while the action is open; below the hook's heartbeat timeout. */
-  heartbeatIntervalMs: number;
-  /** Function time kept back from the work for completing the lifecycle action. */
-  completionReserveMs: number;
-  /** Attempts per AWS call, including retries of throttling and transient errors. */
-  maxAttempts: number;
-}
-
-/**
- * The environment variables holding what exists only once deployed: the persistent ENI's id
- * (created or adopted, so always known at deployment) and the failure queue's URL.
- */
-export const PERSISTENT_ENI_ID_ENV = "PERSISTENT_ENI_ID";
-export const FAILURE_QUEUE_URL_ENV = "PERSISTENT_ENI_FAILURE_QUEUE_URL";
 
 /** What the function reads from its environment. */
 export interface DeployedResources {
@@ -118,11 +91,9 @@ export interface FailureReport {
   responsePayload: AttacherOutcome;
 }
 
-export const LAUNCH_DETAIL_TYPE = "EC2 Instance-launch Lifecycle Action";
-export const TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action";
 const TRANSITIONS: Record<string, string> = {
-  [LAUNCH_DETAIL_TYPE]: "autoscaling:EC2_INSTANCE_LAUNCHING",
-  [TERMINATE_DETAIL_TYPE]: "autoscaling:EC2_INSTANCE_TERMINATING",
+  [LAUNCH_DETAIL_TYPE]: LAUNCHING,
+  [TERMINATE_DETAIL_TYPE]: TERMINATING,
 };
 
 /** Where an instance comes from and goes to, as lifecycle events name them. */
@@ -248,7 +219,7 @@ export function createAttacher(
       }
       const deployed = deployedResources();
       const outcome = await handleLifecycleAction(action, deployed, sdk(), callbacks, options, context);
-      if (outcome.reason !== undefined && outcome.result !== "SKIPPED") {
+      if (failed(outcome)) {
         await reportFailure(sdk().sqs, deployed.failureQueueUrl, event, outcome);
       }
       return outcome;
@@ -298,8 +269,7 @@ async function handleLifecycleAction(
   if (outcome.result !== "SKIPPED") {
     await complete(clients.autoScaling, action, outcome.result, options.completionReserveMs);
   }
-  const failed = outcome.reason !== undefined && outcome.result !== "SKIPPED";
-  log(failed ? "error" : "info", `lifecycle action ${outcome.result}`, { ...fields, ...outcome });
+  log(failed(outcome) ? "error" : "info", `lifecycle action ${outcome.result}`, { ...fields, ...outcome });
   return outcome;
 }
 
@@ -343,6 +313,11 @@ async function perform(
     ctx.signal.throwIfAborted();
   }
   return { result: "CONTINUE", ...result };
+}
+
+/** Whether the action was completed as failed: a skipped action had a reason, but nothing failed. */
+function failed(outcome: AttacherOutcome): boolean {
+  return outcome.reason !== undefined && outcome.result !== "SKIPPED";
 }
 
 /**

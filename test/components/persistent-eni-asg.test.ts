@@ -5,15 +5,22 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
 
 const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
-const recorder = installMocks(
-  existingEniLookup({
-    subnetId: "subnet-existing",
-    privateIp: "10.0.2.20",
-    description: "legacy app eth1",
-    securityGroups: ["sg-legacy"],
-    availabilityZone: "us-east-1b",
+/** An existing ENI without a description, which instances could not name in their tag. */
+const UNDESCRIBED_ENI = "eni-0undescribed00000";
+const ENI_LOOKUP = existingEniLookup({
+  subnetId: "subnet-existing",
+  privateIp: "10.0.2.20",
+  description: "legacy app eth1",
+  securityGroups: ["sg-legacy"],
+  availabilityZone: "us-east-1b",
+});
+const GET_ENI = "aws:ec2/getNetworkInterface:getNetworkInterface";
+const recorder = installMocks({
+  [GET_ENI]: (inputs) => ({
+    ...ENI_LOOKUP[GET_ENI](inputs),
+    ...(inputs.id === UNDESCRIBED_ENI ? { description: "" } : {}),
   }),
-);
+});
 
 import { zipBytes } from "../../components/core/artifact";
 import {
@@ -24,6 +31,7 @@ import {
 import { InvalidArgumentsError } from "../../components/core/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
 import { ArtifactProcess } from "../harness/artifact-runner";
+import { deploymentErrors } from "../harness/deployment-errors";
 import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 
 const GROUP = "aws:autoscaling/group:Group";
@@ -569,6 +577,32 @@ describe("PersistentEniAsg adopting an existing ENI", () => {
   });
 });
 
+describe("PersistentEniAsg adopting an existing ENI without a description", () => {
+  it("fails the deployment, naming the ENI and what to set", async () => {
+    const message =
+      'PersistentEniAsg "bare": networkInterface.existing "eni-0undescribed00000" has no description; ' +
+      "give the ENI a description unique in the account and region: instances carry it in their tag.";
+    const errors = await deploymentErrors(async () => {
+      // The transform keeps the tags the component gives the template, and registers the template without them.
+      let given: pulumi.Input<unknown> = undefined;
+      new PersistentEniAsg("bare", {
+        networkInterface: { existing: UNDESCRIBED_ENI },
+        imageId: "ami-0123456789abcdef0",
+        instanceType: "t4g.small",
+        transform: {
+          launchTemplate: (templateArgs) => {
+            given = templateArgs.tagSpecifications;
+            return { ...templateArgs, tagSpecifications: undefined };
+          },
+        },
+      });
+      await assert.rejects(resolve(given), { name: "InvalidArgumentsError", message });
+    });
+    assert.ok(errors.length > 0, "the deployment fails");
+    for (const error of errors) assert.equal(error, message);
+  });
+});
+
 describe("validatePersistentEniAsgArgs", () => {
   /** The error text for VALID with `overrides`, or "(valid)". */
   function problem(overrides: Partial<PersistentEniAsgArgs>): string {
@@ -766,6 +800,13 @@ describe("validatePersistentEniAsgArgs", () => {
       what: "a function timeout above Lambda's maximum",
       args: { function: { timeoutSeconds: 901 } },
       message: 'PersistentEniAsg "web": function.timeoutSeconds 901 is out of range; Lambda allows 1..900.',
+    },
+    {
+      argument: "afterAttach",
+      what: "an afterAttach callback that is not a function",
+      args: { afterAttach: "update-dns" as never },
+      message:
+        'PersistentEniAsg "web": afterAttach "update-dns" must be a function: async ({ instanceId, networkInterfaceId, privateIp }, signal) => void.',
     },
     {
       argument: "forceDetachAfterSeconds",

@@ -23,14 +23,13 @@ import {
 import { SendMessageCommand, type SendMessageCommandInput, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import {
-  type AfterAttach,
-  type AttacherOptions,
   type AttacherOutcome,
   createAttacher,
   type FailureReport,
   MalformedEventError,
   parseLifecycleEvent,
 } from "../../../runtime/persistent-eni-asg/attacher";
+import type { AfterAttach, AttacherOptions } from "../../../runtime/persistent-eni-asg/contract";
 import { describeHolder, type EniContext } from "../../../runtime/persistent-eni-asg/eni";
 import {
   attacherEnvironment,

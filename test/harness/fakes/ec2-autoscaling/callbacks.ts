@@ -4,7 +4,7 @@ import {
   type AttacherOptions,
   FAILURE_QUEUE_URL_ENV,
   PERSISTENT_ENI_ID_ENV,
-} from "../../../../runtime/persistent-eni-asg/attacher";
+} from "../../../../runtime/persistent-eni-asg/contract";
 
 /**
  * An `afterAttach` callback as a user would write one to update DNS: it reports the attach to the

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type { RecordLifecycleActionHeartbeatType } from "@aws-sdk/client-auto-scaling";
 import type { Instance, NetworkInterface } from "@aws-sdk/client-ec2";
-import type { AfterAttachInput } from "../../../../runtime/persistent-eni-asg/attacher";
+import type { AfterAttachInput } from "../../../../runtime/persistent-eni-asg/contract";
 import { type LoopbackServer, listenOnLoopback } from "../../loopback-server";
 import { FAKE_REGION, type FakeAws, FakeAwsError } from "./world";
 

@@ -57,7 +57,8 @@ import type {
   Instance,
   NetworkInterface,
 } from "@aws-sdk/client-ec2";
-import type { AfterAttachInput, Place } from "../../../../runtime/persistent-eni-asg/attacher";
+import type { Place } from "../../../../runtime/persistent-eni-asg/attacher";
+import type { AfterAttachInput } from "../../../../runtime/persistent-eni-asg/contract";
 
 export const FAKE_ACCOUNT = "123456789012";
 export const FAKE_REGION = "us-east-1";
