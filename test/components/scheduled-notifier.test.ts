@@ -627,6 +627,13 @@ describe("ScheduledNotifier argument validation", () => {
     );
   });
 
+  it("accepts environment names that start AWS_ but are not among the keys Lambda reserves", () => {
+    assert.equal(
+      problems({ environment: { AWS_ENDPOINT_URL_S3: "https://s3.example.com", AWS_LAMBDA_EXEC_WRAPPER: "/opt/w" } }),
+      "(no problem)",
+    );
+  });
+
   /** Each row: what is wrong, the argument the message names, the args that are, and the message (exact, or a pattern). */
   const rejected: { what: string; argument: string; args: Partial<ScheduledNotifierArgs>; message: string | RegExp }[] =
     [
@@ -863,7 +870,13 @@ describe("ScheduledNotifier argument validation", () => {
         args: { environment: { "api-url": "https://x" } },
         message:
           'ScheduledNotifier "daily": environment.api-url "https://x" has a name that is not an environment variable name; ' +
-          "use letters, digits and _, starting with a letter.",
+          "use at least two letters, digits and _, starting with a letter.",
+      },
+      {
+        what: "an environment variable name of one character, which Lambda's API refuses",
+        argument: "environment.X",
+        args: { environment: { X: "1" } },
+        message: /environment\.X "1" has a name that is not an environment variable name;/,
       },
       {
         what: "an environment variable that is not a string",

@@ -7,11 +7,9 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
 import { type Artifact, buildArtifact, zipBytes } from "../../../components/core/artifact";
 import { functionPolicy } from "../../../components/aws/lambda-function";
-import {
-  type ConsumerResources,
-  consumerPolicyStatements,
-  notifierEntries,
-} from "../../../components/scheduled-notifier";
+import { notifierEntries } from "../../../components/scheduled-notifier";
+import { SCHEDULED_NOTIFIER_DEFAULTS } from "../../../components/scheduled-notifier/args";
+import { type ConsumerResources, consumerPolicyStatements } from "../../../components/scheduled-notifier/policies";
 import { NOTIFIER_ENV } from "../../../runtime/scheduled-notifier/contract";
 import { ArtifactProcess, type Invocation } from "../artifact-runner";
 import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";
@@ -181,7 +179,10 @@ export async function startNotifierRig(options: NotifierRigOptions): Promise<Not
 export async function buildNotifierArtifacts(
   maxReceiveCount: number,
 ): Promise<{ producer: Artifact; consumer: Artifact }> {
-  const entries = notifierEntries({ maxDeliveryCount: maxReceiveCount });
+  const entries = notifierEntries({
+    maxDeliveryCount: maxReceiveCount,
+    secretCacheSeconds: SCHEDULED_NOTIFIER_DEFAULTS.secretCacheSeconds,
+  });
   const spec = { owner: 'ScheduledNotifier "scenario"', host: "aws-lambda" as const, nodeMajor: 22 };
   const [producer, consumer] = await Promise.all([
     buildArtifact({ ...spec, entry: entries.producer, callbacks: { recipients: directoryRecipients } }),
