@@ -43,7 +43,11 @@ type OptionsOf<F> = F extends (...args: infer P) => unknown
 
 /** One factory of a runtime entry, by the entry's file and the factory's exported name. */
 export interface RuntimeFactory<C extends Callbacks = Callbacks, O = unknown> {
-  /** The entry's file, as `require.resolve` gives it; the artifact bundles it. */
+  /**
+   * The file the artifact bundles, as `require.resolve` gives it: the entry, or, in an entry that
+   * lists several factories, the file that defines this one, so each function's bundle holds only
+   * its own code (CommonJS is not tree-shaken).
+   */
   readonly module: string;
   /** The factory's exported name, `create<Function>`. */
   readonly factory: string;
@@ -54,7 +58,10 @@ export interface RuntimeFactory<C extends Callbacks = Callbacks, O = unknown> {
   signature?(callbacks: C, options: O): unknown;
 }
 
-/** The factories of the runtime entry at `module` (`require.resolve` it), typed by its module type `M`. */
+/**
+ * The factories of runtime entry `M` (its module type), bundled from `module` (`require.resolve` it):
+ * the entry's file, or the file in it that defines the factory.
+ */
 export function runtimeFactory<M>(module: string) {
   return <K extends FactoryName<M>>(factory: K): RuntimeFactory<CallbacksOf<M[K]>, OptionsOf<M[K]>> => ({
     module,

@@ -32,7 +32,15 @@ import { type ScheduledNotifierSettings, scheduledNotifierSettings } from "./set
 
 export type { ScheduledNotifierArgs, ScheduledNotifierRetry } from "./args";
 
-const runtimes = runtimeFactory<typeof runtime>(require.resolve("../../runtime/scheduled-notifier"));
+// Each function's artifact starts from the file that defines its factory, not the entry that lists
+// both: the runtime is CommonJS, which esbuild cannot tree-shake, so bundling the entry would put the
+// consumer's code and SDKs into the producer's archive and the producer's into the consumer's.
+const PRODUCER = runtimeFactory<typeof runtime>(require.resolve("../../runtime/scheduled-notifier/producer"))(
+  "createProducer",
+);
+const CONSUMER = runtimeFactory<typeof runtime>(require.resolve("../../runtime/scheduled-notifier/consumer"))(
+  "createConsumer",
+);
 
 /** Checks every argument; returns all problems, for the component to throw before it registers anything. */
 export function validateScheduledNotifierArgs(name: string, args: ScheduledNotifierArgs<any>): ArgumentChecker {
@@ -42,8 +50,8 @@ export function validateScheduledNotifierArgs(name: string, args: ScheduledNotif
 /** The runtime modules the two functions start from, with the consumer's plain options. */
 export function notifierEntries(settings: Pick<ScheduledNotifierSettings, "maxDeliveryCount" | "secretCacheSeconds">) {
   return {
-    producer: runtimeEntry(runtimes("createProducer"), {}),
-    consumer: runtimeEntry(runtimes("createConsumer"), {
+    producer: runtimeEntry(PRODUCER, {}),
+    consumer: runtimeEntry(CONSUMER, {
       maxReceiveCount: settings.maxDeliveryCount,
       secretCacheSeconds: settings.secretCacheSeconds,
     }),
