@@ -156,24 +156,59 @@ export const LAMBDA_RESERVED_ENVIRONMENT_KEYS: readonly string[] = [
 ];
 
 /**
- * Records a problem for each key of a known `environment` that Lambda reserves; a map given as an
- * Output is left to Lambda.
+ * An environment variable name as Lambda's API accepts it: a letter, then at least one letter,
+ * digit or `_` (https://docs.aws.amazon.com/lambda/latest/dg/API_Environment.html, "Key Pattern").
+ */
+const LAMBDA_ENVIRONMENT_KEY = /^[A-Za-z][A-Za-z0-9_]+$/;
+
+/** What a component sets in its function's environment itself, which its users may not set. */
+export interface OwnEnvironment {
+  /** Names the component sets. */
+  keys?: readonly string[];
+  /** A prefix of every name the component sets. */
+  prefix?: string;
+}
+
+/**
+ * Records a problem for each key of a known `environment` that Lambda refuses (its reserved keys,
+ * a name outside its key pattern) or that the component sets itself (`own`), which would otherwise
+ * be overwritten without a word; a map given as an Output is left to Lambda.
  */
 export function checkLambdaEnvironmentKeys(
   checker: ArgumentChecker,
   environment: LambdaFunctionArgs["environment"],
+  own: OwnEnvironment = {},
   argument = "environment",
 ): void {
   if (typeof environment !== "object" || environment === null || pulumi.Output.isInstance(environment)) return;
   if (environment instanceof Promise) return;
   for (const [key, value] of Object.entries(environment)) {
-    checker.check(
-      !LAMBDA_RESERVED_ENVIRONMENT_KEYS.includes(key),
-      `${argument}.${key}`,
-      value,
-      "is a key Lambda sets itself and refuses in a function's configuration; choose another name " +
-        "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
-    );
+    const where = `${argument}.${key}`;
+    if (LAMBDA_RESERVED_ENVIRONMENT_KEYS.includes(key)) {
+      checker.check(
+        false,
+        where,
+        value,
+        "is a key Lambda sets itself and refuses in a function's configuration; choose another name " +
+          "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).",
+      );
+    } else if (!LAMBDA_ENVIRONMENT_KEY.test(key)) {
+      checker.check(
+        false,
+        where,
+        value,
+        "has a name that is not an environment variable name; use at least two letters, digits and _, starting with a letter.",
+      );
+    } else if (own.keys?.includes(key) || (own.prefix !== undefined && key.startsWith(own.prefix))) {
+      checker.check(
+        false,
+        where,
+        value,
+        own.keys?.includes(key)
+          ? "is set by the component itself; choose another name."
+          : `uses the reserved prefix ${own.prefix}; choose another name.`,
+      );
+    }
   }
 }
 

@@ -4,7 +4,7 @@
  * (`requireFifoTopicArn`) by the same rules.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { BodyFormat } from "../../runtime/fifo-ingester/contract";
+import { type BodyFormat, DEAD_LETTER_QUEUE_URL_ENV } from "../../runtime/fifo-ingester/contract";
 import { checkAlarmActionArns, isSnsTopicArn } from "../aws/arn";
 import { checkLambdaEnvironmentKeys, LAMBDA_FUNCTION_NAMES, validateLambdaFunctionArgs } from "../aws/lambda-function";
 import { MAX_MESSAGE_RETENTION_SECONDS } from "../aws/secure-defaults";
@@ -110,7 +110,7 @@ export function fifoIngesterSettings(name: string, args: FifoIngesterArgs<never>
     checkFifoTopicArn(checker, args.topic.existing);
   checkExisting(checker, "topic", args.topic, "topic");
   checkAlarmActionArns(checker, args.alarmActions);
-  checkLambdaEnvironmentKeys(checker, args.environment);
+  checkLambdaEnvironmentKeys(checker, args.environment, { keys: [DEAD_LETTER_QUEUE_URL_ENV] });
   checker.include(validateLambdaFunctionArgs(owner, args.function ?? {}, "function."));
 
   const topic = usesExisting(args.topic)

@@ -33,12 +33,6 @@ const DAY_SECONDS = 86_400;
 /** Lambda's 4 KB environment, less what the notifier's own variables (queue URLs, ARNs) need. */
 const MAX_ENVIRONMENT_BYTES = 3072;
 
-/**
- * An environment variable name as Lambda's API accepts it: a letter, then at least one letter,
- * digit or `_` (https://docs.aws.amazon.com/lambda/latest/dg/API_Environment.html, "Key Pattern").
- */
-const ENV_NAME = /^[A-Za-z][A-Za-z0-9_]+$/;
-
 /** The physical names a notifier derives from its name. */
 const SCHEDULED_NOTIFIER_NAMES: readonly DerivedName[] = [
   ...prefixed("-producer", LAMBDA_FUNCTION_NAMES),
@@ -195,18 +189,9 @@ function checkApiToken(checker: ArgumentChecker, apiToken: ScheduledNotifierArgs
  */
 function checkEnvironment(checker: ArgumentChecker, environment: ScheduledNotifierArgs["environment"]): void {
   if (environment === undefined || !isKnown(environment)) return;
-  checkLambdaEnvironmentKeys(checker, environment);
+  checkLambdaEnvironmentKeys(checker, environment, { prefix: NOTIFIER_ENV_PREFIX });
   let bytes = 0;
   for (const [key, value] of Object.entries(environment)) {
-    const ownPrefix = key.startsWith(NOTIFIER_ENV_PREFIX);
-    checker.check(
-      ENV_NAME.test(key) && !ownPrefix,
-      `environment.${key}`,
-      value,
-      ownPrefix
-        ? `uses the reserved prefix ${NOTIFIER_ENV_PREFIX}; choose another name.`
-        : "has a name that is not an environment variable name; use at least two letters, digits and _, starting with a letter.",
-    );
     const known = isKnown(value);
     checker.check(
       !known || typeof value === "string",

@@ -575,6 +575,18 @@ describe("FifoIngester argument validation", () => {
       message: `${owner}: environment._HANDLER "index.main" is a key Lambda sets itself and refuses in a function's configuration; choose another name (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).`,
     },
     {
+      argument: "environment.FIFO_INGESTER_DLQ_URL",
+      what: "that the component sets itself",
+      args: { environment: { FIFO_INGESTER_DLQ_URL: "https://sqs.example.com/other" } },
+      message: `${owner}: environment.FIFO_INGESTER_DLQ_URL "https://sqs.example.com/other" is set by the component itself; choose another name.`,
+    },
+    {
+      argument: "environment.api-url",
+      what: "that is not an environment variable name",
+      args: { environment: { "api-url": "https://api.example.com" } },
+      message: `${owner}: environment.api-url "https://api.example.com" has a name that is not an environment variable name; use at least two letters, digits and _, starting with a letter.`,
+    },
+    {
       argument: "alarmActions",
       what: "that is not an ARN",
       args: { alarmActions: [arn("sns", "on-call"), "on-call"] },
