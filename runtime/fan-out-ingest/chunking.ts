@@ -3,16 +3,8 @@
  * never holding more than the chunks being uploaded, then write the run's manifest.
  */
 import { type ContainerClient, RestError } from "@azure/storage-blob";
+import type { RunContext } from "./contract";
 import { CHUNK_METADATA, chunkBlobName, manifestBlobName } from "./layout";
-
-/** What the source callback is told about the run it feeds. */
-export interface RunContext {
-  runId: string;
-  /** What started the run. */
-  trigger: "http" | "timer";
-  /** The HTTP request's query parameters (empty for the timer), e.g. a date range for the API call. */
-  parameters: Record<string, string>;
-}
 
 /** The user's source: yields the items of one run, typically page by page from a paginated API. */
 export type SourceCallback = (run: RunContext) => AsyncIterable<unknown> | Iterable<unknown>;

@@ -3,43 +3,11 @@
  * and the ingestion function (queue trigger on the queue Event Grid writes BlobCreated events into).
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { type RunContext, writeRun } from "./chunking";
-import { defaultMessageText, ingestEvent, type IngestionOptions, type MessageEncoding } from "./ingestion";
+import { writeRun } from "./chunking";
+import { FUNCTION_NAMES, type FanOutCallbacks, type FanOutOptions, type RunContext } from "./contract";
+import { defaultMessageText, ingestEvent, type IngestionOptions } from "./ingestion";
 import { newRunId, RUN_ID_PATTERN, RUN_ROUTE, type TimerFiring, timerRunId } from "./layout";
 import { type StorageClients, storageClients } from "./storage-clients";
-
-/** Plain settings the component fixes at construction. */
-export interface FanOutOptions {
-  /** The app setting prefix of the data account connection (`<connection>__queueServiceUri`, ...). */
-  connection: string;
-  chunkContainer: string;
-  /** The queue Event Grid delivers BlobCreated events to. */
-  eventsQueue: string;
-  eventsPoisonQueue: string;
-  targetQueues: string[];
-  /** The poison queue of each target queue, same order. */
-  poisonQueues: string[];
-  chunkSize: number;
-  uploadConcurrency: number;
-  concurrency: number;
-  checkpointEvery: number;
-  messageEncoding: MessageEncoding;
-  /** NCRONTAB schedule of the timer-started run; none when unset. */
-  schedule?: string;
-}
-
-/**
- * The user's callbacks, over the items `source` yields. `toMessage` is a method signature, so the
- * callbacks of a particular item type are callbacks in general: the ingestion function hands it the
- * items read back from their chunk blob, which are what `source` yielded, as JSON.
- */
-export interface FanOutCallbacks<TItem = unknown> {
-  source: (run: RunContext) => AsyncIterable<TItem> | Iterable<TItem>;
-  toMessage?(item: TItem): unknown;
-}
-
-/** The registered function names. */
-export const FUNCTION_NAMES = { chunk: "chunk", chunkOnSchedule: "chunkOnSchedule", ingest: "ingest" } as const;
 
 export function register(callbacks: FanOutCallbacks, options: FanOutOptions): void {
   let clients: StorageClients | undefined;

@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { type BlobDownloadResponseParsed, type ContainerClient, RestError } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
+import type { MessageEncoding } from "./contract";
 import { blobSubjectPrefix, CHUNK_METADATA, CHUNK_SUFFIX } from "./layout";
 import { rejectionReason } from "../shared/reject-message";
 
@@ -26,13 +27,6 @@ const PREVIEW_CHARS = 1024;
  * dropped while their consumers are down.
  */
 const NEVER_EXPIRE = { messageTimeToLive: -1 } as const;
-
-/**
- * How message text is stored. `base64` is what a Functions queue trigger expects by default
- * (`messageEncoding: base64` in host.json); `none` stores the text as is, for consumers that read
- * raw text (SDK clients, or a Functions app set to `none`).
- */
-export type MessageEncoding = "base64" | "none";
 
 /** Item -> message text; an object is sent as its JSON. */
 export type ToMessageCallback = (item: unknown) => unknown;

@@ -73,11 +73,11 @@ const dataAccount = (component: string) => named(ACCOUNT, `${component}-data`).s
 const queueId = (component: string, queue: string) => storageChildId(dataAccount(component), "queue", queue);
 const containerId = (component: string, container: string) => storageChildId(dataAccount(component), "blob", container);
 
-/** The plain options the deployed bundle hands to the runtime's `register`, read back from the bundle. */
+/** The plain options the deployed bundle hands to the runtime's `createFunctions`, read back from the bundle. */
 async function bundledOptions(component: FanOutIngest<string>): Promise<Record<string, unknown>> {
   const bundle = (await resolve(component.functionApp.artifact)).files["index.js"];
-  const literal = bundle.match(/\.register\(\w+,(\{[^()]*\})\)\);\s*$/)?.[1];
-  assert.ok(literal, "the bundle ends by calling register(callbacks, options)");
+  const literal = bundle.match(/\.createFunctions\(\w+,(\{[^()]*\})\)\);\s*$/)?.[1];
+  assert.ok(literal, "the bundle ends by calling createFunctions(callbacks, options)");
   // Evaluated in its own realm; JSON brings it back as plain objects of this one.
   return JSON.parse(JSON.stringify(vm.runInNewContext(`(${literal})`)));
 }
@@ -531,9 +531,10 @@ describe("a FanOutIngest with arguments", () => {
   });
 
   it("fails the deployment when the existing system topic has no identity to deliver with", () => {
-    assert.throws(() => requirePrincipal('FanOutIngest "ids"', "system topic legacy-topic", undefined), {
+    assert.throws(() => requirePrincipal('FanOutIngest "ids"', "legacy-topic", undefined), {
+      name: "InvalidArgumentsError",
       message:
-        'FanOutIngest "ids": system topic legacy-topic has no system-assigned identity; Event Grid needs one to deliver without keys. Enable it on the topic.',
+        'FanOutIngest "ids": systemTopic.existing "legacy-topic" has no system-assigned identity; Event Grid needs one to deliver without keys. Enable it on the topic.',
     });
   });
 
@@ -644,33 +645,34 @@ describe("invalid arguments fail at construction, naming the argument, the value
       args: { chunkSize: 0 },
       argument: "chunkSize",
       message:
-        'FanOutIngest "ids": chunkSize 0 is out of range; use 1..100000 (one ingestion invocation enqueues a whole chunk within the Functions time limit).',
+        'FanOutIngest "ids": chunkSize 0 is out of range; one ingestion invocation enqueues a whole chunk within the Functions time limit, so use 1..100000.',
     },
     {
       what: "a fractional chunk size",
       args: { chunkSize: 2500.5 },
       argument: "chunkSize",
       message:
-        'FanOutIngest "ids": chunkSize 2500.5 is out of range; use 1..100000 (one ingestion invocation enqueues a whole chunk within the Functions time limit).',
+        'FanOutIngest "ids": chunkSize 2500.5 is out of range; one ingestion invocation enqueues a whole chunk within the Functions time limit, so use 1..100000.',
     },
     {
       what: "more than 10 queues",
       args: { queueCount: 11 },
       argument: "queueCount",
       message:
-        'FanOutIngest "ids": queueCount 11 is out of range; use 1..10 (ten queues at ~2,000 msg/s reach the storage account\'s ~20,000 requests/s, so more add nothing).',
+        'FanOutIngest "ids": queueCount 11 is out of range; ten queues at ~2,000 msg/s reach the storage account\'s ~20,000 requests/s, so more add nothing; use 1..10.',
     },
     {
       what: "a send concurrency of 0",
       args: { sendConcurrency: 0 },
       argument: "sendConcurrency",
-      message: 'FanOutIngest "ids": sendConcurrency 0 is out of range; use 1..256 (sends in flight per invocation).',
+      message: 'FanOutIngest "ids": sendConcurrency 0 is out of range; sends in flight per invocation can be 1..256.',
     },
     {
       what: "a checkpoint interval longer than the chunk",
       args: { chunkSize: 1000, checkpointEvery: 1001 },
       argument: "checkpointEvery",
-      message: 'FanOutIngest "ids": checkpointEvery 1001 is out of range; use 1..1000 (at most the chunk size).',
+      message:
+        'FanOutIngest "ids": checkpointEvery 1001 is out of range; the interval is at most the chunk size: use 1..1000.',
     },
     {
       what: "an unknown message encoding",
@@ -731,21 +733,21 @@ describe("invalid arguments fail at construction, naming the argument, the value
       what: "more Event Grid deliveries than it allows",
       args: { eventDelivery: { maxDeliveryCount: 31 } },
       argument: "eventDelivery.maxDeliveryCount",
-      message: 'FanOutIngest "ids": eventDelivery.maxDeliveryCount 31 is out of range; use 1..30 (Event Grid allows).',
+      message: 'FanOutIngest "ids": eventDelivery.maxDeliveryCount 31 is out of range; Event Grid allows 1..30.',
     },
     {
       what: "an event lifetime over 24 hours",
       args: { eventDelivery: { eventTimeToLiveMinutes: 1441 } },
       argument: "eventDelivery.eventTimeToLiveMinutes",
       message:
-        'FanOutIngest "ids": eventDelivery.eventTimeToLiveMinutes 1441 is out of range; use 1..1440 (Event Grid allows).',
+        'FanOutIngest "ids": eventDelivery.eventTimeToLiveMinutes 1441 is out of range; Event Grid allows 1..1440.',
     },
     {
       what: "a chunk retention of 0 days",
       args: { chunkRetentionDays: 0 },
       argument: "chunkRetentionDays",
       message:
-        'FanOutIngest "ids": chunkRetentionDays 0 is out of range; use 1..3650 (days after which lifecycle management deletes chunks).',
+        'FanOutIngest "ids": chunkRetentionDays 0 is out of range; lifecycle management deletes chunks after a number of days in 1..3650.',
     },
     {
       what: "a system topic given by its name alone",

@@ -13,9 +13,9 @@ import {
   ingestChunk,
   ingestEvent,
   MAX_MESSAGE_BYTES,
-  type MessageEncoding,
   queueIndexFor,
 } from "../../../runtime/fan-out-ingest/ingestion";
+import type { MessageEncoding } from "../../../runtime/fan-out-ingest/contract";
 import { CHUNK_METADATA, chunkBlobName } from "../../../runtime/fan-out-ingest/layout";
 import { RejectMessage } from "../../../runtime/shared/reject-message";
 import { type Azurite, useAzurite } from "../../harness/emulators";
