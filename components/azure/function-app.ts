@@ -17,7 +17,8 @@ import { whenReported } from "../core/component";
 import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
 import { type DerivedName, derived, NAME_RULES, stableNameOptions } from "../core/naming";
 import { applyTransform, type Transform } from "../core/transform";
-import { ArgumentChecker, ownerLabel, refuseSecretValues } from "../core/validation";
+import { ArgumentChecker, ownerLabel } from "../core/validation";
+import { checkFunctionAppEnvironmentKeys, nonSecretAppSettings } from "./app-settings";
 
 /**
  * Node.js versions Flex Consumption runs for the v4 programming model: "Node.js 22, Node.js 24" in
@@ -187,56 +188,6 @@ export const FLEX_REJECTED_SITE_CONFIG = [
  */
 export function sendSiteConfigAsDeclared(siteConfig: web.WebAppArgs["siteConfig"]): pulumi.ResourceTransformation {
   return ({ props, opts }) => ({ props: { ...props, siteConfig }, opts });
-}
-
-/**
- * App settings the Functions host reads for itself: its storage (`AzureWebJobsStorage`, with or
- * without `__` properties), telemetry (`APPLICATIONINSIGHTS_*`, which this block sets) and `FUNCTIONS_*`
- * (the worker runtime and version, which Flex Consumption takes from `functionAppConfig` and refuses as
- * settings: https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
- */
-const HOST_SETTING_PREFIXES = ["AzureWebJobsStorage", "APPLICATIONINSIGHTS_", "FUNCTIONS_"];
-
-/**
- * Records a problem for each key of a known `environment` that names a host setting; a map given as
- * an Output is left to the host.
- */
-export function checkFunctionAppEnvironmentKeys(
-  checker: ArgumentChecker,
-  environment: FunctionAppArgs["environment"],
-  argument = "environment",
-): void {
-  if (typeof environment !== "object" || environment === null || pulumi.Output.isInstance(environment)) return;
-  if (environment instanceof Promise) return;
-  for (const [key, value] of Object.entries(environment)) {
-    const prefix = HOST_SETTING_PREFIXES.find((reserved) => key.toLowerCase().startsWith(reserved.toLowerCase()));
-    checker.check(
-      prefix === undefined,
-      `${argument}.${key}`,
-      value,
-      `names a setting of the Functions host (${prefix}...), which the Function App sets itself; choose another name.`,
-    );
-  }
-}
-
-/**
- * `environment` as an Output that fails the deployment if a value in it is a secret: app settings are
- * plain text to anyone who may read the app's configuration. `permissionsArgument` names where the
- * owner's users grant the app a role on a Key Vault.
- */
-export function nonSecretAppSettings(
-  owner: string,
-  environment: NonNullable<FunctionAppArgs["environment"]>,
-  permissionsArgument: string,
-  argument = "environment",
-): pulumi.Output<Record<string, string>> {
-  return refuseSecretValues(
-    owner,
-    argument,
-    environment,
-    "app settings are plain text in the app's configuration. Store the secret in Key Vault, grant " +
-      `"Key Vault Secrets User" on it with ${permissionsArgument} and read it at run time.`,
-  );
 }
 
 /** Validates the block's own arguments. */

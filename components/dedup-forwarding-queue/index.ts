@@ -16,7 +16,8 @@ import type { ProcessorOptions } from "../../runtime/dedup-forwarding-queue/cont
 import { isoDuration, timeSpan } from "../../runtime/dedup-forwarding-queue/duration";
 import type { ProcessingScheduleConfig } from "../../runtime/dedup-forwarding-queue/producer";
 import { countAboveZeroAlertArgs } from "../azure/alerts";
-import { FunctionApp, nonSecretAppSettings } from "../azure/function-app";
+import { FunctionApp } from "../azure/function-app";
+import { nonSecretAppSettings } from "../azure/app-settings";
 import type { RoleGrant } from "../azure/roles";
 import { runtimeEntry } from "../core/artifact";
 import { PatternComponent } from "../core/component";

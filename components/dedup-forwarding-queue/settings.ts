@@ -11,7 +11,8 @@ import {
   periodShapeProblem,
 } from "../../runtime/dedup-forwarding-queue/period";
 import { isIanaTimeZone } from "../../runtime/shared/time-zone";
-import { checkFunctionAppEnvironmentKeys, FUNCTION_APP_NAMES, validateFunctionAppArgs } from "../azure/function-app";
+import { FUNCTION_APP_NAMES, validateFunctionAppArgs } from "../azure/function-app";
+import { checkFunctionAppEnvironmentKeys } from "../azure/app-settings";
 import { checkActionGroupIds, checkResourceGroupName } from "../azure/resource-id";
 import { checkPrincipalId } from "../azure/roles";
 import { checkExisting, usesExisting } from "../core/existing";

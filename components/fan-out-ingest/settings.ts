@@ -2,7 +2,8 @@
  * FanOutIngest's settings: every argument with its default applied and checked, in one pass, and the
  * names of the storage queues and containers the component creates.
  */
-import { checkFunctionAppEnvironmentKeys, FUNCTION_APP_NAMES, validateFunctionAppArgs } from "../azure/function-app";
+import { FUNCTION_APP_NAMES, validateFunctionAppArgs } from "../azure/function-app";
+import { checkFunctionAppEnvironmentKeys } from "../azure/app-settings";
 import { checkActionGroupIds, checkResourceGroupName } from "../azure/resource-id";
 import { usesExisting } from "../core/existing";
 import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "../core/naming";

@@ -6,7 +6,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type BodyFormat, DEAD_LETTER_QUEUE_URL_ENV } from "../../runtime/fifo-ingester/contract";
 import { checkAlarmActionArns, isSnsTopicArn } from "../aws/arn";
-import { checkLambdaEnvironmentKeys, LAMBDA_FUNCTION_NAMES, validateLambdaFunctionArgs } from "../aws/lambda-function";
+import { LAMBDA_FUNCTION_NAMES, validateLambdaFunctionArgs } from "../aws/lambda-function";
+import { checkLambdaEnvironmentKeys } from "../aws/lambda-environment";
 import { MAX_MESSAGE_RETENTION_SECONDS } from "../aws/secure-defaults";
 import { checkExisting, type CreateOrUse, usesExisting } from "../core/existing";
 import { checkDerivedNames, type DerivedName, derived, NAME_RULES, prefixed } from "../core/naming";
