@@ -5,6 +5,7 @@
 // Loaded with require (not import()) so closure serialization finds the modules in require.cache.
 const benchmarks: Record<string, () => { run(): Promise<void> }> = {
   packaging: () => require("./packaging"),
+  preview: () => require("./preview"),
   fifo: () => require("./fifo"),
   fanout: () => require("./fanout"),
 };

@@ -21,14 +21,14 @@ import { performance } from "node:perf_hooks";
 import * as tls from "node:tls";
 import type { lambda } from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { zipBytes, zipDeterministic } from "../components/core/artifact";
+import { ZIP_LEVEL, zipBytes, zipDeterministic } from "../components/core/artifact";
 import type { AwsSdkSource, LambdaNodeRuntime } from "../components/aws/lambda-function";
 import { orderForwarder, signedOrderBody, sqsSender } from "../test/fixtures/callbacks";
 import { assertNoNodeModulesAbove, nodeBuildFor, unpack } from "../test/harness/artifact-runner";
 import { listenOnLoopback } from "../test/harness/loopback-server";
-import { installMocks, type ResourceRecorder, resolve } from "../test/harness/mocks";
 import type { NodeBuild } from "../test/harness/node-builds";
 import { type ColdStartReport, LOADED_MARKER, RESULT_MARKER } from "./packaging-coldstart";
+import { type BenchMocks, installBenchMocks, resolveOutput } from "./mocks";
 import { printTable } from "./table";
 
 const FUNCTION_TYPE = "aws:lambda/function:Function";
@@ -127,7 +127,7 @@ interface Comparison {
 }
 
 export async function run(): Promise<void> {
-  const recorder = installMocks();
+  const recorder = installBenchMocks();
   const temps: string[] = [];
   const stub = await startServiceStub();
   try {
@@ -163,10 +163,11 @@ function lambdaRuntimes(): LambdaNodeRuntime[] {
 
 /** This library's artifact, built through `LambdaFunction` as a component would. */
 async function buildOurs(callback: BenchCallback, runtime: LambdaNodeRuntime, awsSdk: AwsSdkSource): Promise<Subject> {
-  const { LambdaFunction } = require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
+  const { LambdaFunction } =
+    require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
   const name = `bench-${callback.name}-${runtime.replace(/\W/g, "")}-${awsSdk}`;
   const fn = new LambdaFunction(name, { runtime, awsSdk, callbacks: { handler: callback.make() } });
-  const artifact = await resolve(fn.artifact);
+  const artifact = await resolveOutput(fn.artifact);
   const files: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(artifact.files)) files[file] = Buffer.from(content, "utf8");
   const label = awsSdk === "bundle" ? "ours" : 'ours, awsSdk "runtime"';
@@ -198,7 +199,7 @@ function typicalStackFolder(temps: string[], packages: string[]): string {
  * Its code is the same whatever the runtime, so one archive serves both Node majors.
  */
 async function buildCallbackFunction(
-  recorder: ResourceRecorder,
+  recorder: BenchMocks,
   name: string,
   callback: BenchCallback,
   workDir: string,
@@ -209,9 +210,7 @@ async function buildCallbackFunction(
 }
 
 /** What CallbackFunction would ship for the first callback from this repository's own package.json. */
-async function repositoryShipment(
-  recorder: ResourceRecorder,
-): Promise<{ packages: number; files: number; bytes: number }> {
+async function repositoryShipment(recorder: BenchMocks): Promise<{ packages: number; files: number; bytes: number }> {
   const root = repositoryRoot();
   const code = await callbackFunctionCode(recorder, "bench-callback-repo", CALLBACKS[0].make(), root);
   const sources = await archiveSources(code, root);
@@ -227,7 +226,7 @@ async function repositoryShipment(
  * Pulumi lists the packages to ship from the package.json it finds there, by paths relative to it.
  */
 async function callbackFunctionCode(
-  recorder: ResourceRecorder,
+  recorder: BenchMocks,
   name: string,
   callback: (...args: never[]) => unknown,
   workDir: string,
@@ -254,10 +253,10 @@ async function inFolder<T>(dir: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** Waits until the mock engine has recorded the named function, and returns one of its inputs. */
-async function recordedInput(recorder: ResourceRecorder, name: string, input: string): Promise<unknown> {
+async function recordedInput(recorder: BenchMocks, name: string, input: string): Promise<unknown> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const recorded = recorder.ofType(FUNCTION_TYPE).find((r) => r.name === name);
+    const recorded = recorder.resources.find((r) => r.type === FUNCTION_TYPE && r.name === name);
     if (recorded) return recorded.inputs[input];
     if (Date.now() > deadline)
       throw new Error(`the mock engine recorded no ${FUNCTION_TYPE} named ${name} within 60 s`);
@@ -704,7 +703,12 @@ function comparisonRows(comparison: Comparison): Row[] {
       target,
     );
   const rows: Row[] = [
-    sizeRow("archive bytes (zip, level 9, same zipper)", (s) => s.zip.byteLength, formatBytes, ARCHIVE_TARGET),
+    sizeRow(
+      `archive bytes (zip, level ${ZIP_LEVEL}, same zipper)`,
+      (s) => s.zip.byteLength,
+      formatBytes,
+      ARCHIVE_TARGET,
+    ),
     sizeRow("unpacked bytes", (s) => unpackedBytes(s.files), formatBytes),
     sizeRow(
       "files",

@@ -31,12 +31,7 @@
  *   freshly fetched token.
  */
 import * as fs from "node:fs";
-import {
-  ClientAssertionCredential,
-  ClientSecretCredential,
-  DefaultAzureCredential,
-  type TokenCredential,
-} from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The audience the App Service deployment endpoint accepts (ARM tokens are being retired there). */
@@ -105,6 +100,9 @@ type CredentialEnvironment = Record<string, string | undefined>;
  * Azure CLI, Azure Developer CLI or Azure PowerShell login.
  */
 export function deployerCredential(env: CredentialEnvironment): TokenCredential {
+  // Loaded here, where a token is needed: a program that only declares resources never loads it.
+  const { ClientAssertionCredential, ClientSecretCredential, DefaultAzureCredential } =
+    require("@azure/identity") as typeof import("@azure/identity");
   const tenantId = env.ARM_TENANT_ID || env.AZURE_TENANT_ID;
   const clientId = env.ARM_CLIENT_ID;
   if (tenantId && clientId && env.ARM_CLIENT_SECRET) {

@@ -8,14 +8,17 @@
  *    statements, which is why the output cannot be ESM.
  * 3. The files are zipped with fixed timestamps, modes and order, so the same code gives the same
  *    bytes and `pulumi preview` shows no code diff when nothing changed.
+ * Steps 2 and 3 are skipped when the same archive was built before (bundle-cache.ts); esbuild is
+ * loaded only when something is bundled.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as esbuild from "esbuild";
+import type * as esbuild from "esbuild";
 import { zipSync } from "fflate";
+import { bundleCacheDir, cacheKey, cachedArtifact, fileDigest } from "./bundle-cache";
 import type { Callbacks, RuntimeFactory } from "./runtime-factory";
 
 /** Where an artifact runs; it decides the externals and the archive layout. */
@@ -104,6 +107,11 @@ export function declaredNodeMajor(bundle: string): number | undefined {
 /** The Functions worker injects this module; bundling a copy would break trigger registration. */
 const AZURE_WORKER_MODULES = ["@azure/functions-core"];
 
+/**
+ * Deflate level of every archive. 6 (zlib's default) gives archives within a few bytes of level 9's
+ * for minified bundles, in about half the time (fflate deflates in JavaScript, on the program's thread).
+ */
+export const ZIP_LEVEL = 6;
 /** A fixed local time: fflate writes DOS timestamps from local date parts, so this is zone-proof. */
 const ZIP_MTIME = new Date(1980, 0, 1, 0, 0, 0);
 /** Regular file, rw-r--r--, in the zip's external attributes (Unix mode in the high 16 bits). */
@@ -111,23 +119,53 @@ const ZIP_FILE_ATTRS = (0o100644 << 16) >>> 0;
 const ZIP_UNIX = 3;
 
 const CALLBACK_NAMESPACE = "queue-patterns-callback";
+/** The generated entry's name in esbuild's output and metafile; it exists only in memory. */
+const ENTRY_SOURCE_FILE = "entry.js";
 
 const CAPTURE_HELP =
   "A callback may capture plain values, Outputs of non-secret values, functions and modules loaded with import/require " +
   "(SDKs and other pure-JavaScript packages); it may not capture `this`, native add-ons, secrets or @pulumi/* modules.";
 
-/** Serializes every callback, bundles the entry and zips the result. */
+/**
+ * Serializes every callback, then bundles the entry and zips the result, or takes the archive built
+ * before from the same inputs (bundle-cache.ts).
+ */
 export async function buildArtifact<C extends Callbacks>(spec: ArtifactSpec<C>): Promise<Artifact> {
   const serialized = await serializeCallbacks(spec);
-  const bundle = await bundleOnce(spec, serialized);
-  const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
-  const zip = zipDeterministic(files);
-  return {
-    files,
-    zipBase64: Buffer.from(zip).toString("base64"),
-    sha256: createHash("sha256").update(zip).digest("hex"),
-  };
+  const key = cacheKey([
+    builderVersion(),
+    entrySource(spec, serialized),
+    serialized,
+    spec.nodeMajor,
+    spec.external,
+    spec.host,
+    spec.extraFiles,
+    process.cwd(),
+    moduleRoots(),
+  ]);
+  return cachedArtifact(key, bundleCacheDir(), async () => {
+    const { bundle, inputs } = await bundleEntry(spec, serialized);
+    const files: Record<string, string> = { ...spec.extraFiles, [BUNDLE_FILE]: bundle };
+    const zip = zipDeterministic(files);
+    const artifact: Artifact = {
+      files,
+      zipBase64: Buffer.from(zip).toString("base64"),
+      sha256: createHash("sha256").update(zip).digest("hex"),
+    };
+    return { artifact, inputs };
+  });
 }
+
+/**
+ * What decides the bytes besides the spec and the bundled files: the esbuild release and this
+ * module's own code (its build settings, plugins and zip settings).
+ */
+function builderVersion(): [string, string | undefined] {
+  const manifest = require.resolve("esbuild/package.json");
+  esbuildVersion ??= (JSON.parse(fs.readFileSync(manifest, "utf8")) as { version: string }).version;
+  return [esbuildVersion, fileDigest(__filename)];
+}
+let esbuildVersion: string | undefined;
 
 /** `buildArtifact` as an Output, for resource inputs. */
 export function artifactOutput<C extends Callbacks>(spec: ArtifactSpec<C>): pulumi.Output<Artifact> {
@@ -156,7 +194,7 @@ export function zipDeterministic(files: Record<string, string | Uint8Array>): Ui
   for (const name of Object.keys(files).sort()) {
     const content = files[name];
     const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-    entries[name] = [bytes, { level: 9, mtime: ZIP_MTIME, os: ZIP_UNIX, attrs: ZIP_FILE_ATTRS }];
+    entries[name] = [bytes, { level: ZIP_LEVEL, mtime: ZIP_MTIME, os: ZIP_UNIX, attrs: ZIP_FILE_ATTRS }];
   }
   return zipSync(entries);
 }
@@ -247,29 +285,17 @@ function entrySource(spec: ArtifactSpec, serialized: Record<string, string>): st
 
 /** The folders whose node_modules a captured module may live in: the program's and this package's. */
 function moduleRoots(): string[] {
-  const packageRoot = findPackageRoot(__dirname);
+  packageRoot ??= findPackageRoot(__dirname);
   return [...new Set([process.cwd(), packageRoot])].map((dir) => path.join(dir, "node_modules"));
 }
+let packageRoot: string | undefined;
 
-/**
- * Bundles built by this process, by everything that decides their bytes besides files on disk, which
- * do not change while a program runs: a stack builds the same callbacks for several components, and
- * tests build one component many times.
- */
-const bundlesBuilt = new Map<string, string>();
-
-async function bundleOnce(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
-  const key = createHash("sha256")
-    .update(JSON.stringify([entrySource(spec, serialized), serialized, spec.nodeMajor, spec.external, spec.host]))
-    .digest("hex");
-  const built = bundlesBuilt.get(key);
-  if (built !== undefined) return built;
-  const bundle = await bundleEntry(spec, serialized);
-  bundlesBuilt.set(key, bundle);
-  return bundle;
-}
-
-async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string>): Promise<string> {
+/** The bundle, and the absolute paths of the files it was built from (with their packages' manifests). */
+async function bundleEntry(
+  spec: ArtifactSpec,
+  serialized: Record<string, string>,
+): Promise<{ bundle: string; inputs: string[] }> {
+  const esbuild = require("esbuild") as typeof import("esbuild");
   const nodePaths = moduleRoots();
   const external = [...(spec.external ?? []), ...(spec.host === "azure-functions" ? AZURE_WORKER_MODULES : [])];
   const contents = entrySource(spec, serialized);
@@ -279,7 +305,7 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
       stdin: {
         contents,
         resolveDir: process.cwd(),
-        sourcefile: "entry.js",
+        sourcefile: ENTRY_SOURCE_FILE,
         loader: "js",
       },
       // Bundle keys are paths relative to this folder: the program's folder keeps them machine-independent.
@@ -312,7 +338,24 @@ async function bundleEntry(spec: ArtifactSpec, serialized: Record<string, string
   }
   rejectUnbundleableInputs(spec.owner, Object.keys(result.metafile.inputs));
   rejectNativeAddonLoaders(spec.owner, result.metafile);
-  return result.outputFiles[0].text;
+  return { bundle: result.outputFiles[0].text, inputs: filesRead(result.metafile) };
+}
+
+/**
+ * The files on disk a bundle was built from, absolute: esbuild's inputs (paths relative to the
+ * working folder; the entry and the callbacks are virtual) and the package.json of each package
+ * they belong to, whose fields decided how they were resolved.
+ */
+function filesRead(metafile: esbuild.Metafile): string[] {
+  const files = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    if (input === ENTRY_SOURCE_FILE || input.startsWith(`${CALLBACK_NAMESPACE}:`)) continue;
+    const file = path.resolve(process.cwd(), input);
+    files.add(file);
+    const packageDir = file.match(/^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/)?.[1];
+    if (packageDir !== undefined) files.add(path.join(packageDir, "package.json"));
+  }
+  return [...files].sort();
 }
 
 /**

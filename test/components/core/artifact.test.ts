@@ -163,8 +163,12 @@ describe("the Node.js an artifact runs on", () => {
 
 describe("artifact determinism", () => {
   const probe = path.join(__dirname, "..", "..", "fixtures", "print-artifact-hash.js");
+  // With the bundle cache off, so each run really bundles and zips (bundle-cache.test.ts compares cached and fresh).
   const hashFromFreshProcess = (greeting: string) =>
-    execFileSync(process.execPath, [probe, greeting], { encoding: "utf8" }).trim();
+    execFileSync(process.execPath, [probe, greeting], {
+      encoding: "utf8",
+      env: { ...process.env, QUEUE_PATTERNS_CACHE: "off" },
+    }).trim();
 
   it("gives a byte-identical archive from two separate runs of the program", () => {
     const first = hashFromFreshProcess("hello");
