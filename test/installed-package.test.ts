@@ -171,12 +171,7 @@ describe("the package installed from its npm pack tarball into a new folder", ()
     const installed = path.join(folder, "node_modules", "queue-patterns");
     assert.ok(!fs.lstatSync(installed).isSymbolicLink(), "unpacked from the tarball, not a link to a checkout");
     const files = filesBelow(installed);
-    for (const file of [
-      "dist/components/index.js",
-      "dist/components/azure/flex-deployment.js",
-      "LICENSE",
-      "README.md",
-    ]) {
+    for (const file of ["dist/components/index.js", "dist/components/azure/flex-provider.js", "LICENSE", "README.md"]) {
       assert.ok(files.includes(file), `${file} is in the package`);
     }
     assert.deepEqual(

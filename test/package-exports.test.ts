@@ -33,14 +33,14 @@ describe("the package as another stack imports it", () => {
   it("exposes FlexDeployment's module as queue-patterns/flex-deployment, the name Pulumi's closure serializer gives its provider", () => {
     assert.equal(
       fs.realpathSync(resolveFromConsumer("queue-patterns/flex-deployment")),
-      path.join(repoRoot, "dist", "components", "azure", "flex-deployment.js"),
+      path.join(repoRoot, "dist", "components", "azure", "flex-provider.js"),
     );
     // What the serializer asks when the dynamic provider it packages uses its module's exports:
     // which export of the installed package is that file (@pulumi/pulumi/runtime/closure/package.js).
     const { getModuleFromPath } = require("@pulumi/pulumi/runtime/closure/package");
     const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
     assert.equal(
-      getModuleFromPath("queue-patterns/dist/components/azure/flex-deployment.js", manifest),
+      getModuleFromPath("queue-patterns/dist/components/azure/flex-provider.js", manifest),
       "queue-patterns/flex-deployment",
     );
   });

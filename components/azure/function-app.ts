@@ -14,7 +14,8 @@ import { type Artifact, type ArtifactSpec, artifactOutput, type RuntimeEntry, sa
 import { type AzurePermission, checkAzurePermissions, grantRole } from "./roles";
 import { hardenedStorageAccountArgs } from "./secure-defaults";
 import { whenReported } from "../core/component";
-import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, FlexDeployment, scmUrlOf } from "./flex-deployment";
+import { FlexDeployment, scmUrlOf } from "./flex-deployment";
+import { DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS } from "./flex-provider";
 import { type DerivedName, derived, NAME_RULES, stableNameOptions } from "../core/naming";
 import { applyTransform, type Transform } from "../core/transform";
 import { ArgumentChecker, ownerLabel } from "../core/validation";

@@ -29,8 +29,8 @@ import {
   APP_SERVICE_TOKEN_AUDIENCE,
   AZURE_RESOURCE_MANAGER,
   deployerCredential,
-  scmUrlOf,
-} from "../../components/azure/flex-deployment";
+} from "../../components/azure/flex-provider";
+import { scmUrlOf } from "../../components/azure/flex-deployment";
 
 const siteId = process.env.FLEX_APP_ID;
 const deploymentId = process.env.FLEX_DEPLOYMENT_ID;

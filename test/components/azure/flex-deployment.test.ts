@@ -17,8 +17,8 @@ import {
   type PublishEnvironment,
   type PublishInputs,
   publishPackage,
-  scmUrlOf,
-} from "../../../components/azure/flex-deployment";
+} from "../../../components/azure/flex-provider";
+import { scmUrlOf } from "../../../components/azure/flex-deployment";
 import {
   DEPLOYED_FUNCTIONS,
   FakeClock,
