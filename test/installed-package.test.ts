@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { type ProgramRun, runProgram, startDynamicProviderHost } from "./harness/language-host";
+import { type ProgramRun, runProgram, startDynamicProviderHost } from "../cli/language-host";
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(__dirname, "..", "..");

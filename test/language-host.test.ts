@@ -17,7 +17,7 @@ import {
   runProgram,
   stackConfigFile,
   startDynamicProviderHost,
-} from "./harness/language-host";
+} from "../cli/language-host";
 import { installMocks } from "./harness/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
