@@ -128,8 +128,8 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
     assert.ok(unknownsOf("fifoIngester-dlq-alarm").includes("dimensions.QueueName"), "the alarm's queue name");
     assert.ok(unknownsOf("fifoIngester-queue-policy").includes("policy"), "a policy built from the queue's ARN");
     assert.ok(
-      unknownsOf("fifoIngester-consumer-function").includes("environment.variables.FIFO_INGESTER_DLQ_URL"),
-      "an environment variable holding a queue URL",
+      unknownsOf("fifoIngester-consumer-function").includes("environment.variables"),
+      "environment variables holding a queue URL",
     );
     assert.ok(unknownsOf("fanOutIngest-dead-lettered-events").includes("scopes[0]"), "an alert's scope");
     assert.deepEqual(unknownsOf("fifoIngester-topic"), [], "a topic's inputs are all known");
