@@ -199,6 +199,7 @@ export function planProgress(write: (line: string) => void): {
   const declared = new Map<string, string>();
   const arrived = new Set<string>();
   let registered = 0;
+  let typescript = false;
   const say = (text: string) => {
     last = Date.now();
     write(`[${((last - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
@@ -212,7 +213,7 @@ export function planProgress(write: (line: string) => void): {
             `${waiting.length > 3 ? ` and ${waiting.length - 3} more` : ""} (artifacts being built, outputs being computed)`
         : registered > 1
           ? `still running: ${registered} resources registered`
-          : "still compiling and loading the program (TypeScript)",
+          : `still ${typescript ? "compiling and " : ""}loading the program`,
     );
   }, 1_000);
   timer.unref();
@@ -220,12 +221,18 @@ export function planProgress(write: (line: string) => void): {
     onEvent(event) {
       switch (event.kind) {
         case "started":
-          say(`running ${event.entry} in ${event.pwd} as \`pulumi preview\` runs it (Pulumi's cmd/run)`);
+          say(
+            `running ${event.entry === "." ? "the package's main module" : event.entry} in ${event.pwd} ` +
+              "as `pulumi preview` runs it (Pulumi's cmd/run)",
+          );
           break;
         case "log": {
           const message = event.line.message;
-          const typescript = /^Found typescript version (\S+)/.exec(message);
-          if (typescript) say(`compiling the program with TypeScript ${typescript[1]}`);
+          const compiler = /^Found typescript version (\S+)/.exec(message);
+          if (compiler) {
+            typescript = true;
+            say(`compiling the program with TypeScript ${compiler[1]}`);
+          }
           // The log line of a declaration can arrive after its registration: only those still to come wait.
           const declaring = /^Registering resource: t=([^,]+), name=([^,]+),/.exec(message);
           const key = declaring && `${declaring[1]}::${declaring[2]}`;
@@ -243,7 +250,7 @@ export function planProgress(write: (line: string) => void): {
         case "exited":
           say(
             event.exitCode === 0
-              ? `the program finished: ${registered} resources`
+              ? `the program finished: ${resources(registered)}`
               : `the program failed (exit code ${event.exitCode})`,
           );
           break;
@@ -254,6 +261,10 @@ export function planProgress(write: (line: string) => void): {
 }
 
 const STACK_TYPE = "pulumi:pulumi:Stack";
+
+function resources(count: number): string {
+  return `${count} resource${count === 1 ? "" : "s"}`;
+}
 
 /**
  * A type token as Pulumi's display shows it: `aws:sqs/queue:Queue` reads `aws:sqs:Queue` (the
@@ -304,12 +315,12 @@ export function renderPlan(result: PlanResult, options: RenderOptions = {}): str
   lines.push(`Previewing update (${result.stack}), offline:`);
   lines.push(
     `    ${result.project} in ${result.programDir}, config from ${result.configFiles.map((f) => path.basename(f)).join(" and ")}; ` +
-      "the program ran as `pulumi preview` runs it, no cloud was asked",
+      `the program ran as \`pulumi preview\` runs it on Node.js ${result.nodeVersion}, no cloud was asked`,
   );
   lines.push("");
   if (result.failure !== undefined) {
     lines.push("Diagnostics:", ...indent(result.failure.split("\n"), "    "), "");
-    lines.push(`The program failed: ${result.resources.length} resources declared before it stopped.`);
+    lines.push(`The program failed: ${resources(result.resources.length)} declared before it stopped.`);
     return lines.join("\n");
   }
   const references = outputReferences(result);
