@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { type ProgramRun, runProgram, startDynamicProviderHost } from "./harness/language-host";
+import { type ProgramRun, runProgram, startDynamicProviderHost } from "../cli/language-host";
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -251,4 +251,59 @@ describe("the package installed from its npm pack tarball into a new folder", ()
       assert.equal(code, 0, `the test process failed:\n${output}`);
     });
   }
+});
+
+describe("npx queue-patterns plan, in a folder that installed the package from its tarball", () => {
+  let folder: string;
+  let plan: { code: number; stdout: string; stderr: string };
+  let usage: { code: number; stdout: string; stderr: string };
+
+  /** `npx queue-patterns <args>` in the folder, through the bin the installed package declares. */
+  const npx = (args: string[]) =>
+    run("npx", ["--no", "queue-patterns", ...args], { cwd: folder, env: userEnv(), maxBuffer: 64 * 1024 * 1024 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error) => ({
+        code: typeof error.code === "number" ? error.code : 1,
+        stdout: `${error.stdout}`,
+        stderr: `${error.stderr}`,
+      }),
+    );
+
+  before(async () => {
+    folder = await installTarball();
+    // The stack file a user of the example keeps beside Pulumi.yaml.
+    fs.writeFileSync(path.join(folder, "listings", "Pulumi.dev.yaml"), "config:\n  aws:region: eu-west-1\n");
+    [plan, usage] = await Promise.all([npx(["plan", "listings", "--details"]), npx(["plan", "--stak", "dev"])]);
+  });
+  after(() => folder && fs.rmSync(folder, { recursive: true, force: true }));
+
+  it("prints the listings example's plan as pulumi preview prints one, with its Pulumi.dev.yaml config", () => {
+    assert.equal(plan.code, 0, `queue-patterns plan failed:\n${plan.stderr}\n${plan.stdout}`);
+    assert.match(
+      plan.stdout,
+      /^Previewing update \(dev\), offline:\n {4}listings in .*config from Pulumi\.yaml and Pulumi\.dev\.yaml/,
+    );
+    const rows = plan.stdout.split("\n").filter((line) => line.startsWith(" +   "));
+    assert.match(rows[0], /^ \+ {3}pulumi:pulumi:Stack +listings-dev +create$/);
+    assert.match(rows[1], /^ \+ {3}└─ queue-patterns:aws:FifoIngester +listings +create$/);
+    for (const type of ["aws:sns:Topic", "aws:sqs:Queue", "aws:sqs:QueuePolicy", "aws:lambda:Function"]) {
+      assert.ok(
+        rows.some((row) => row.includes(` ${type} `)),
+        `no ${type} row in:\n${plan.stdout}`,
+      );
+    }
+    assert.match(plan.stdout, /policy *: \(json\) \{/, "the policies are shown");
+    assert.match(plan.stdout, new RegExp(`Resources:\\n {4}\\+ ${rows.length} to create\\n$`));
+  });
+
+  it("says what it is doing on stderr while the program compiles and runs, keeping stdout for the plan", () => {
+    assert.match(plan.stderr, /\] compiling the program with TypeScript \d/);
+    assert.match(plan.stderr, /\] the program finished: \d+ resources/);
+    assert.doesNotMatch(plan.stdout, /^\[ *\d+\.\ds\]/m);
+  });
+
+  it("answers an unknown option with a usage error, exit code 2", () => {
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^queue-patterns: unknown option "--stak"\n\nUsage: queue-patterns plan \[programDir\]/);
+  });
 });

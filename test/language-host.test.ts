@@ -17,7 +17,7 @@ import {
   runProgram,
   stackConfigFile,
   startDynamicProviderHost,
-} from "./harness/language-host";
+} from "../cli/language-host";
 import { installMocks } from "./harness/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -120,6 +120,19 @@ describe("the dev stack run as Pulumi runs it (cmd/run, PULUMI_CONFIG, gRPC engi
   it("plans the same resources in a preview, where ids and computed outputs are unknown", () => {
     expectSuccess(preview);
     assert.deepEqual(planShape(preview.registrations, `queue-patterns-${STACK}`), inProcess.shape);
+  });
+
+  it("says which inputs a preview leaves unknown, at their property paths, instead of dropping them", () => {
+    expectSuccess(preview);
+    const unknownsOf = (name: string) => preview.registrations.find((r) => r.name === name)?.unknownInputs ?? [];
+    assert.ok(unknownsOf("fifoIngester-dlq-alarm").includes("dimensions.QueueName"), "the alarm's queue name");
+    assert.ok(unknownsOf("fifoIngester-queue-policy").includes("policy"), "a policy built from the queue's ARN");
+    assert.ok(
+      unknownsOf("fifoIngester-consumer-function").includes("environment.variables"),
+      "environment variables holding a queue URL",
+    );
+    assert.ok(unknownsOf("fanOutIngest-dead-lettered-events").includes("scopes[0]"), "an alert's scope");
+    assert.deepEqual(unknownsOf("fifoIngester-topic"), [], "a topic's inputs are all known");
   });
 });
 

@@ -1,71 +1,60 @@
 /**
  * `npm start`: the main job on the embedded defaults.
- * 1. The dev stack's offline plan: index.ts runs as `pulumi preview` runs it (Pulumi's own cmd/run,
- *    which compiles it, with Pulumi.dev.yaml's config in PULUMI_CONFIG) against a loopback engine
- *    (harness/language-host.ts), and every resource it registers is printed (type, name, parent, key
- *    inputs). No cloud is asked: computed values (ids, ARNs) are unknown, as in a first preview. The
- *    same config is then planned in-process under Pulumi mocks, and the two resource sets compared.
- * 2. The local end-to-end scenarios of the components, on emulators started here and stopped at the end.
+ * 1. The dev stack's offline plan (cli/plan.ts, as `queue-patterns plan . --details` prints it):
+ *    index.ts runs as `pulumi preview` runs it (Pulumi's own cmd/run, which compiles it, with
+ *    Pulumi.dev.yaml's config) against a loopback engine, and the plan is printed as `pulumi preview`
+ *    prints one, each resource's inputs beneath it, with progress lines while it compiles and runs.
+ *    No cloud is asked. The same config is then planned in-process under Pulumi mocks, and the two
+ *    resource sets compared.
+ * 2. The local end-to-end scenarios of the components, on emulators started here and stopped at the
+ *    end. `npm start -- --plan-only` stops after the plan.
  * Exits non-zero if the plan fails or a scenario's check fails.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { engineConfig, planShape } from "../cli/language-host";
+import { renderPlan, runPlan, stackConfig } from "../cli/plan";
 import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "./harness/emulators";
-import { engineConfig, planShape, runProgram, stackConfigFile } from "./harness/language-host";
 import { installMocks } from "./harness/mocks";
 import { scenarios } from "./scenarios";
 import type { ScenarioContext } from "./scenarios/scenario";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const STACK = "dev";
+const started = Date.now();
 
-/** One line per input that says something at a glance: scalars and short lists, long values cut. */
-function keyInputs(inputs: Record<string, unknown>): string[] {
-  const lines: string[] = [];
-  for (const [key, value] of Object.entries(inputs)) {
-    if (key.startsWith("__") || value === undefined || value === null) continue;
-    let text: string;
-    if (typeof value === "object") {
-      if ("assets" in (value as object) || "path" in (value as object)) text = "(archive)";
-      else text = JSON.stringify(value);
-    } else {
-      text = String(value);
-    }
-    lines.push(`${key}=${text.length > 100 ? `${text.slice(0, 97)}...` : text}`);
+/** A progress line, stamped with the time since `npm start` began. */
+function progress(text: string): void {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
+}
+
+/**
+ * Runs `work`, printing `still <doing> (Ns)` whenever `quietMs` pass without a line, so a long step
+ * never looks stuck.
+ */
+async function withHeartbeat<T>(doing: string, work: () => Promise<T>, quietMs = 15_000): Promise<T> {
+  const began = Date.now();
+  const timer = setInterval(() => progress(`still ${doing} (${Math.round((Date.now() - began) / 1000)}s)`), quietMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
-  return lines;
 }
 
 async function printPlan(): Promise<boolean> {
-  const config = stackConfigFile(repoRoot, STACK);
-  console.log(
-    `== Offline plan of stack "${STACK}": index.ts run as \`pulumi preview\` runs it (Pulumi's cmd/run, ` +
-      `Pulumi.${STACK}.yaml in PULUMI_CONFIG) against a loopback engine; no cloud was asked ==`,
-  );
-  const run = await runProgram({ projectDir: repoRoot, stack: STACK, config, preview: true });
-  if (run.exitCode !== 0) {
-    for (const line of run.logs.filter((l) => l.severity === "error")) console.log(line.message);
-    console.log(run.stderr);
-    console.log(`== the program failed (exit code ${run.exitCode}) ==`);
-    return false;
-  }
-  const stackName = `queue-patterns-${STACK}`;
-  const registered = run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack");
-  for (const resource of registered) {
-    const parent = resource.parent && resource.parent !== stackName ? ` (parent: ${resource.parent})` : "";
-    console.log(`+ ${resource.type} ${resource.name}${parent}`);
-    for (const line of keyInputs(resource.inputs)) console.log(`    ${line}`);
-  }
-  console.log(`    stack outputs: ${Object.keys(run.stackOutputs ?? {}).join(", ") || "(none)"}`);
-  console.log(
-    `== ${registered.length} resources, through the language-host path on Node ${run.program.nodeVersion} ==`,
-  );
+  console.log(`== Offline plan of stack "${STACK}" ==`);
+  const plan = await runPlan(repoRoot, { stack: STACK, onProgress: (line) => console.log(line) });
+  console.log(`\n${renderPlan(plan, { details: true })}\n`);
+  if (plan.failure !== undefined) return false;
 
+  progress("planning the same config in-process under Pulumi mocks (builds the artifacts in this process)");
   const recorder = installMocks();
-  pulumi.runtime.setAllConfig(engineConfig(config));
+  pulumi.runtime.setAllConfig(engineConfig(stackConfig(repoRoot, STACK).config));
   require("../index");
-  await recorder.settle();
-  const hostShape = planShape(registered, stackName);
+  await withHeartbeat("planning in-process", () => recorder.settle());
+  const stackName = `queue-patterns-${STACK}`;
+  const hostShape = planShape(plan.resources, stackName);
   const inProcessShape = planShape(recorder.resources);
   const same = JSON.stringify(hostShape) === JSON.stringify(inProcessShape);
   console.log(
@@ -79,20 +68,30 @@ async function printPlan(): Promise<boolean> {
   return same;
 }
 
+/** Starts an emulator, saying so when it starts and when it is ready. */
+function announce<T>(emulator: string, services: string, start: () => Promise<T>): Promise<T> {
+  progress(`starting ${emulator} (${services}) on a free loopback port`);
+  return start().then((value) => {
+    progress(`${emulator} is ready`);
+    return value;
+  });
+}
+
 async function runScenarios(): Promise<boolean> {
   let fauxqs: Promise<Fauxqs> | undefined;
   let azurite: Promise<Azurite> | undefined;
   const context: ScenarioContext = {
-    fauxqs: () => (fauxqs ??= startFauxqs()),
-    azurite: () => (azurite ??= startAzurite()),
+    fauxqs: () => (fauxqs ??= announce("fauxqs", "SNS/SQS", startFauxqs)),
+    azurite: () => (azurite ??= announce("Azurite", "Blob, Queue", startAzurite)),
     log: (line) => console.log(`    ${line}`),
   };
   let allPassed = true;
   try {
     for (const scenario of scenarios) {
       console.log(`\n== Scenario: ${scenario.component}: ${scenario.description} ==`);
+      progress(`building ${scenario.component}'s artifacts and running them`);
       try {
-        const result = await scenario.run(context);
+        const result = await withHeartbeat(`running the ${scenario.component} scenario`, () => scenario.run(context));
         console.log(`${result.ok ? "PASS" : "FAIL"} ${scenario.component}: ${result.summary}`);
         allPassed &&= result.ok;
       } catch (error) {
@@ -106,14 +105,20 @@ async function runScenarios(): Promise<boolean> {
   return allPassed;
 }
 
-async function main(): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  const unknown = args.filter((arg) => arg !== "--plan-only");
+  if (unknown.length > 0) {
+    console.error(`npm start: unknown argument ${unknown.join(" ")}; usage: npm start [-- --plan-only]`);
+    return 2;
+  }
   const planned = await printPlan();
+  if (args.includes("--plan-only")) return planned ? 0 : 1;
   const passed = (await runScenarios()) && planned;
   console.log(`\n${scenarios.length} scenarios, ${passed ? "all passed" : "some FAILED"}`);
   return passed ? 0 : 1;
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
     console.error(error);

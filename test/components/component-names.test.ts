@@ -26,7 +26,7 @@ import { FifoIngester } from "../../components/fifo-ingester";
 import { PersistentEniAsg } from "../../components/persistent-eni-asg";
 import { ScheduledNotifier } from "../../components/scheduled-notifier";
 import { InvalidArgumentsError } from "../../components/core/validation";
-import { providerState } from "../harness/provider-state";
+import { providerState } from "../../cli/provider-state";
 
 interface NameCase {
   component: string;

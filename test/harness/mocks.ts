@@ -5,9 +5,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-import { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION, MOCK_TENANT, providerState } from "./provider-state";
+import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "../../cli/provider-calls";
+import { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION, providerState } from "../../cli/provider-state";
 
-export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "./provider-state";
+export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "../../cli/provider-state";
 
 /** One `newResource` call, as the engine would have seen it. */
 export interface RecordedResource {
@@ -25,17 +26,7 @@ export interface RecordedResource {
   options: pulumi.CustomResourceOptions;
 }
 
-export type CallMock = (inputs: Record<string, any>) => Record<string, any>;
-
-/** The Azure client functions every Azure component invokes (role ids). */
-const AZURE_CLIENT_CALLS: Record<string, CallMock> = {
-  "azure-native:authorization:getClientConfig": () => ({
-    subscriptionId: MOCK_SUBSCRIPTION,
-    tenantId: MOCK_TENANT,
-    clientId: "client",
-    objectId: "deployer-object-id",
-  }),
-};
+export type CallMock = CallAnswer;
 
 /** What EC2 reports of an ENI that exists, besides the id and ARN the lookup derives from the id. */
 export interface ExistingEniFields {
@@ -68,16 +59,6 @@ export const EXISTING_NAMESPACE_LOOKUP: Record<string, CallMock> = {
     sku: { name: "Standard" },
     serviceBusEndpoint: `https://${inputs.namespaceName}.servicebus.windows.net:443/`,
   }),
-};
-
-/** AWS's public SSM parameters, as the dev stack reads the latest Amazon Linux AMI from them. */
-const AWS_PUBLIC_PARAMETER_CALLS: Record<string, CallMock> = {
-  "aws:ssm/getParameter:getParameter": ({ name }) => {
-    if (!String(name).startsWith("/aws/service/ami-amazon-linux-latest/")) {
-      throw new Error(`unmocked SSM parameter ${name}`);
-    }
-    return { id: name, name, type: "String", value: "ami-0123456789abcdef0", version: 1, withDecryption: true };
-  },
 };
 
 export class ResourceRecorder {

@@ -10,7 +10,7 @@ import { BUILT_IN_ROLES } from "../../../components/azure/roles";
 import { runtimeEntry } from "../../../components/core/artifact";
 import { FunctionApp, validateFunctionAppArgs } from "../../../components/azure/function-app";
 import { echoRuntime } from "../../fixtures/azure-echo-runtime";
-import { startDynamicProviderHost } from "../../harness/language-host";
+import { startDynamicProviderHost } from "../../../cli/language-host";
 
 const echoEntry = runtimeEntry(echoRuntime, { queueName: "in" });
 const WEB_APP = "azure-native:web:WebApp";

@@ -14,24 +14,29 @@
  * - runtime option `typescript` (default true) sets `PULUMI_NODEJS_TYPESCRIPT`, so `cmd/run` compiles
  *   the TypeScript entry itself.
  * The monitor answers registrations with the ids and outputs the providers return (provider-state.ts)
- * and records every registration, invoke, stack output and log line.
+ * and records every registration, invoke, stack output and log line, reporting each as it happens.
+ * It is what `queue-patterns plan` runs a user's program with, and what the tests run this
+ * repository's stacks with.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { providerMocks, ResourceRecorder } from "./mocks";
+import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "./provider-calls";
+import { providerState, UnmodelledTypeError } from "./provider-state";
 
 const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+/** A module of Pulumi's own SDK dependencies (gRPC, protobuf), resolved from where `@pulumi/pulumi` is installed. */
+const pulumiDependency = (id: string) => require(require.resolve(id, { paths: [pulumiRoot] }));
 // The gRPC library and generated services Pulumi's own SDK uses.
-const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiRoot] })) as typeof import("@grpc/grpc-js");
+const grpc = pulumiDependency("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
 const resourceRpc = require("@pulumi/pulumi/proto/resource_grpc_pb");
 const resourceProto = require("@pulumi/pulumi/proto/resource_pb");
 const engineRpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
 const engineProto = require("@pulumi/pulumi/proto/engine_pb");
 const providerProto = require("@pulumi/pulumi/proto/provider_pb");
-const emptyProto = require("google-protobuf/google/protobuf/empty_pb");
-const structProto = require("google-protobuf/google/protobuf/struct_pb");
+const emptyProto = pulumiDependency("google-protobuf/google/protobuf/empty_pb");
+const structProto = pulumiDependency("google-protobuf/google/protobuf/struct_pb");
 
 /** Pulumi's wire signatures (sdk/go/common/resource/sig: https://github.com/pulumi/pulumi/blob/master/sdk/go/common/resource/sig/sig.go). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -66,10 +71,22 @@ export interface Registration {
   name: string;
   /** The parent's logical name; the stack's name for top-level resources. */
   parent?: string;
+  /** The parent's URN (logical names alone may repeat across types). */
+  parentUrn?: string;
   custom: boolean;
   /** Inputs decoded to plain values: secrets unwrapped (and listed in `secretInputs`), unknowns as undefined. */
   inputs: Record<string, any>;
   secretInputs: string[];
+  /**
+   * The property paths of the inputs that were unknown (computed from an output not known yet), in
+   * Pulumi's property path syntax: `policy`, `dimensions.QueueName`, `scopes[0]`.
+   */
+  unknownInputs: string[];
+  /**
+   * What the engine answered beyond the inputs: the id and the outputs the provider computes (ARNs,
+   * generated names, principal ids), unless a preview answered them unknown.
+   */
+  answered: { id?: string; outputs: Record<string, any> };
 }
 
 export interface LogLine {
@@ -77,17 +94,31 @@ export interface LogLine {
   message: string;
 }
 
+/** One function call (invoke) the program made, and what the engine answered. */
+export interface Invoke {
+  token: string;
+  args: Record<string, any>;
+  result: Record<string, any>;
+}
+
+/** What the engine sees of a program run, as it happens. */
+export type ProgramEvent =
+  | { kind: "started"; entry: string; pwd: string }
+  | { kind: "log"; line: LogLine }
+  | { kind: "registered"; registration: Registration }
+  | { kind: "exited"; exitCode: number | null };
+
 export interface ProgramRun {
   registrations: Registration[];
-  invokes: { token: string; args: Record<string, any> }[];
+  invokes: Invoke[];
   /** The stack's outputs (its `RegisterResourceOutputs`), decoded like inputs. */
   stackOutputs: Record<string, any> | undefined;
   logs: LogLine[];
   exitCode: number | null;
   stdout: string;
   stderr: string;
-  /** What the host ran: the entry argument, working directory and Node.js version. */
-  program: { entry: string; pwd: string; nodeVersion: string };
+  /** What the host ran: the project (Pulumi.yaml `name`), entry argument, working directory and Node.js version. */
+  program: { project: string; entry: string; pwd: string; nodeVersion: string };
 }
 
 export interface ProgramOptions {
@@ -100,42 +131,81 @@ export interface ProgramOptions {
   secretKeys?: string[];
   /** `pulumi preview` (true) or `pulumi up` (false). */
   preview: boolean;
+  /**
+   * In a preview, answer each create with the id and outputs its provider would return
+   * (provider-state.ts) instead of unknowns, as a preview answers for resources already in the
+   * state. The program's `apply` callbacks then run, so values computed from outputs (policy
+   * documents, role scopes) can be shown; `answered` of each registration says which values these
+   * are. Types the model does not know stay unknown.
+   * @default false
+   */
+  answerOutputs?: boolean;
+  /** Answers to functions (invokes) beyond those every component stack calls (provider-calls.ts). */
+  calls?: Record<string, CallAnswer>;
+  /** Called for each event as it happens (output lines, registrations, logs), for progress. */
+  onEvent?: (event: ProgramEvent) => void;
   /** The Node.js binary to run the program on. @default this process's */
   node?: string;
 }
 
-/** Decodes one wire value to plain JSON, noting whether it held a secret. */
-function plain(value: any, secret: { found: boolean }): any {
-  if (value === UNKNOWN) return undefined;
-  if (Array.isArray(value)) return value.map((v) => plain(v, secret));
+/** What decoding one value found besides the value: whether it held a secret, and where it was unknown. */
+interface Found {
+  secret: boolean;
+  unknowns: string[];
+}
+
+/** `parent.key` or `parent["key"]`: Pulumi's property path syntax. */
+function propertyPath(parent: string, key: string): string {
+  const simple = /^[A-Za-z_$][\w$]*$/.test(key);
+  if (!parent) return simple ? key : `[${JSON.stringify(key)}]`;
+  return simple ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * Decodes one wire value at property path `at` to plain JSON: secrets unwrapped, unknowns as
+ * undefined (their paths noted), resource references as their id (else URN), assets and archives as
+ * `{ asset | archive: <path, URI, or the names of the files it holds> }`.
+ */
+function plain(value: any, at: string, found: Found): any {
+  if (value === UNKNOWN) {
+    found.unknowns.push(at);
+    return undefined;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => plain(v, `${at}[${i}]`, found));
   if (value === null || typeof value !== "object") return value;
   switch (value[SIG_KEY]) {
     case SIG.secret:
-      secret.found = true;
-      return plain(value.value, secret);
+      found.secret = true;
+      return plain(value.value, at, found);
     case SIG.outputValue:
-      if (value.secret) secret.found = true;
-      return value.value === undefined ? undefined : plain(value.value, secret);
+      if (value.secret) found.secret = true;
+      if (value.value === undefined) {
+        found.unknowns.push(at);
+        return undefined;
+      }
+      return plain(value.value, at, found);
     case SIG.resourceReference:
-      return value.id !== undefined ? plain(value.id, secret) : value.urn;
+      return value.id !== undefined ? plain(value.id, at, found) : value.urn;
     case SIG.asset:
+      return { asset: value.path ?? value.uri ?? "(text)" };
     case SIG.archive:
-      return { [value[SIG_KEY] === SIG.asset ? "asset" : "archive"]: Object.keys(value.assets ?? value).sort() };
+      return { archive: value.path ?? value.uri ?? Object.keys(value.assets ?? {}).sort() };
     default:
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, secret)]));
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, propertyPath(at, k), found)]));
   }
 }
 
-function decodeStruct(struct: any): { values: Record<string, any>; secretKeys: string[] } {
+function decodeStruct(struct: any): { values: Record<string, any>; secretKeys: string[]; unknowns: string[] } {
   const raw = struct ? (struct.toJavaScript() as Record<string, any>) : {};
   const values: Record<string, any> = {};
   const secretKeys: string[] = [];
+  const unknowns: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
-    const secret = { found: false };
-    values[key] = plain(value, secret);
-    if (secret.found) secretKeys.push(key);
+    const found: Found = { secret: false, unknowns };
+    values[key] = plain(value, propertyPath("", key), found);
+    if (found.secret) secretKeys.push(key);
   }
-  return { values, secretKeys };
+  return { values, secretKeys, unknowns };
 }
 
 /**
@@ -187,15 +257,24 @@ function projectProgram(projectDir: string): {
   return { project: document.name, pwd, entry, typescript: options.typescript ?? true, tsconfig: options.tsconfig };
 }
 
+/** How the engine answers, beyond `pulumi preview` or `pulumi up`. */
+export interface EngineOptions {
+  /** See `ProgramOptions.answerOutputs`. */
+  answerOutputs?: boolean;
+  /** See `ProgramOptions.calls`. */
+  calls?: Record<string, CallAnswer>;
+  /** See `ProgramOptions.onEvent`. */
+  onEvent?: (event: ProgramEvent) => void;
+}
+
 /** The engine side of one program run: a resource monitor and an engine on one loopback gRPC server. */
 export class LoopbackEngine {
   readonly registrations: Registration[] = [];
-  readonly invokes: { token: string; args: Record<string, any> }[] = [];
+  readonly invokes: Invoke[] = [];
   readonly logs: LogLine[] = [];
   stackOutputs: Record<string, any> | undefined;
   private readonly server = new grpc.Server();
-  private readonly recorder = new ResourceRecorder();
-  private readonly mocks = providerMocks(this.recorder);
+  private readonly calls: Record<string, CallAnswer>;
   private rootUrn = "";
   private stackUrn = "";
 
@@ -203,7 +282,9 @@ export class LoopbackEngine {
     private readonly project: string,
     private readonly stack: string,
     private readonly preview: boolean,
+    private readonly options: EngineOptions = {},
   ) {
+    this.calls = { ...AZURE_CLIENT_CALLS, ...AWS_PUBLIC_PARAMETER_CALLS, ...options.calls };
     const answer = (handler: (request: any) => Promise<unknown> | unknown) => (call: any, callback: any) => {
       Promise.resolve()
         .then(() => handler(call.request))
@@ -234,7 +315,9 @@ export class LoopbackEngine {
     this.server.addService(engineRpc.EngineService, {
       log: answer((request) => {
         const severities = ["debug", "info", "warning", "error"];
-        this.logs.push({ severity: severities[request.getSeverity()] ?? "info", message: request.getMessage() });
+        const line = { severity: severities[request.getSeverity()] ?? "info", message: request.getMessage() };
+        this.logs.push(line);
+        this.options.onEvent?.({ kind: "log", line });
         return new emptyProto.Empty();
       }),
       getRootResource: answer(() => {
@@ -273,16 +356,21 @@ export class LoopbackEngine {
     const parentUrn: string = request.getParent();
     const urn = this.urnOf(parentUrn, type, name);
     if (type === "pulumi:pulumi:Stack") this.stackUrn = urn;
-    const { values, secretKeys } = decodeStruct(request.getObject());
-    this.registrations.push({
+    const { values, secretKeys, unknowns } = decodeStruct(request.getObject());
+    const registration: Registration = {
       urn,
       type,
       name,
       parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
+      parentUrn: parentUrn || undefined,
       custom: request.getCustom(),
       inputs: values,
       secretInputs: secretKeys,
-    });
+      unknownInputs: unknowns,
+      answered: { outputs: {} },
+    };
+    this.registrations.push(registration);
+    this.options.onEvent?.({ kind: "registered", registration });
     const response = new resourceProto.RegisterResourceResponse();
     response.setUrn(urn);
     const raw = request.getObject() ? request.getObject().toJavaScript() : {};
@@ -290,14 +378,18 @@ export class LoopbackEngine {
       response.setObject(structProto.Struct.fromJavaScript(raw));
       return response;
     }
-    const { id, state } = await this.mocks.newResource({
-      type,
-      name,
-      inputs: values,
-      provider: request.getProvider(),
-      custom: request.getCustom(),
-    });
-    if (this.preview) {
+    let answer: { id: string; state: Record<string, any> };
+    try {
+      answer = providerState(type, name, values);
+    } catch (error) {
+      // A preview of a type the model does not know: only its inputs are known, as in a first preview.
+      if (!(error instanceof UnmodelledTypeError) || !this.preview) throw error;
+      response.setId("");
+      response.setObject(structProto.Struct.fromJavaScript(raw));
+      return response;
+    }
+    const { id, state } = answer;
+    if (this.preview && !this.options.answerOutputs) {
       // A preview of a create: the id is unknown, and so is every output the inputs do not give.
       response.setId("");
       response.setObject(structProto.Struct.fromJavaScript(previewOutputs(raw, state)));
@@ -306,7 +398,9 @@ export class LoopbackEngine {
     const computed = Object.fromEntries(
       Object.entries(state).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(values[key])),
     );
-    response.setId(request.getCustom() ? (id ?? "") : "");
+    const custom: boolean = request.getCustom();
+    registration.answered = { id: custom ? id : undefined, outputs: computed };
+    response.setId(custom ? (id ?? "") : "");
     response.setObject(structProto.Struct.fromJavaScript({ ...raw, ...computed }));
     return response;
   }
@@ -314,9 +408,16 @@ export class LoopbackEngine {
   private async invoke(request: any): Promise<unknown> {
     const token: string = request.getTok();
     const args = decodeStruct(request.getArgs()).values;
-    this.invokes.push({ token, args });
+    const answer = this.calls[token];
+    if (!answer) {
+      throw new Error(
+        `${token}(${JSON.stringify(args)}) is not answered here: it asks the cloud, and this run asks none`,
+      );
+    }
+    const result = answer(args);
+    this.invokes.push({ token, args, result });
     const response = new providerProto.InvokeResponse();
-    response.setReturn(structProto.Struct.fromJavaScript(await this.mocks.call({ token, inputs: args })));
+    response.setReturn(structProto.Struct.fromJavaScript(result));
     return response;
   }
 }
@@ -327,7 +428,7 @@ export class LoopbackEngine {
  */
 export async function runProgram(options: ProgramOptions): Promise<ProgramRun> {
   const program = projectProgram(options.projectDir);
-  const engine = new LoopbackEngine(program.project, options.stack, options.preview);
+  const engine = new LoopbackEngine(program.project, options.stack, options.preview, options);
   const address = await engine.start();
   const node = options.node ?? process.execPath;
   const runEntry = require.resolve("@pulumi/pulumi/cmd/run", { paths: [program.pwd] });
@@ -355,6 +456,7 @@ export async function runProgram(options: ProgramOptions): Promise<ProgramRun> {
   if (program.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = program.tsconfig;
   try {
     const child = spawn(node, args, { cwd: program.pwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    options.onEvent?.({ kind: "started", entry: program.entry, pwd: program.pwd });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -363,6 +465,7 @@ export async function runProgram(options: ProgramOptions): Promise<ProgramRun> {
       child.once("error", reject);
       child.once("exit", (code) => resolve(code));
     });
+    options.onEvent?.({ kind: "exited", exitCode });
     const nodeVersion = await new Promise<string>((resolve) => {
       const probe = spawn(node, ["--version"]);
       let out = "";
@@ -377,7 +480,7 @@ export async function runProgram(options: ProgramOptions): Promise<ProgramRun> {
       exitCode,
       stdout,
       stderr,
-      program: { entry: program.entry, pwd: program.pwd, nodeVersion },
+      program: { project: program.project, entry: program.entry, pwd: program.pwd, nodeVersion },
     };
   } finally {
     await engine.stop();
