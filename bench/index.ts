@@ -6,6 +6,7 @@
 const benchmarks: Record<string, () => { run(): Promise<void> }> = {
   packaging: () => require("./packaging"),
   preview: () => require("./preview"),
+  "source-maps": () => ({ run: (require("./packaging") as typeof import("./packaging")).runSourceMaps }),
   fifo: () => require("./fifo"),
   fanout: () => require("./fanout"),
 };

@@ -21,7 +21,8 @@ import { performance } from "node:perf_hooks";
 import * as tls from "node:tls";
 import type { lambda } from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ZIP_LEVEL, zipBytes, zipDeterministic } from "../components/core/artifact";
+import { buildArtifact, runtimeEntry, ZIP_LEVEL, zipBytes, zipDeterministic } from "../components/core/artifact";
+import { runtimeFactory } from "../components/core/runtime-factory";
 import type { AwsSdkSource, LambdaNodeRuntime } from "../components/aws/lambda-function";
 import { orderForwarder, signedOrderBody, sqsSender } from "../test/fixtures/callbacks";
 import { assertNoNodeModulesAbove, nodeBuildFor, unpack } from "../test/harness/artifact-runner";
@@ -32,6 +33,10 @@ import { type BenchMocks, installBenchMocks, resolveOutput } from "./mocks";
 import { printTable } from "./table";
 
 const FUNCTION_TYPE = "aws:lambda/function:Function";
+/** LambdaFunction's entry when a function has no runtime of its own: the callback is the handler. */
+const plainCallbackRuntime = runtimeFactory<typeof import("../runtime/lambda-function")>(
+  require.resolve("../runtime/lambda-function"),
+)("createHandler");
 /** Measured cold starts per archive and page-cache state (plus one discarded warm-up each), interleaved. */
 const COLD_START_RUNS = 11;
 const ARCHIVE_TARGET = 0.05;
@@ -148,10 +153,92 @@ export async function run(): Promise<void> {
     }
     const repoShipment = await repositoryShipment(recorder);
     printReport(comparisons, repoShipment, runtimeSdk, stub);
+    await reportSourceMaps(runtimeSdk, stub);
   } finally {
     await stub.close();
     for (const dir of temps) removeFolder(dir);
   }
+}
+
+/** `npm run bench -- source-maps`: only what `sourceMap` costs (the last section of the packaging bench). */
+export async function runSourceMaps(): Promise<void> {
+  installBenchMocks();
+  const temps: string[] = [];
+  const stub = await startServiceStub();
+  try {
+    await reportSourceMaps(await runtimeSdkFolder(temps), stub);
+  } finally {
+    await stub.close();
+    for (const dir of temps) removeFolder(dir);
+  }
+}
+
+/**
+ * What `sourceMap` costs: for each callback and runtime, the archive LambdaFunction builds (plain
+ * entry, bundled SDK) without and with a source map, its size and its cold start, measured alike.
+ */
+async function reportSourceMaps(runtimeSdk: RuntimeSdk, stub: ServiceStub): Promise<void> {
+  const rows: string[][] = [];
+  for (const callback of CALLBACKS) {
+    for (const runtime of lambdaRuntimes()) {
+      const plain = await buildWithSourceMap(callback, runtime, false);
+      const mapped = await buildWithSourceMap(callback, runtime, true);
+      const env = lambdaEnvironment(runtime, stub.endpoint, runtimeSdk);
+      const event = callback.event(`${stub.endpoint}/${ACCOUNT}/bench`);
+      const { node, measured } = await measureColdStarts([plain, mapped], callback, event, env, stub);
+      const label = `${callback.name}, Node.js ${node.version}`;
+      const pair = (value: (s: Subject) => number, format: (n: number) => string) => {
+        const [without, withMap] = [value(plain), value(mapped)];
+        return [format(without), format(withMap), `${((withMap / without - 1) * 100).toFixed(0)}%`];
+      };
+      const medianOf = (runs: (m: Measured) => ColdStart[]) => (s: Subject) =>
+        spread(runs(measured.get(s) as Measured).map((run) => run.wallMs)).value;
+      rows.push([`${label}: archive bytes`, ...pair((s) => s.zip.byteLength, formatBytes)]);
+      rows.push([`${label}: unpacked bytes`, ...pair((s) => unpackedBytes(s.files), formatBytes)]);
+      rows.push([
+        `${label}: cold start, warm page cache`,
+        ...pair(
+          medianOf((m) => m.warm),
+          formatMs,
+        ),
+      ]);
+      rows.push([
+        `${label}: cold start, cold page cache`,
+        ...pair(
+          medianOf((m) => m.cold),
+          formatMs,
+        ),
+      ]);
+    }
+  }
+  console.log("\nSource maps (`sourceMap: true`: bundle.js + bundle.js.map, source maps enabled by index.js):");
+  printTable(["metric", "without", "with source map", "change"], rows);
+  console.log(
+    `Cold start: spawn to first result, median of ${COLD_START_RUNS} runs each, interleaved, as above; ` +
+      "the map is evicted with the modules in cold-page-cache runs.",
+  );
+}
+
+/** LambdaFunction's artifact for `callback` (plain entry, bundled SDK), with or without a source map. */
+async function buildWithSourceMap(
+  callback: BenchCallback,
+  runtime: LambdaNodeRuntime,
+  sourceMap: boolean,
+): Promise<Subject> {
+  const { LAMBDA_NODE_MAJOR } =
+    require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
+  const artifact = await buildArtifact({
+    owner: `Bench "${callback.name}"`,
+    host: "aws-lambda",
+    entry: runtimeEntry(plainCallbackRuntime, undefined),
+    callbacks: { handler: callback.make() },
+    nodeMajor: LAMBDA_NODE_MAJOR[runtime],
+    external: [],
+    sourceMap,
+  });
+  const files: Record<string, Uint8Array> = {};
+  for (const [file, content] of Object.entries(artifact.files)) files[file] = Buffer.from(content, "utf8");
+  return { label: sourceMap ? "with source map" : "without", files, zip: zipBytes(artifact), entryFile: "index.js" };
 }
 
 /** The Lambda runtimes `LambdaFunction` supports, each deploying one Node.js major. */
@@ -523,10 +610,10 @@ async function measureColdStarts(
       coldStart(node, subject, folders.get(subject) as string, callback, event, env, stub);
     for (const subject of subjects) {
       const { loaded } = await once(subject);
-      (measured.get(subject) as Measured).readFiles = filesRead(loaded, [
-        folders.get(subject) as string,
-        env.NODE_PATH,
-      ]);
+      const folder = folders.get(subject) as string;
+      // Node reads a source map beside the bundle too, when the archive ships one (`sourceMap`).
+      const sourceMaps = filesUnder(folder).filter((file) => file.endsWith(".map"));
+      (measured.get(subject) as Measured).readFiles = [...filesRead(loaded, [folder, env.NODE_PATH]), ...sourceMaps];
     }
     for (let round = 0; round < COLD_START_RUNS; round++) {
       for (const subject of round % 2 === 0 ? subjects : [...subjects].reverse()) {
