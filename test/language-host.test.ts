@@ -18,7 +18,7 @@ import {
   stackConfigFile,
   startDynamicProviderHost,
 } from "./harness/language-host";
-import { installMocks } from "./harness/mocks";
+import { installMocks } from "../testing/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const STACK = "dev";

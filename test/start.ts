@@ -10,9 +10,9 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "./harness/emulators";
+import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "../testing/emulators";
 import { engineConfig, planShape, runProgram, stackConfigFile } from "./harness/language-host";
-import { installMocks } from "./harness/mocks";
+import { installMocks } from "../testing/mocks";
 import { scenarios } from "./scenarios";
 import type { ScenarioContext } from "./scenarios/scenario";
 

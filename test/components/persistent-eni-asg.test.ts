@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
-import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
+import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../../testing/mocks";
 
 const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
 const recorder = installMocks(
@@ -23,7 +23,8 @@ import {
 } from "../../components/persistent-eni-asg";
 import { InvalidArgumentsError } from "../../components/core/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
-import { ArtifactProcess } from "../harness/artifact-runner";
+import { ArtifactProcess } from "../../testing/artifact-runner";
+import { nodeBuild } from "../harness/node-builds";
 import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 
 const GROUP = "aws:autoscaling/group:Group";
@@ -348,7 +349,7 @@ describe("PersistentEniAsg with a new ENI", () => {
       attacher = await ArtifactProcess.start(zipBytes(await resolve(component.function.artifact)), "aws-lambda", {
         ...endpoint.env(),
         ...variables,
-      });
+      }, nodeBuild);
     });
     after(async () => {
       await attacher?.stop();

@@ -20,7 +20,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { providerMocks, ResourceRecorder } from "./mocks";
+import { providerMocks, ResourceRecorder } from "../../testing/mocks";
 
 const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 // The gRPC library and generated services Pulumi's own SDK uses.

@@ -6,7 +6,8 @@
 import { buildArtifact, zipBytes } from "../../components/core/artifact";
 import { attacherEntry } from "../../components/persistent-eni-asg";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
-import { ArtifactProcess } from "../harness/artifact-runner";
+import { ArtifactProcess } from "../../testing/artifact-runner";
+import { nodeBuild } from "../harness/node-builds";
 import {
   attacherEnvironment,
   FakeAws,
@@ -49,7 +50,7 @@ export const scenario: Scenario = {
     const attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
       ...endpoint.env(),
       ...attacherEnvironment("http://127.0.0.1:9/unused-failure-queue"),
-    });
+    }, nodeBuild);
     try {
       const description = "queue-patterns/dev/web persistent ENI";
       const eni = world.addEni({
