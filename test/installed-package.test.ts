@@ -7,7 +7,9 @@
  * - FlexDeployment's registered provider loaded by that folder's Pulumi dynamic-provider plugin;
  * - the stack type-checked with Pulumi's TypeScript template tsconfig plus the settings the README
  *   names, under `moduleResolution` nodenext (today's template) and node (the template before 2026);
- * - a user's unit test with the plain mocks of Pulumi's testing guide.
+ * - a user's unit test with the plain mocks of Pulumi's testing guide;
+ * - a user's test of their own FifoIngester, ScheduledNotifier and FanOutIngest callbacks with
+ *   queue-patterns/testing (callbacks.test.ts), on the emulators installed beside the package.
  * Packing and installing happen once for the file.
  */
 import * as assert from "node:assert/strict";
@@ -77,11 +79,13 @@ async function installTarball(): Promise<string> {
     const { stdout } = await npm(checkout, ["pack", "--pack-destination", folder]);
     const tarball = path.join(folder, stdout.trim().split("\n").pop()!);
     const example = JSON.parse(fs.readFileSync(path.join(listingsExample, "package.json"), "utf8"));
+    const { devDependencies: ours } = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
     const manifest = {
       name: "installed-package-consumer",
       private: true,
       dependencies: { ...example.dependencies, "queue-patterns": `file:${tarball}` },
-      devDependencies: example.devDependencies,
+      // The emulators queue-patterns/testing runs on, as docs/testing.md tells users to install them.
+      devDependencies: { ...example.devDependencies, fauxqs: ours.fauxqs, azurite: ours.azurite },
     };
     fs.writeFileSync(path.join(folder, "package.json"), JSON.stringify(manifest, null, 2));
   } finally {
@@ -95,6 +99,17 @@ async function installTarball(): Promise<string> {
   }
   return folder;
 }
+
+let installation: Promise<string> | undefined;
+
+/** The folder of `installTarball`, installed once for the whole file and removed after it. */
+function installedFolder(): Promise<string> {
+  return (installation ??= installTarball());
+}
+
+after(async () => {
+  if (installation) fs.rmSync(await installation, { recursive: true, force: true });
+});
 
 /** Every file below `dir`, as paths relative to it. */
 function filesBelow(dir: string): string[] {
@@ -135,7 +150,7 @@ describe("the package installed from its npm pack tarball into a new folder", ()
 
   // Everything after the install runs at once: the slow parts are CPU-bound processes.
   before(async () => {
-    folder = await installTarball();
+    folder = await installedFolder();
     const stackDir = path.join(folder, "stack");
     const tsc = path.join(folder, "node_modules", "typescript", "bin", "tsc");
     const config = { "aws:region": "us-east-1", "azure-native:location": "westeurope" };
@@ -165,7 +180,6 @@ describe("the package installed from its npm pack tarball into a new folder", ()
       ),
     ]);
   });
-  after(() => folder && fs.rmSync(folder, { recursive: true, force: true }));
 
   it("npm pack of a checkout without dist/ builds the library (prepare) and ships it, installed as files", () => {
     const installed = path.join(folder, "node_modules", "queue-patterns");
@@ -254,6 +268,45 @@ describe("the package installed from its npm pack tarball into a new folder", ()
       const { code, output } = unitTests.get(component)!;
       assert.match(output, new RegExp(`^ok \\d+ - ${component}$`, "m"), `the test did not pass:\n${output}`);
       assert.equal(code, 0, `the test process failed:\n${output}`);
+    });
+  }
+});
+
+const TESTED_WITH_TESTING = ["FifoIngester", "ScheduledNotifier", "FanOutIngest"];
+
+describe("a stack in a new folder tests its own callbacks with queue-patterns/testing from the installed tarball", () => {
+  let compiled: Finished;
+  const runs = new Map<string, Finished & { ms: number }>();
+
+  // One component at a time, so each one's time is its own on this machine's cores.
+  before(async () => {
+    const stackDir = path.join(await installedFolder(), "stack");
+    const tsc = path.join(stackDir, "..", "node_modules", "typescript", "bin", "tsc");
+    compiled = await finished(process.execPath, [tsc, "-p", "tsconfig.callbacks.json", "--pretty", "false"], stackDir);
+    if (compiled.code !== 0) return;
+    for (const component of TESTED_WITH_TESTING) {
+      const started = Date.now();
+      const result = await finished(
+        process.execPath,
+        ["--test", `--test-name-pattern=^${component}$`, "--test-reporter=tap", "callbacks-bin/callbacks.test.js"],
+        stackDir,
+      );
+      runs.set(component, { ...result, ms: Date.now() - started });
+      console.log(`# queue-patterns/testing, ${component}: ${runs.get(component)!.ms} ms (node --test, one process)`);
+    }
+  });
+
+  it("compiles the user's test (callbacks.test.ts) with that folder's tsc, importing queue-patterns/testing", () => {
+    assert.equal(compiled.code, 0, `tsc -p tsconfig.callbacks.json:\n${compiled.output}`);
+  });
+
+  for (const component of TESTED_WITH_TESTING) {
+    it(`runs ${component}'s artifact with the user's callbacks on the emulators, in under a minute`, () => {
+      const result = runs.get(component);
+      assert.ok(result, "not run: the test did not compile");
+      assert.match(result.output, new RegExp(`^ok \\d+ - ${component}$`, "m"), `the test did not pass:\n${result.output}`);
+      assert.equal(result.code, 0, `the test process failed:\n${result.output}`);
+      assert.ok(result.ms < 60_000, `${component} took ${result.ms} ms`);
     });
   }
 });
