@@ -163,7 +163,8 @@ function lambdaRuntimes(): LambdaNodeRuntime[] {
 
 /** This library's artifact, built through `LambdaFunction` as a component would. */
 async function buildOurs(callback: BenchCallback, runtime: LambdaNodeRuntime, awsSdk: AwsSdkSource): Promise<Subject> {
-  const { LambdaFunction } = require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
+  const { LambdaFunction } =
+    require("../components/aws/lambda-function") as typeof import("../components/aws/lambda-function");
   const name = `bench-${callback.name}-${runtime.replace(/\W/g, "")}-${awsSdk}`;
   const fn = new LambdaFunction(name, { runtime, awsSdk, callbacks: { handler: callback.make() } });
   const artifact = await resolve(fn.artifact);

@@ -337,22 +337,18 @@ export async function exerciseFifoIngester<T>(
               error: outcome?.error ?? invocation.error?.message,
             });
           }
-          progress(
-            `invocation ${invocations.length}: ${event.Records.length} records, ${failedIds.size} failed`,
-          );
+          progress(`invocation ${invocations.length}: ${event.Records.length} records, ${failedIds.size} failed`);
           if (invocation.error) throw new Error(invocation.error.message);
           return invocation.result;
         },
       });
-      const deadLetters = (await receiveAll(rig.sqs, rig.deadLetterQueueUrl)).map(
-        (message): FifoDeadLetter => ({
-          body: message.Body ?? "",
-          groupId: message.Attributes?.MessageGroupId,
-          reason:
-            message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue ??
-            lastErrors.get(message.MessageId ?? ""),
-        }),
-      );
+      const deadLetters = (await receiveAll(rig.sqs, rig.deadLetterQueueUrl)).map((message): FifoDeadLetter => ({
+        body: message.Body ?? "",
+        groupId: message.Attributes?.MessageGroupId,
+        reason:
+          message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue ??
+          lastErrors.get(message.MessageId ?? ""),
+      }));
       return {
         component: "FifoIngester" as const,
         name,

@@ -40,11 +40,7 @@ export interface ComponentFailed {
 }
 
 export type ComponentExercise =
-  | FifoIngesterRun
-  | ScheduledNotifierRun
-  | FanOutIngestRun
-  | ComponentNotExercised
-  | ComponentFailed;
+  FifoIngesterRun | ScheduledNotifierRun | FanOutIngestRun | ComponentNotExercised | ComponentFailed;
 
 export interface ProgramExercise {
   project: string;
@@ -175,12 +171,20 @@ async function exerciseComponent(
           { ...options, fauxqs: await lease.useFauxqs() },
         );
       case "FanOutIngest":
-        return await exerciseFanOutIngest(resource as FanOutIngest<unknown>, {}, {
-          ...options,
-          azurite: await lease.useAzurite(),
-        });
+        return await exerciseFanOutIngest(
+          resource as FanOutIngest<unknown>,
+          {},
+          {
+            ...options,
+            azurite: await lease.useAzurite(),
+          },
+        );
       default:
-        return { component: component as ComponentNotExercised["component"], name, skipped: NOT_YET[component as ComponentNotExercised["component"]] };
+        return {
+          component: component as ComponentNotExercised["component"],
+          name,
+          skipped: NOT_YET[component as ComponentNotExercised["component"]],
+        };
     }
   } catch (error) {
     return { component, name, error: (error as Error)?.stack ?? String(error) };

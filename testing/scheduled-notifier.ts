@@ -281,8 +281,10 @@ export async function exerciseScheduledNotifier<R extends Recipient>(
         const failed = new Set(
           invocation.error
             ? records.map((record) => record.messageId)
-            : ((invocation.result as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures ??
-                []).map((failure) => failure.itemIdentifier),
+            : (
+                (invocation.result as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures ??
+                []
+              ).map((failure) => failure.itemIdentifier),
         );
         for (const record of records) {
           const job = JSON.parse(record.body) as JobMessage;

@@ -346,10 +346,15 @@ describe("PersistentEniAsg with a new ENI", () => {
       endpoint = await FakeAwsEndpoint.start(world);
       // The environment the component gave the function, with the mock engine's ids.
       const { variables } = recorder.named(FUNCTION, "web-attacher-function").inputs.environment;
-      attacher = await ArtifactProcess.start(zipBytes(await resolve(component.function.artifact)), "aws-lambda", {
-        ...endpoint.env(),
-        ...variables,
-      }, nodeBuild);
+      attacher = await ArtifactProcess.start(
+        zipBytes(await resolve(component.function.artifact)),
+        "aws-lambda",
+        {
+          ...endpoint.env(),
+          ...variables,
+        },
+        nodeBuild,
+      );
     });
     after(async () => {
       await attacher?.stop();

@@ -63,7 +63,11 @@ describe("exerciseFifoIngester: the user's handler in the built artifact on faux
       JSON.stringify({ id: "listing-1", price: 10 }),
       JSON.stringify({ id: "listing-1", price: 12 }),
     ]);
-    assert.ok(run.invocations.some((invocation) => invocation.logs.some((line) => line.includes('\\"indexed\\":\\"listing-1\\"'))));
+    assert.ok(
+      run.invocations.some((invocation) =>
+        invocation.logs.some((line) => line.includes('\\"indexed\\":\\"listing-1\\"')),
+      ),
+    );
   });
 
   it("retries a failing record up to maxDeliveryCount, then it is a dead letter with the handler's error", () => {
@@ -112,7 +116,10 @@ describe("exerciseScheduledNotifier: the user's recipients and send in the built
         if (recipient.id === "blocked") throw new Error("this recipient opted out");
         // Where a real `send` calls its messaging API; SENT_FILE comes from the test's environment.
         const fsModule = await import("node:fs");
-        fsModule.appendFileSync(process.env.SENT_FILE as string, `${recipient.name} ${context.secret} ${context.idempotencyKey}\n`);
+        fsModule.appendFileSync(
+          process.env.SENT_FILE as string,
+          `${recipient.name} ${context.secret} ${context.idempotencyKey}\n`,
+        );
       },
       maxDeliveryCount: 2,
     });
@@ -132,10 +139,7 @@ describe("exerciseScheduledNotifier: the user's recipients and send in the built
 
   it("sends through the user's callback with the secret and the idempotency key, once per recipient", () => {
     const lines = fs.readFileSync(sentFile, "utf8").trim().split("\n").sort();
-    assert.deepEqual(lines, [
-      "Ada local-token 2026-03-02T09:00:00Z:r1",
-      "Grace local-token 2026-03-02T09:00:00Z:r2",
-    ]);
+    assert.deepEqual(lines, ["Ada local-token 2026-03-02T09:00:00Z:r1", "Grace local-token 2026-03-02T09:00:00Z:r2"]);
     assert.equal(run.sent, 2);
   });
 

@@ -83,9 +83,21 @@ describe("exerciseProgram on a stack whose config enables FifoIngester, Schedule
   });
 
   it("reports progress while emulators start and artifacts build", () => {
-    assert.ok(progress.some((line) => line.startsWith("running ")), progress.join("\n"));
-    assert.ok(progress.some((line) => /starting fauxqs/.test(line)), progress.join("\n"));
-    assert.ok(progress.some((line) => /building the artifact/.test(line)), progress.join("\n"));
-    assert.ok(progress.some((line) => /^components: FifoIngester "orders"/.test(line)), progress.join("\n"));
+    assert.ok(
+      progress.some((line) => line.startsWith("running ")),
+      progress.join("\n"),
+    );
+    assert.ok(
+      progress.some((line) => /starting fauxqs/.test(line)),
+      progress.join("\n"),
+    );
+    assert.ok(
+      progress.some((line) => /building the artifact/.test(line)),
+      progress.join("\n"),
+    );
+    assert.ok(
+      progress.some((line) => /^components: FifoIngester "orders"/.test(line)),
+      progress.join("\n"),
+    );
   });
 });

@@ -184,7 +184,6 @@ export function buildFanOutArtifact<TItem>(name: string, args: FanOutIngestArgs<
   );
 }
 
-
 /**
  * The local Function App of `args` (testing's startLocalFanOut with the names the component derives
  * from `args`) on the official Node.js build of the artifact's major.

@@ -173,11 +173,16 @@ export async function runIngestion(options: {
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 1;
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "qp-fifo-")), "processed.tsv");
   fs.writeFileSync(file, "");
-  const runner = await ArtifactProcess.start(zipBytes(options.artifact), "aws-lambda", {
-    ...fauxqsFunctionEnv(options.fauxqs),
-    [DEAD_LETTER_QUEUE_URL_ENV]: rig.deadLetterQueueUrl,
-    [PROCESSED_FILE_ENV]: file,
-  }, nodeBuild);
+  const runner = await ArtifactProcess.start(
+    zipBytes(options.artifact),
+    "aws-lambda",
+    {
+      ...fauxqsFunctionEnv(options.fauxqs),
+      [DEAD_LETTER_QUEUE_URL_ENV]: rig.deadLetterQueueUrl,
+      [PROCESSED_FILE_ENV]: file,
+    },
+    nodeBuild,
+  );
   try {
     const publishStarted = Date.now();
     const json = await createPublisher<WorkRecord>({

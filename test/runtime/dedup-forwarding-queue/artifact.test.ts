@@ -61,9 +61,14 @@ describe("the built DedupForwardingQueue artifact on the fake namespace", () => 
   before(async () => {
     await resolve(component.functionApp.deployment.urn);
     await recorder.settle();
-    runner = await ArtifactProcess.start(zipBytes(await resolve(component.functionApp.artifact)), "azure-functions", {
-      ServiceBus__fullyQualifiedNamespace: "fake-bus.servicebus.windows.net",
-    }, nodeBuild);
+    runner = await ArtifactProcess.start(
+      zipBytes(await resolve(component.functionApp.artifact)),
+      "azure-functions",
+      {
+        ServiceBus__fullyQualifiedNamespace: "fake-bus.servicebus.windows.net",
+      },
+      nodeBuild,
+    );
   });
   after(async () => runner?.stop());
 

@@ -85,7 +85,12 @@ describe("a FifoIngester artifact whose handler rejects records with RejectMessa
       },
     });
     // No FIFO_INGESTER_DLQ_URL: the dead-letter send fails, and its log shows the rejection was recognised.
-    runner = await ArtifactProcess.start(zipBytes(await resolve(ingester.function.artifact)), "aws-lambda", {}, nodeBuild);
+    runner = await ArtifactProcess.start(
+      zipBytes(await resolve(ingester.function.artifact)),
+      "aws-lambda",
+      {},
+      nodeBuild,
+    );
   });
   after(async () => runner?.stop());
 

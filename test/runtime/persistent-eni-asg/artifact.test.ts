@@ -52,11 +52,16 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
       nodeMajor: 22,
     });
     endpoint = await FakeAwsEndpoint.start(new FakeAws());
-    attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
-      ...endpoint.env(),
-      ...attacherEnvironment(failureQueueUrl),
-      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
-    }, nodeBuild);
+    attacher = await ArtifactProcess.start(
+      zipBytes(artifact),
+      "aws-lambda",
+      {
+        ...endpoint.env(),
+        ...attacherEnvironment(failureQueueUrl),
+        AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+      },
+      nodeBuild,
+    );
   });
   after(async () => {
     await attacher?.stop();
