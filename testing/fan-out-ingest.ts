@@ -301,7 +301,7 @@ export interface FanOutIngestRun {
 }
 
 /** The container and queue names of a FanOutIngest. */
-async function layoutOf(ingest: FanOutIngest<any>): Promise<FanOutLayout> {
+function layoutOf(ingest: FanOutIngest<any>): FanOutLayout {
   return {
     chunkContainer: ingest.chunkContainerName,
     eventsQueue: EVENTS_QUEUE,
@@ -327,10 +327,10 @@ export async function exerciseFanOutIngest<TItem>(
   const progress = (line: string) => options.onProgress?.(`FanOutIngest "${name}": ${line}`);
   return withEmulators({ ...options, onProgress: progress }, async (emulators) => {
     progress("building the Function App artifact");
-    const [artifact, filter, layout, azurite] = await Promise.all([
+    const layout = layoutOf(ingest);
+    const [artifact, filter, azurite] = await Promise.all([
       artifactOf(`FanOutIngest "${name}"`, ingest.functionApp.artifact),
       valueOf(ingest.eventSubscription.filter),
-      layoutOf(ingest),
       emulators.useAzurite(),
     ]);
     progress("starting the Function App");

@@ -57,6 +57,11 @@ export interface ProgramOptions extends ExerciseOptions {
    * @default the only Pulumi.<stack>.yaml of the folder, else "dev"
    */
   stack?: string;
+  /**
+   * Answers for provider functions (invokes) the program calls, by token, beside those the testing
+   * mocks answer (Azure's client config, AWS's public AMI parameters, an existing Service Bus namespace).
+   */
+  calls?: Record<string, (inputs: Record<string, any>) => Record<string, any>>;
 }
 
 const NOT_YET: Record<ComponentNotExercised["component"], string> = {
@@ -105,14 +110,22 @@ function compilerOptionsOf(file: string): { outDir?: string; rootDir?: string } 
   }
 }
 
+/** A folder's entry as `require` finds it: its package.json's, else its index.js or index.ts. */
+function folderEntry(folder: string): string {
+  if (fs.existsSync(path.join(folder, "package.json"))) return require.resolve(folder);
+  const index = ["index.js", "index.ts"].map((file) => path.join(folder, file)).find((file) => fs.existsSync(file));
+  if (!index) throw new Error(`${folder} holds no program: set main in Pulumi.yaml, or add index.ts or index.js`);
+  return index;
+}
+
 /**
  * The program's entry as the Node.js language host finds it: Pulumi.yaml's `main` (a file, or a
- * folder resolved like a package), else the project folder resolved through package.json. A
+ * folder resolved like a package), else the project folder, resolved the same way. A
  * TypeScript entry is replaced by its compiled JavaScript when tsconfig.json's `outDir` holds it.
  */
 function entryOf(programDir: string, project: Project): string {
   const main = project.main ? path.resolve(programDir, project.main) : programDir;
-  const entry = fs.statSync(main).isDirectory() ? require.resolve(main) : main;
+  const entry = fs.statSync(main).isDirectory() ? folderEntry(main) : main;
   if (!entry.endsWith(".ts")) return entry;
   const tsconfigFile = path.join(programDir, "tsconfig.json");
   if (fs.existsSync(tsconfigFile)) {
@@ -204,7 +217,7 @@ export async function exerciseProgram(programDir: string, options: ProgramOption
   const progress = (line: string) => options.onProgress?.(line);
   const project = readYaml<Project>(path.join(dir, "Pulumi.yaml"));
   const stack = stackOf(dir, options.stack);
-  const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP, { project: project.name, stack });
+  const recorder = installMocks({ ...EXISTING_NAMESPACE_LOOKUP, ...options.calls }, { project: project.name, stack });
   pulumi.runtime.setAllConfig(stackConfig(dir, stack));
   const entry = entryOf(dir, project);
   if (entry.endsWith(".ts")) {
