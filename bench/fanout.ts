@@ -11,7 +11,7 @@
 import { performance } from "node:perf_hooks";
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import type { FanOutIngestArgs } from "../components/fan-out-ingest";
-import { type Azurite, startAzurite } from "../test/harness/emulators";
+import { type Azurite, startAzurite } from "../testing/emulators";
 import { printTable } from "./table";
 import {
   buildFanOutArtifact,

@@ -10,17 +10,16 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { createPublisher } from "../runtime/fifo-ingester/publisher";
-import { type Fauxqs, startFauxqs } from "../test/harness/emulators";
+import { type Fauxqs, startFauxqs } from "../testing/emulators";
 import {
   buildIngesterArtifact,
   defaultTopology,
-  type FifoRig,
-  provisionFifo,
   recordingHandler,
   runIngestion,
   type WorkRecord,
   workload,
 } from "../test/harness/rigs/fifo";
+import { type FifoRig, provisionFifo } from "../testing/fifo-ingester";
 import { printTable } from "./table";
 
 const RECORDS = 10_000;

@@ -2,7 +2,7 @@
  * The benches' own Pulumi mocks: every resource is created with its inputs as its state, an id from
  * its name and, for AWS types, an ARN in the service's format; every function call answers `{}`.
  * Enough for a program to run end to end; tests that check what the providers return use
- * test/harness/mocks.ts instead.
+ * testing/mocks.ts instead.
  */
 import * as pulumi from "@pulumi/pulumi";
 

@@ -25,9 +25,9 @@ import { buildArtifact, runtimeEntry, ZIP_LEVEL, zipBytes, zipDeterministic } fr
 import { runtimeFactory } from "../components/core/runtime-factory";
 import type { AwsSdkSource, LambdaNodeRuntime } from "../components/aws/lambda-function";
 import { orderForwarder, signedOrderBody, sqsSender } from "../test/fixtures/callbacks";
-import { assertNoNodeModulesAbove, nodeBuildFor, unpack } from "../test/harness/artifact-runner";
-import { listenOnLoopback } from "../test/harness/loopback-server";
-import type { NodeBuild } from "../test/harness/node-builds";
+import { assertNoNodeModulesAbove, declaredMajorOf, unpack } from "../testing/artifact-runner";
+import { listenOnLoopback } from "../testing/loopback-server";
+import { type NodeBuild, nodeBuild } from "../test/harness/node-builds";
 import { type ColdStartReport, LOADED_MARKER, RESULT_MARKER } from "./packaging-coldstart";
 import { type BenchMocks, installBenchMocks, resolveOutput } from "./mocks";
 import { printTable } from "./table";
@@ -605,7 +605,7 @@ async function measureColdStarts(
       // CallbackFunction's archive carries its own node_modules; nothing above the folder may add more.
       assertNoNodeModulesAbove(path.dirname(dir));
     }
-    const node = nodeBuildFor(folders.get(subjects[0]) as string);
+    const node = nodeBuild(declaredMajorOf(folders.get(subjects[0]) as string));
     const once = (subject: Subject) =>
       coldStart(node, subject, folders.get(subject) as string, callback, event, env, stub);
     for (const subject of subjects) {

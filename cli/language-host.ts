@@ -22,8 +22,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "./provider-calls";
-import { providerState, UnmodelledTypeError } from "./provider-state";
+import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "../testing/provider-calls";
+import { providerState, UnmodelledTypeError } from "../testing/provider-state";
 
 const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 /** A module of Pulumi's own SDK dependencies (gRPC, protobuf), resolved from where `@pulumi/pulumi` is installed. */

@@ -14,8 +14,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { type Invoke, type ProgramEvent, type Registration, runProgram } from "./language-host";
-import { AWS_ACCOUNT_CALLS } from "./provider-calls";
-import { MOCK_ACCOUNT } from "./provider-state";
+import { AWS_ACCOUNT_CALLS } from "../testing/provider-calls";
+import { MOCK_ACCOUNT } from "../testing/provider-state";
 
 export interface PlanOptions {
   /**

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
-import { installMocks } from "./harness/mocks";
+import { installMocks } from "../testing/mocks";
 
 const recorder = installMocks();
 

@@ -3,11 +3,13 @@
  * script builds the library, as for `npm install <git url>`), `npm install` of the tarball into a new
  * folder with its own package.json (no link to this checkout anywhere), and there:
  * - a stack using all five components, and examples/listings, previewed through that folder's own
- *   `@pulumi/pulumi/cmd/run` against the loopback engine (harness/language-host.ts);
+ *   `@pulumi/pulumi/cmd/run` against the loopback engine (cli/language-host.ts);
  * - FlexDeployment's registered provider loaded by that folder's Pulumi dynamic-provider plugin;
  * - the stack type-checked with Pulumi's TypeScript template tsconfig plus the settings the README
  *   names, under `moduleResolution` nodenext (today's template) and node (the template before 2026);
- * - a user's unit test with the plain mocks of Pulumi's testing guide.
+ * - a user's unit test with the plain mocks of Pulumi's testing guide;
+ * - a user's test of their own FifoIngester, ScheduledNotifier and FanOutIngest callbacks with
+ *   queue-patterns/testing (callbacks.test.ts), on the emulators installed beside the package.
  * Packing and installing happen once for the file.
  */
 import * as assert from "node:assert/strict";
@@ -77,11 +79,13 @@ async function installTarball(): Promise<string> {
     const { stdout } = await npm(checkout, ["pack", "--pack-destination", folder]);
     const tarball = path.join(folder, stdout.trim().split("\n").pop()!);
     const example = JSON.parse(fs.readFileSync(path.join(listingsExample, "package.json"), "utf8"));
+    const { devDependencies: ours } = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
     const manifest = {
       name: "installed-package-consumer",
       private: true,
       dependencies: { ...example.dependencies, "queue-patterns": `file:${tarball}` },
-      devDependencies: example.devDependencies,
+      // The emulators queue-patterns/testing runs on, as docs/testing.md tells users to install them.
+      devDependencies: { ...example.devDependencies, fauxqs: ours.fauxqs, azurite: ours.azurite },
     };
     fs.writeFileSync(path.join(folder, "package.json"), JSON.stringify(manifest, null, 2));
   } finally {
@@ -95,6 +99,17 @@ async function installTarball(): Promise<string> {
   }
   return folder;
 }
+
+let installation: Promise<string> | undefined;
+
+/** The folder of `installTarball`, installed once for the whole file and removed after it. */
+function installedFolder(): Promise<string> {
+  return (installation ??= installTarball());
+}
+
+after(async () => {
+  if (installation) fs.rmSync(await installation, { recursive: true, force: true });
+});
 
 /** Every file below `dir`, as paths relative to it. */
 function filesBelow(dir: string): string[] {
@@ -135,7 +150,7 @@ describe("the package installed from its npm pack tarball into a new folder", ()
 
   // Everything after the install runs at once: the slow parts are CPU-bound processes.
   before(async () => {
-    folder = await installTarball();
+    folder = await installedFolder();
     const stackDir = path.join(folder, "stack");
     const tsc = path.join(folder, "node_modules", "typescript", "bin", "tsc");
     const config = { "aws:region": "us-east-1", "azure-native:location": "westeurope" };
@@ -165,7 +180,6 @@ describe("the package installed from its npm pack tarball into a new folder", ()
       ),
     ]);
   });
-  after(() => folder && fs.rmSync(folder, { recursive: true, force: true }));
 
   it("npm pack of a checkout without dist/ builds the library (prepare) and ships it, installed as files", () => {
     const installed = path.join(folder, "node_modules", "queue-patterns");
@@ -270,12 +284,11 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
     );
 
   before(async () => {
-    folder = await installTarball();
+    folder = await installedFolder();
     // The stack file a user of the example keeps beside Pulumi.yaml.
     fs.writeFileSync(path.join(folder, "listings", "Pulumi.dev.yaml"), "config:\n  aws:region: eu-west-1\n");
     [plan, usage] = await Promise.all([npx(["plan", "listings", "--details"]), npx(["plan", "--stak", "dev"])]);
   });
-  after(() => folder && fs.rmSync(folder, { recursive: true, force: true }));
 
   it("prints the listings example's plan as pulumi preview prints one, with its Pulumi.dev.yaml config", () => {
     assert.equal(plan.code, 0, `queue-patterns plan failed:\n${plan.stderr}\n${plan.stdout}`);
@@ -305,5 +318,77 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
   it("answers an unknown option with a usage error, exit code 2", () => {
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /^queue-patterns: unknown option "--stak"\n\nUsage: queue-patterns plan \[programDir\]/);
+  });
+});
+
+const TESTED_WITH_TESTING = ["FifoIngester", "ScheduledNotifier", "FanOutIngest"];
+
+describe("a stack in a new folder tests its own callbacks with queue-patterns/testing from the installed tarball", () => {
+  let compiled: Finished;
+  const runs = new Map<string, Finished & { ms: number }>();
+  let listings: Finished & { ms: number };
+
+  // One component at a time, so each one's time is its own on this machine's cores.
+  before(async () => {
+    const stackDir = path.join(await installedFolder(), "stack");
+    const tsc = path.join(stackDir, "..", "node_modules", "typescript", "bin", "tsc");
+    compiled = await finished(process.execPath, [tsc, "-p", "tsconfig.callbacks.json", "--pretty", "false"], stackDir);
+    if (compiled.code !== 0) return;
+    for (const component of TESTED_WITH_TESTING) {
+      const started = Date.now();
+      const result = await finished(
+        process.execPath,
+        ["--test", `--test-name-pattern=^${component}$`, "--test-reporter=tap", "callbacks-bin/callbacks.test.js"],
+        stackDir,
+      );
+      runs.set(component, { ...result, ms: Date.now() - started });
+      console.log(`# queue-patterns/testing, ${component}: ${runs.get(component)!.ms} ms (node --test, one process)`);
+    }
+    // examples/listings, TypeScript, as `queue-patterns dev` runs a program: no config, so its handler
+    // calls the default search index URL, which this machine cannot reach.
+    const started = Date.now();
+    const script =
+      'require("queue-patterns/testing").exerciseProgram(".", { onProgress: (line) => console.log(`progress: ${line}`) })' +
+      ".then((result) => console.log(`RESULT ${JSON.stringify(result)}`), (error) => { console.error(error); process.exit(1); });";
+    const result = await finished(process.execPath, ["-e", script], path.join(stackDir, "..", "listings"));
+    listings = { ...result, ms: Date.now() - started };
+    console.log(`# queue-patterns/testing, exerciseProgram of examples/listings: ${listings.ms} ms`);
+  });
+
+  it("compiles the user's test (callbacks.test.ts) with that folder's tsc, importing queue-patterns/testing", () => {
+    assert.equal(compiled.code, 0, `tsc -p tsconfig.callbacks.json:\n${compiled.output}`);
+  });
+
+  for (const component of TESTED_WITH_TESTING) {
+    it(`runs ${component}'s artifact with the user's callbacks on the emulators, in under a minute`, () => {
+      const result = runs.get(component);
+      assert.ok(result, "not run: the test did not compile");
+      assert.match(
+        result.output,
+        new RegExp(`^ok \\d+ - ${component}$`, "m"),
+        `the test did not pass:\n${result.output}`,
+      );
+      assert.equal(result.code, 0, `the test process failed:\n${result.output}`);
+      assert.ok(result.ms < 60_000, `${component} took ${result.ms} ms`);
+    });
+  }
+
+  it("exercises examples/listings (TypeScript) with exerciseProgram: its FifoIngester's handler on the sample records", () => {
+    assert.ok(listings, "not run: the test did not compile");
+    assert.equal(listings.code, 0, listings.output);
+    const line = listings.output.split("\n").find((text) => text.startsWith("RESULT "));
+    assert.ok(line, listings.output);
+    const result = JSON.parse(line.slice("RESULT ".length));
+    assert.deepEqual(
+      result.components.map((c: { component: string; name: string }) => `${c.component} ${c.name}`),
+      ["FifoIngester listings"],
+    );
+    const [run] = result.components;
+    assert.equal(run.published, 2, JSON.stringify(run).slice(0, 2000));
+    // The handler ran and threw (the search index is unreachable here): 5 attempts each, then the reason.
+    assert.equal(run.deadLetters.length, 2);
+    for (const letter of run.deadLetters) assert.match(letter.reason, /fetch failed|search index answered/);
+    assert.match(listings.output, /progress: compiling index.ts with ts-node/);
+    assert.ok(listings.ms < 60_000, `took ${listings.ms} ms`);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The dev stack and the example stack as `pulumi up` and `pulumi preview` run them: through
  * `@pulumi/pulumi`'s own `cmd/run` (which compiles index.ts itself), config in `PULUMI_CONFIG`,
- * against a loopback gRPC engine (harness/language-host.ts). The in-process plan of the same config
+ * against a loopback gRPC engine (cli/language-host.ts). The in-process plan of the same config
  * under `setMocks` is the reference: both paths must declare the same resources.
  */
 import * as assert from "node:assert/strict";
@@ -18,7 +18,7 @@ import {
   stackConfigFile,
   startDynamicProviderHost,
 } from "../cli/language-host";
-import { installMocks } from "./harness/mocks";
+import { installMocks } from "../testing/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const STACK = "dev";

@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { providerState } from "../cli/provider-state";
+import { providerState } from "../testing/provider-state";
 
 const ACCOUNT = /\d{12}/.source;
 const REGION = /[a-z]{2}-[a-z]+-\d/.source;

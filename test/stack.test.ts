@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { existingEniLookup, installMocks } from "./harness/mocks";
+import { existingEniLookup, installMocks } from "../testing/mocks";
 
 // The dev stack looks an existing ENI up.
 const recorder = installMocks(

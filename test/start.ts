@@ -14,8 +14,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { engineConfig, planShape } from "../cli/language-host";
 import { renderPlan, runPlan, stackConfig } from "../cli/plan";
-import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "./harness/emulators";
-import { installMocks } from "./harness/mocks";
+import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "../testing/emulators";
+import { installMocks } from "../testing/mocks";
 import { scenarios } from "./scenarios";
 import type { ScenarioContext } from "./scenarios/scenario";
 

@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type CallMock, existingEniLookup, installMocks, type ResourceRecorder } from "../harness/mocks";
+import { type CallMock, existingEniLookup, installMocks, type ResourceRecorder } from "../../testing/mocks";
 
 const CALLS: Record<string, CallMock> = existingEniLookup({
   subnetId: "subnet-b",

@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { existingEniLookup, installMocks } from "../harness/mocks";
+import { existingEniLookup, installMocks } from "../../testing/mocks";
 
 const recorder = installMocks(
   existingEniLookup({
@@ -26,7 +26,7 @@ import { FifoIngester } from "../../components/fifo-ingester";
 import { PersistentEniAsg } from "../../components/persistent-eni-asg";
 import { ScheduledNotifier } from "../../components/scheduled-notifier";
 import { InvalidArgumentsError } from "../../components/core/validation";
-import { providerState } from "../../cli/provider-state";
+import { providerState } from "../../testing/provider-state";
 
 interface NameCase {
   component: string;

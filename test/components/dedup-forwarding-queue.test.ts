@@ -7,7 +7,7 @@ import {
   MOCK_SUBSCRIPTION,
   type RecordedResource,
   resolve,
-} from "../harness/mocks";
+} from "../../testing/mocks";
 
 const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 

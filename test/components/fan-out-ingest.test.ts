@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as vm from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../harness/mocks";
+import { installMocks, MOCK_SUBSCRIPTION, type RecordedResource, resolve } from "../../testing/mocks";
 
 /** The id Azure gives a queue or blob container: under its account's queue or blob service. */
 function storageChildId(account: string, service: "queue" | "blob", name: string): string {

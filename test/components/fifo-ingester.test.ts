@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../harness/mocks";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION, type RecordedResource, resolve } from "../../testing/mocks";
 
 const recorder = installMocks();
 

@@ -18,7 +18,7 @@ import {
   MOCK_REGION,
   type RecordedResource,
   resolve,
-} from "../harness/mocks";
+} from "../../testing/mocks";
 
 // PersistentEniAsg adopting an ENI: the lookup answers as EC2 does, with the ENI's ARN.
 const recorder = installMocks(

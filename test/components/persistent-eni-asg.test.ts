@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
-import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../harness/mocks";
+import { existingEniLookup, installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../../testing/mocks";
 
 const EXISTING_ENI_ARN = `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:network-interface/eni-0existing0000000`;
 /** An existing ENI without a description, which instances could not name in their tag. */
@@ -30,8 +30,9 @@ import {
 } from "../../components/persistent-eni-asg";
 import { InvalidArgumentsError } from "../../components/core/validation";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
-import { ArtifactProcess } from "../harness/artifact-runner";
+import { ArtifactProcess } from "../../testing/artifact-runner";
 import { deploymentErrors } from "../harness/deployment-errors";
+import { nodeBuild } from "../harness/node-builds";
 import { FakeAws, FakeAwsEndpoint } from "../harness/fakes/ec2-autoscaling";
 
 const GROUP = "aws:autoscaling/group:Group";
@@ -353,10 +354,15 @@ describe("PersistentEniAsg with a new ENI", () => {
       endpoint = await FakeAwsEndpoint.start(world);
       // The environment the component gave the function, with the mock engine's ids.
       const { variables } = recorder.named(FUNCTION, "web-attacher-function").inputs.environment;
-      attacher = await ArtifactProcess.start(zipBytes(await resolve(component.function.artifact)), "aws-lambda", {
-        ...endpoint.env(),
-        ...variables,
-      });
+      attacher = await ArtifactProcess.start(
+        zipBytes(await resolve(component.function.artifact)),
+        "aws-lambda",
+        {
+          ...endpoint.env(),
+          ...variables,
+        },
+        nodeBuild,
+      );
     });
     after(async () => {
       await attacher?.stop();

@@ -12,7 +12,7 @@ import {
   existingEniLookup,
   installMocks,
   type ResourceRecorder,
-} from "../harness/mocks";
+} from "../../testing/mocks";
 
 const CALLS: Record<string, CallMock> = {
   ...existingEniLookup({

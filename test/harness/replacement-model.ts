@@ -21,7 +21,7 @@
  * never replaces anything.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { RecordedResource } from "./mocks";
+import type { RecordedResource } from "../../testing/mocks";
 
 export interface ReplacementRow {
   /** Inputs whose change replaces the resource. */

@@ -15,7 +15,8 @@ import {
 } from "../../components/dedup-forwarding-queue";
 import { functionAppArtifactSpec } from "../../components/azure/function-app";
 import { type Observation, planProcessing, ProcessingScheduler } from "../../runtime/dedup-forwarding-queue/producer";
-import { ArtifactProcess } from "../harness/artifact-runner";
+import { ArtifactProcess } from "../../testing/artifact-runner";
+import { nodeBuild } from "../harness/node-builds";
 import type { InvokeFunction } from "../runtime/dedup-forwarding-queue/session-trigger";
 import { fakeNamespaceFor, replayObservations } from "../runtime/dedup-forwarding-queue/simulation";
 import type { Scenario } from "./scenario";
@@ -79,7 +80,7 @@ export const scenario: Scenario = {
         hostExtensions: processorHostExtensions(settings),
       }),
     );
-    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions");
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions", {}, nodeBuild);
     try {
       const bus = fakeNamespaceFor(settings, new Date(DAY_START));
       const runs: Run[] = [];

@@ -4,7 +4,7 @@
  */
 import { chunkCreatedFilter, FAN_OUT_DEFAULTS, type FanOutIngestArgs } from "../../components/fan-out-ingest";
 import { decodeMessage } from "../../runtime/fan-out-ingest/ingestion";
-import { startAzurite } from "../harness/emulators";
+import { startAzurite } from "../../testing/emulators";
 import {
   buildFanOutArtifact,
   completeness,

@@ -7,11 +7,11 @@ import {
   checkOutcome,
   defaultTopology,
   MAX_DELIVERY_COUNT,
-  provisionFifo,
   recordingHandler,
   runIngestion,
   workload,
 } from "../harness/rigs/fifo";
+import { provisionFifo } from "../../testing/fifo-ingester";
 import type { Scenario } from "./scenario";
 
 export const scenario: Scenario = {

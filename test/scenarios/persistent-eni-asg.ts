@@ -6,7 +6,8 @@
 import { buildArtifact, zipBytes } from "../../components/core/artifact";
 import { attacherEntry } from "../../components/persistent-eni-asg";
 import type { AttacherOutcome } from "../../runtime/persistent-eni-asg/attacher";
-import { ArtifactProcess } from "../harness/artifact-runner";
+import { ArtifactProcess } from "../../testing/artifact-runner";
+import { nodeBuild } from "../harness/node-builds";
 import {
   attacherEnvironment,
   FakeAws,
@@ -46,10 +47,15 @@ export const scenario: Scenario = {
     world.onStep = (line) => context.log(line);
     const endpoint = await FakeAwsEndpoint.start(world);
     // Only a failed action is reported to the failure queue; this scenario's launch succeeds.
-    const attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
-      ...endpoint.env(),
-      ...attacherEnvironment("http://127.0.0.1:9/unused-failure-queue"),
-    });
+    const attacher = await ArtifactProcess.start(
+      zipBytes(artifact),
+      "aws-lambda",
+      {
+        ...endpoint.env(),
+        ...attacherEnvironment("http://127.0.0.1:9/unused-failure-queue"),
+      },
+      nodeBuild,
+    );
     try {
       const description = "queue-patterns/dev/web persistent ENI";
       const eni = world.addEni({

@@ -2,7 +2,7 @@
  * A local end-to-end scenario that `npm start` runs after printing the offline plan: a component's
  * built artifacts doing their job on emulators or fakes, checked, with a short report.
  */
-import type { Azurite, Fauxqs } from "../harness/emulators";
+import type { Azurite, Fauxqs } from "../../testing/emulators";
 
 export interface ScenarioContext {
   /** Lazily started emulators, shared by all scenarios of one `npm start` and stopped at its end. */

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../../harness/mocks";
+import { installMocks, MOCK_ACCOUNT, MOCK_REGION, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks();
 

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
-import { installMocks, MOCK_SUBSCRIPTION, resolve } from "../../harness/mocks";
+import { installMocks, MOCK_SUBSCRIPTION, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks();
 

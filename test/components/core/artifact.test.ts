@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
-import { installMocks, resolve } from "../../harness/mocks";
+import { installMocks, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks();
 
@@ -25,9 +25,9 @@ import { echoRuntime } from "../../fixtures/azure-echo-runtime";
 import { sqsRuntime } from "../../fixtures/sqs-runtime";
 import { FunctionApp } from "../../../components/azure/function-app";
 import { LambdaFunction } from "../../../components/aws/lambda-function";
-import { ArtifactProcess } from "../../harness/artifact-runner";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
 import { nodeBuild } from "../../harness/node-builds";
-import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../../harness/emulators";
+import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv, useFauxqs } from "../../../testing/emulators";
 import { sqsSender } from "../../fixtures/callbacks";
 
 const plainCallbackRuntime = runtimeFactory<typeof plainCallback>(require.resolve("../../../runtime/lambda-function"))(
@@ -57,7 +57,7 @@ describe("a Lambda artifact built from an inline closure", () => {
     const artifact = await resolve(fn.artifact);
     const sqs = new SQSClient(fauxqsClientConfig(fauxqs));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "artifact-sender" }));
-    const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", fauxqsFunctionEnv(fauxqs));
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", fauxqsFunctionEnv(fauxqs), nodeBuild);
     try {
       const invocation = await runner.invoke({ queueUrl: QueueUrl, body: "world" });
       assert.equal(invocation.error, undefined, JSON.stringify(invocation.error));
@@ -120,7 +120,7 @@ describe("the Node.js an artifact runs on", () => {
       await recorder.settle();
       assert.equal(recorder.named("aws:lambda/function:Function", `on-${major}-function`).inputs.runtime, runtime);
       assert.match(artifact.files["index.js"], new RegExp(`^// Node\\.js ${major} \\(queue-patterns artifact\\)\n`));
-      const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda");
+      const runner = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {}, nodeBuild);
       try {
         const invocation = await runner.invoke({});
         assert.equal(invocation.error, undefined, JSON.stringify(invocation.error));
@@ -144,7 +144,7 @@ describe("the Node.js an artifact runs on", () => {
     const deployed = recorder.named("azure-native:web:WebApp", "echo-node-app").inputs.functionAppConfig.runtime
       .version;
     assert.match(deployed, /^\d+$/);
-    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions");
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions", {}, nodeBuild);
     try {
       const invocation = await runner.invokeFunction("echo", "ping");
       assert.match(String(invocation.result), new RegExp(`^v${deployed}\\.`));
@@ -219,7 +219,7 @@ describe("an Azure Functions artifact", () => {
       functionNames: ["echo"],
       callbacks: { handler: async (message: unknown) => ({ echoed: message }) },
     });
-    const runner = await ArtifactProcess.start(zipBytes(await resolve(app.artifact)), "azure-functions");
+    const runner = await ArtifactProcess.start(zipBytes(await resolve(app.artifact)), "azure-functions", {}, nodeBuild);
     try {
       const [registration] = await runner.registrations();
       assert.equal(registration.name, "echo");

@@ -6,7 +6,7 @@ import { buildArtifact, runtimeEntry, zipBytes } from "../../../components/core/
 import { runtimeFactory } from "../../../components/core/runtime-factory";
 import type * as plainCallback from "../../../runtime/lambda-function";
 import { throwingCallback } from "../../fixtures/throwing-callback";
-import { ArtifactProcess } from "../../harness/artifact-runner";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
 
 const plainCallbackRuntime = runtimeFactory<typeof plainCallback>(require.resolve("../../../runtime/lambda-function"))(
   "createHandler",

@@ -22,7 +22,7 @@
  *   portal's "Refresh" in those reports), or never.
  */
 import type * as http from "node:http";
-import { listenOnLoopback } from "../loopback-server";
+import { listenOnLoopback } from "../../../testing/loopback-server";
 
 export interface DeploymentRecord {
   id?: string;

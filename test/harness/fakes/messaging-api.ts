@@ -10,7 +10,7 @@
  */
 import type { NotificationRun, SendContext } from "../../../runtime/scheduled-notifier/contract";
 import * as notifierErrors from "../../../runtime/scheduled-notifier/errors";
-import { type LoopbackServer, listenOnLoopback } from "../loopback-server";
+import { type LoopbackServer, listenOnLoopback } from "../../../testing/loopback-server";
 
 /** The recipient id at a position of the directory: `user-00001`, ... */
 export function recipientAt(position: number): string {

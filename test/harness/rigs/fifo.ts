@@ -1,7 +1,6 @@
 /**
- * The FifoIngester rig its end-to-end test, `npm start` scenario and benchmark share, on fauxqs:
- * - the same topology as the component: an SNS FIFO topic delivering with raw message delivery to
- *   an SQS FIFO queue that redrives to a FIFO dead-letter queue (fauxqs 1.9 supports all of it);
+ * The FifoIngester workload its end-to-end test, `npm start` scenario and benchmark share, on the
+ * topology of queue-patterns/testing (testing/fifo-ingester.ts):
  * - a deterministic workload: records spread over groups, some failing their first receives, some
  *   failing always (they must reach the dead-letter queue), plus bodies that are not JSON;
  * - the built artifact in a fresh process, driven by the harness's stand-in for the SQS event source
@@ -16,8 +15,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
+import type { Message } from "@aws-sdk/client-sqs";
 import { type Artifact, buildArtifact, zipBytes } from "../../../components/core/artifact";
 import { SQS_MANAGED_ENCRYPTION } from "../../../components/aws/secure-defaults";
 import { fifoIngesterEntry, fifoQueueSettings } from "../../../components/fifo-ingester";
@@ -28,10 +26,12 @@ import {
 } from "../../../runtime/fifo-ingester/contract";
 import type { SqsRecord } from "../../../runtime/fifo-ingester/handler";
 import { createPublisher } from "../../../runtime/fifo-ingester/publisher";
-import { ArtifactProcess } from "../artifact-runner";
-import { type Fauxqs, fauxqsClientConfig, fauxqsFunctionEnv } from "../emulators";
-import { queueDepth, receiveAll } from "../queue-contents";
-import { drainQueue, type EventSourceStats } from "../sqs-event-source";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
+import { type Fauxqs, fauxqsFunctionEnv } from "../../../testing/emulators";
+import type { FifoRig, FifoTopology } from "../../../testing/fifo-ingester";
+import { queueDepth, receiveAll } from "../../../testing/queue-contents";
+import { drainQueue, type EventSourceStats } from "../../../testing/sqs-event-source";
+import { nodeBuild } from "../node-builds";
 
 /** The file the recording callback appends to, named in the function's environment. */
 export const PROCESSED_FILE_ENV = "QP_FIFO_PROCESSED_FILE";
@@ -115,30 +115,6 @@ export function fifoRecord(n: number, groupId: string, body: unknown, receiveCou
   };
 }
 
-/** The Pulumi inputs of a queue, as the component passes them (the test takes them from the mocks). */
-export interface QueueInputs {
-  fifoQueue?: boolean;
-  deduplicationScope?: string;
-  fifoThroughputLimit?: string;
-  sqsManagedSseEnabled?: boolean;
-  visibilityTimeoutSeconds?: number;
-  messageRetentionSeconds?: number;
-  redrivePolicy?: string;
-}
-
-/** The Pulumi inputs of the topic. */
-export interface TopicInputs {
-  contentBasedDeduplication?: boolean;
-  fifoThroughputScope?: string;
-  kmsMasterKeyId?: string;
-}
-
-export interface FifoTopology {
-  queue: QueueInputs;
-  deadLetterQueue: QueueInputs;
-  topic: TopicInputs;
-}
-
 /** The component's defaults, for callers without a recorded component (scenario, benchmark). */
 export function defaultTopology(): FifoTopology {
   const fifo = { ...fifoQueueSettings(true), ...SQS_MANAGED_ENCRYPTION };
@@ -152,80 +128,6 @@ export function defaultTopology(): FifoTopology {
     },
     deadLetterQueue: fifo,
     topic: { contentBasedDeduplication: true, fifoThroughputScope: "MessageGroup", kmsMasterKeyId: "alias/aws/sns" },
-  };
-}
-
-/** SQS attribute names for the Pulumi queue inputs; the redrive target becomes the emulator's queue. */
-export function sqsAttributes(inputs: QueueInputs, deadLetterArn?: string): Record<string, string> {
-  const attributes: Record<string, string> = {};
-  if (inputs.fifoQueue) attributes.FifoQueue = "true";
-  if (inputs.deduplicationScope) attributes.DeduplicationScope = inputs.deduplicationScope;
-  if (inputs.fifoThroughputLimit) attributes.FifoThroughputLimit = inputs.fifoThroughputLimit;
-  if (inputs.sqsManagedSseEnabled !== undefined) attributes.SqsManagedSseEnabled = String(inputs.sqsManagedSseEnabled);
-  if (inputs.visibilityTimeoutSeconds !== undefined)
-    attributes.VisibilityTimeout = String(inputs.visibilityTimeoutSeconds);
-  if (inputs.messageRetentionSeconds !== undefined)
-    attributes.MessageRetentionPeriod = String(inputs.messageRetentionSeconds);
-  if (inputs.redrivePolicy && deadLetterArn) {
-    attributes.RedrivePolicy = JSON.stringify({
-      ...JSON.parse(inputs.redrivePolicy),
-      deadLetterTargetArn: deadLetterArn,
-    });
-  }
-  return attributes;
-}
-
-export interface FifoRig {
-  sqs: SQSClient;
-  sns: SNSClient;
-  topicArn: string;
-  queueUrl: string;
-  deadLetterQueueUrl: string;
-}
-
-/** Creates the topic, the queues and the raw-delivery subscription on fauxqs, with the component's attributes. */
-export async function provisionFifo(fauxqs: Fauxqs, name: string, topology: FifoTopology): Promise<FifoRig> {
-  const sqs = new SQSClient(fauxqsClientConfig(fauxqs));
-  const sns = new SNSClient(fauxqsClientConfig(fauxqs));
-  const queueArn = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))).Attributes
-      ?.QueueArn as string;
-  const unique = `${name}-${process.pid}-${Date.now()}`;
-  const deadLetter = await sqs.send(
-    new CreateQueueCommand({ QueueName: `${unique}-dlq.fifo`, Attributes: sqsAttributes(topology.deadLetterQueue) }),
-  );
-  const deadLetterArn = await queueArn(deadLetter.QueueUrl as string);
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${unique}-queue.fifo`,
-      Attributes: sqsAttributes(topology.queue, deadLetterArn),
-    }),
-  );
-  const topic = await sns.send(
-    new CreateTopicCommand({
-      Name: `${unique}-topic.fifo`,
-      Attributes: {
-        FifoTopic: "true",
-        ContentBasedDeduplication: String(topology.topic.contentBasedDeduplication ?? false),
-        ...(topology.topic.fifoThroughputScope ? { FifoThroughputScope: topology.topic.fifoThroughputScope } : {}),
-        ...(topology.topic.kmsMasterKeyId ? { KmsMasterKeyId: topology.topic.kmsMasterKeyId } : {}),
-      },
-    }),
-  );
-  await sns.send(
-    new SubscribeCommand({
-      TopicArn: topic.TopicArn,
-      Protocol: "sqs",
-      Endpoint: await queueArn(queue.QueueUrl as string),
-      Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn }) },
-    }),
-  );
-  return {
-    sqs,
-    sns,
-    topicArn: topic.TopicArn as string,
-    queueUrl: queue.QueueUrl as string,
-    deadLetterQueueUrl: deadLetter.QueueUrl as string,
   };
 }
 
@@ -271,11 +173,16 @@ export async function runIngestion(options: {
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 1;
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "qp-fifo-")), "processed.tsv");
   fs.writeFileSync(file, "");
-  const runner = await ArtifactProcess.start(zipBytes(options.artifact), "aws-lambda", {
-    ...fauxqsFunctionEnv(options.fauxqs),
-    [DEAD_LETTER_QUEUE_URL_ENV]: rig.deadLetterQueueUrl,
-    [PROCESSED_FILE_ENV]: file,
-  });
+  const runner = await ArtifactProcess.start(
+    zipBytes(options.artifact),
+    "aws-lambda",
+    {
+      ...fauxqsFunctionEnv(options.fauxqs),
+      [DEAD_LETTER_QUEUE_URL_ENV]: rig.deadLetterQueueUrl,
+      [PROCESSED_FILE_ENV]: file,
+    },
+    nodeBuild,
+  );
   try {
     const publishStarted = Date.now();
     const json = await createPublisher<WorkRecord>({

@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { EXISTING_NAMESPACE_LOOKUP, installMocks, resolve } from "../../harness/mocks";
+import { EXISTING_NAMESPACE_LOOKUP, installMocks, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks(EXISTING_NAMESPACE_LOOKUP);
 
@@ -14,7 +14,8 @@ import { zipBytes } from "../../../components/core/artifact";
 import { DedupForwardingQueue } from "../../../components/dedup-forwarding-queue";
 import { isoDurationSeconds } from "../../harness/iso-duration";
 import { ProcessingScheduler } from "../../../runtime/dedup-forwarding-queue/producer";
-import { ArtifactProcess } from "../../harness/artifact-runner";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
+import { nodeBuild } from "../../harness/node-builds";
 import { FakeServiceBus } from "../../harness/fakes/service-bus";
 import type { InvokeFunction } from "./session-trigger";
 import { replayObservations } from "./simulation";
@@ -60,9 +61,14 @@ describe("the built DedupForwardingQueue artifact on the fake namespace", () => 
   before(async () => {
     await resolve(component.functionApp.deployment.urn);
     await recorder.settle();
-    runner = await ArtifactProcess.start(zipBytes(await resolve(component.functionApp.artifact)), "azure-functions", {
-      ServiceBus__fullyQualifiedNamespace: "fake-bus.servicebus.windows.net",
-    });
+    runner = await ArtifactProcess.start(
+      zipBytes(await resolve(component.functionApp.artifact)),
+      "azure-functions",
+      {
+        ServiceBus__fullyQualifiedNamespace: "fake-bus.servicebus.windows.net",
+      },
+      nodeBuild,
+    );
   });
   after(async () => runner?.stop());
 

@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { installMocks, type RecordedResource, resolve } from "../../harness/mocks";
+import { installMocks, type RecordedResource, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks({
   "azure-native:eventgrid:getSystemTopic": (inputs) => ({
@@ -19,8 +19,9 @@ const recorder = installMocks({
 import { zipBytes } from "../../../components/core/artifact";
 import { FanOutIngest, type FanOutIngestArgs } from "../../../components/fan-out-ingest";
 import { CHUNK_METADATA } from "../../../runtime/fan-out-ingest/layout";
-import { ArtifactProcess } from "../../harness/artifact-runner";
-import { type Azurite, startAzurite, useAzurite } from "../../harness/emulators";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
+import { nodeBuild } from "../../harness/node-builds";
+import { type Azurite, startAzurite, useAzurite } from "../../../testing/emulators";
 import {
   blobCreatedEvent,
   buildFanOutArtifact,
@@ -77,7 +78,7 @@ describe("the artifact the component deploys", () => {
       source: pagedIdSource("http://127.0.0.1:1"),
       schedule: "0 0 2 * * *",
     });
-    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions");
+    const runner = await ArtifactProcess.start(zipBytes(artifact), "azure-functions", {}, nodeBuild);
     try {
       const bindings = Object.fromEntries(
         (await runner.registrations()).map((r) => [

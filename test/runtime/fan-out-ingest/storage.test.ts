@@ -18,7 +18,7 @@ import {
 import type { MessageEncoding } from "../../../runtime/fan-out-ingest/contract";
 import { CHUNK_METADATA, chunkBlobName } from "../../../runtime/fan-out-ingest/layout";
 import { RejectMessage } from "../../../runtime/shared/reject-message";
-import { type Azurite, useAzurite } from "../../harness/emulators";
+import { type Azurite, useAzurite } from "../../../testing/emulators";
 import { blobCreatedEvent, idAt, receiveAll } from "../../harness/rigs/fan-out";
 
 let azurite: Azurite;

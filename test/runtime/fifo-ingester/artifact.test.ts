@@ -1,14 +1,15 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { unzipSync } from "fflate";
-import { installMocks, resolve } from "../../harness/mocks";
+import { installMocks, resolve } from "../../../testing/mocks";
 
 installMocks();
 
 import { zipBytes } from "../../../components/core/artifact";
 import { FifoIngester } from "../../../components/fifo-ingester";
 import { RejectMessage } from "../../../runtime/shared/reject-message";
-import { ArtifactProcess } from "../../harness/artifact-runner";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
+import { nodeBuild } from "../../harness/node-builds";
 import { fifoRecord } from "../../harness/rigs/fifo";
 
 interface Listing {
@@ -29,7 +30,7 @@ describe("the FifoIngester artifact built by the component", () => {
       },
     });
     zip = zipBytes(await resolve(ingester.function.artifact));
-    runner = await ArtifactProcess.start(zip, "aws-lambda");
+    runner = await ArtifactProcess.start(zip, "aws-lambda", {}, nodeBuild);
   });
   after(async () => runner?.stop());
 
@@ -84,7 +85,12 @@ describe("a FifoIngester artifact whose handler rejects records with RejectMessa
       },
     });
     // No FIFO_INGESTER_DLQ_URL: the dead-letter send fails, and its log shows the rejection was recognised.
-    runner = await ArtifactProcess.start(zipBytes(await resolve(ingester.function.artifact)), "aws-lambda");
+    runner = await ArtifactProcess.start(
+      zipBytes(await resolve(ingester.function.artifact)),
+      "aws-lambda",
+      {},
+      nodeBuild,
+    );
   });
   after(async () => runner?.stop());
 

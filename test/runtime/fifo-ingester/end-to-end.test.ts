@@ -1,21 +1,21 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { installMocks, resolve } from "../../harness/mocks";
+import { installMocks, resolve } from "../../../testing/mocks";
 
 const recorder = installMocks();
 
 import { FifoIngester } from "../../../components/fifo-ingester";
-import { type Fauxqs, useFauxqs } from "../../harness/emulators";
+import { type Fauxqs, useFauxqs } from "../../../testing/emulators";
 import {
   checkOutcome,
   type IngestionRun,
   MAX_DELIVERY_COUNT,
   type Outcome,
-  provisionFifo,
   recordingHandler,
   runIngestion,
   workload,
 } from "../../harness/rigs/fifo";
+import { provisionFifo } from "../../../testing/fifo-ingester";
 
 describe("the built FifoIngester artifact on fauxqs, 10,000 records over 100 groups with 5% injected failures", () => {
   const work = workload({ records: 10_000, groups: 100 });

@@ -13,8 +13,9 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { buildArtifact, zipBytes } from "../../../components/core/artifact";
 import { attacherEntry } from "../../../components/persistent-eni-asg";
 import type { AttacherOutcome, FailureReport } from "../../../runtime/persistent-eni-asg/attacher";
-import { ArtifactProcess } from "../../harness/artifact-runner";
-import { type Fauxqs, fauxqsClientConfig, useFauxqs } from "../../harness/emulators";
+import { ArtifactProcess } from "../../../testing/artifact-runner";
+import { nodeBuild } from "../../harness/node-builds";
+import { type Fauxqs, fauxqsClientConfig, useFauxqs } from "../../../testing/emulators";
 import {
   attacherEnvironment,
   FakeAws,
@@ -23,7 +24,7 @@ import {
   PERSISTENT_ENI_ID,
   reportAfterAttach,
 } from "../../harness/fakes/ec2-autoscaling";
-import { receiveAll } from "../../harness/queue-contents";
+import { receiveAll } from "../../../testing/queue-contents";
 
 const GROUP = "web-group";
 const HOOK = "web-attach-eni";
@@ -51,11 +52,16 @@ describe("the built attacher artifact on the fake EC2 and Auto Scaling endpoint"
       nodeMajor: 22,
     });
     endpoint = await FakeAwsEndpoint.start(new FakeAws());
-    attacher = await ArtifactProcess.start(zipBytes(artifact), "aws-lambda", {
-      ...endpoint.env(),
-      ...attacherEnvironment(failureQueueUrl),
-      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
-    });
+    attacher = await ArtifactProcess.start(
+      zipBytes(artifact),
+      "aws-lambda",
+      {
+        ...endpoint.env(),
+        ...attacherEnvironment(failureQueueUrl),
+        AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+      },
+      nodeBuild,
+    );
   });
   after(async () => {
     await attacher?.stop();

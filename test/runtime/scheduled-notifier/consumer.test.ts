@@ -19,7 +19,7 @@ import {
   RateLimitedError,
 } from "../../../runtime/scheduled-notifier/errors";
 import { type DeliveryLedger, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
+import { type FakeAwsServices, startFakeAwsServices } from "../../../testing/fakes/s3-secrets-manager";
 import { fakeAwsFor } from "../../harness/rigs/notifier";
 
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-token-AbCdEf";

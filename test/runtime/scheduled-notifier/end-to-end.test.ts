@@ -5,14 +5,14 @@
  */
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { installMocks, resolve } from "../../harness/mocks";
+import { installMocks, resolve } from "../../../testing/mocks";
 
 installMocks();
 
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Artifact } from "../../../components/core/artifact";
 import { ScheduledNotifier } from "../../../components/scheduled-notifier";
-import { type Fauxqs, useFauxqs } from "../../harness/emulators";
+import { type Fauxqs, useFauxqs } from "../../../testing/emulators";
 import {
   deliveryReport,
   directoryRecipients,

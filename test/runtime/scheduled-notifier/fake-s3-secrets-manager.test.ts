@@ -6,8 +6,8 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
-import type { PolicyDocument } from "../../harness/iam-simulator";
+import { type FakeAwsServices, startFakeAwsServices } from "../../../testing/fakes/s3-secrets-manager";
+import { type PolicyDocument, simulatedCaller } from "../../harness/iam-simulator";
 
 const ACCOUNT = "123456789012";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/reader`;
@@ -41,7 +41,7 @@ function fakeFor(callerPolicy: PolicyDocument) {
   before(async () => {
     handle.aws = await startFakeAwsServices({
       secret: { arn: SECRET, value: "t0ken" },
-      caller: { roleArn: ROLE, policy: callerPolicy },
+      caller: simulatedCaller(ROLE, callerPolicy),
     });
     const config = { endpoint: handle.aws.url, region: "us-east-1", credentials };
     handle.s3 = new S3Client(config);

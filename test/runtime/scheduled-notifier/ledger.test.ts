@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { LedgerConflictError, ledgerObjectKey, S3DeliveryLedger } from "../../../runtime/scheduled-notifier/ledger";
-import { type FakeAwsServices, startFakeAwsServices } from "../../harness/fakes/s3-secrets-manager";
+import { type FakeAwsServices, startFakeAwsServices } from "../../../testing/fakes/s3-secrets-manager";
 import { fakeAwsFor } from "../../harness/rigs/notifier";
 
 /**

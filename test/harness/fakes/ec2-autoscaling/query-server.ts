@@ -9,7 +9,7 @@ import type * as http from "node:http";
 import type { RecordLifecycleActionHeartbeatType } from "@aws-sdk/client-auto-scaling";
 import type { Instance, NetworkInterface } from "@aws-sdk/client-ec2";
 import type { AfterAttachInput } from "../../../../runtime/persistent-eni-asg/contract";
-import { type LoopbackServer, listenOnLoopback } from "../../loopback-server";
+import { type LoopbackServer, listenOnLoopback } from "../../../../testing/loopback-server";
 import { FAKE_REGION, type FakeAws, FakeAwsError } from "./world";
 
 type XmlValue = string | number | boolean | undefined | null | XmlValue[] | { [name: string]: XmlValue };

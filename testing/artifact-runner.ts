@@ -1,15 +1,36 @@
 /**
  * Runs a packaged artifact the way the platform would: unpacked into an empty temp folder (no
- * node_modules anywhere above it), loaded in a fresh process of the official Node.js build of the
- * major the artifact declares (the one its runtime deploys), invoked with events.
+ * node_modules anywhere above it), loaded in a fresh Node.js process, invoked with events. Which
+ * Node.js runs it is the caller's choice (`NodeSelector`): by default the one running the caller;
+ * this repository's tests pass the official build of the major the artifact declares (the one its
+ * runtime deploys).
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
-import { BUNDLE_FILE, declaredNodeMajor, type FunctionHost } from "../../components/core/artifact";
-import { type NodeBuild, nodeBuild } from "./node-builds";
+import { BUNDLE_FILE, declaredNodeMajor, type FunctionHost } from "../components/core/artifact";
+
+/** A Node.js binary and the version it reports. */
+export interface NodeBinary {
+  /** `process.version` of the binary, e.g. `v24.22.3`. */
+  version: string;
+  /** Absolute path of its `node` executable. */
+  execPath: string;
+}
+
+/** Chooses the Node.js that runs an artifact, given the major its bundle declares. */
+export type NodeSelector = (declaredMajor: number) => NodeBinary;
+
+/** The Node.js running this process, whatever major the artifact declares. */
+export const runningNode: NodeSelector = () => ({ version: process.version, execPath: process.execPath });
+
+/** A `node` executable of your choice (e.g. the major your functions deploy to), for every artifact. */
+export function nodeAt(execPath: string): NodeSelector {
+  let binary: NodeBinary | undefined;
+  return () => (binary ??= { execPath, version: execFileSync(execPath, ["--version"], { encoding: "utf8" }).trim() });
+}
 
 export interface Invocation {
   result?: unknown;
@@ -44,14 +65,14 @@ export function assertNoNodeModulesAbove(dir: string): void {
   }
 }
 
-/** The official Node.js build for the major the unpacked artifact's bundle declares. */
-export function nodeBuildFor(dir: string): NodeBuild {
+/** The Node.js major the unpacked artifact's bundle declares on its first line. */
+export function declaredMajorOf(dir: string): number {
   const bundle = path.join(dir, BUNDLE_FILE);
   const major = fs.existsSync(bundle) ? declaredNodeMajor(fs.readFileSync(bundle, "utf8")) : undefined;
   if (major === undefined) {
     throw new Error(`${bundle} declares no Node.js major on its first line: build the archive with buildArtifact`);
   }
-  return nodeBuild(major);
+  return major;
 }
 
 export class ArtifactProcess {
@@ -62,8 +83,10 @@ export class ArtifactProcess {
 
   private constructor(
     readonly dir: string,
-    /** The Node.js build running the artifact: the major it declares, never the machine's own node. */
-    readonly node: NodeBuild,
+    /** The Node.js running the artifact. */
+    readonly node: NodeBinary,
+    /** The Node.js major the artifact was built for (its runtime's). */
+    readonly declaredMajor: number,
     private readonly child: ChildProcess,
   ) {
     child.on("message", (message: any) => {
@@ -84,15 +107,22 @@ export class ArtifactProcess {
   }
 
   /**
-   * Unpacks `zip` and starts a fresh process of the Node.js build the artifact declares around it;
-   * `env` is all the environment it gets.
+   * Unpacks `zip` and starts a fresh process of the Node.js `node` chooses for the major the
+   * artifact declares (by default the running one) around it; `env` is all the environment it gets.
    */
-  static async start(zip: Uint8Array, host: FunctionHost, env: Record<string, string> = {}): Promise<ArtifactProcess> {
+  static async start(
+    zip: Uint8Array,
+    host: FunctionHost,
+    env: Record<string, string> = {},
+    node: NodeSelector = runningNode,
+  ): Promise<ArtifactProcess> {
     const dir = unpack(zip);
     assertNoNodeModulesAbove(dir);
-    let node: NodeBuild;
+    let binary: NodeBinary;
+    let declaredMajor: number;
     try {
-      node = nodeBuildFor(dir);
+      declaredMajor = declaredMajorOf(dir);
+      binary = node(declaredMajor);
     } catch (error) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -100,11 +130,11 @@ export class ArtifactProcess {
     const child = fork(path.join(__dirname, "artifact-host.js"), [dir, host], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? "", ...env },
-      execPath: node.execPath,
+      execPath: binary.execPath,
       execArgv: [],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
-    const runner = new ArtifactProcess(dir, node, child);
+    const runner = new ArtifactProcess(dir, binary, declaredMajor, child);
     child.stdout?.on("data", (chunk) => runner.stderr.push(String(chunk)));
     child.stderr?.on("data", (chunk) => runner.stderr.push(String(chunk)));
     try {
@@ -112,7 +142,7 @@ export class ArtifactProcess {
         const onExit = (code: number | null) =>
           reject(
             new Error(
-              `artifact process exited with ${code} while loading (Node.js ${node.version}):\n${runner.stderr.join("")}`,
+              `artifact process exited with ${code} while loading (Node.js ${binary.version}):\n${runner.stderr.join("")}`,
             ),
           );
         const onMessage = (message: any) => {
@@ -125,8 +155,8 @@ export class ArtifactProcess {
         child.on("message", onMessage);
         child.once("exit", onExit);
       });
-      if (reported !== node.version) {
-        throw new Error(`the artifact reports Node.js ${reported}, not ${node.version} of ${node.execPath}`);
+      if (reported !== binary.version) {
+        throw new Error(`the artifact reports Node.js ${reported}, not ${binary.version} of ${binary.execPath}`);
       }
     } catch (error) {
       await runner.stop();

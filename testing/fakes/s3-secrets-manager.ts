@@ -1,13 +1,12 @@
 /**
- * The two AWS services fauxqs lacks, for ScheduledNotifier's tests: S3 with conditional writes
+ * The two AWS services fauxqs lacks, for ScheduledNotifier: S3 with conditional writes
  * (`If-None-Match: *`, `If-Match`) for the delivery ledger, and Secrets Manager's GetSecretValue,
- * on one loopback port. Every request is authorized first against the caller's identity policy by
- * the IAM policy simulator, as the services authorize it, so a policy that lacks a permission gets
- * the answer AWS would give it.
+ * on one loopback port. Given a caller, every request is authorized first as the services authorize
+ * it (this repository's tests decide with an IAM policy simulator, so a policy that lacks a
+ * permission gets the answer AWS would give it); without one, every request is allowed.
  */
 import { createHash } from "node:crypto";
 import type * as http from "node:http";
-import { decide, type PolicyDocument } from "../iam-simulator";
 import { type LoopbackServer, listenOnLoopback } from "../loopback-server";
 
 export interface FakeAwsServices extends LoopbackServer {
@@ -20,9 +19,18 @@ export interface FakeAwsServices extends LoopbackServer {
 export interface FakeAwsServicesOptions {
   /** The one secret Secrets Manager holds, by its complete ARN (`...:secret:<name>-<6 characters>`). */
   secret: { arn: string; value: string };
-  /** Who calls (every request is signed by this role) and the role's whole identity policy. */
-  caller: { roleArn: string; policy: PolicyDocument };
+  /** Who calls (every request is signed by this role) and whether it may. @default anyone, allowed everything */
+  caller?: FakeAwsCaller;
 }
+
+/** The identity every request is signed by, and its authorization. */
+export interface FakeAwsCaller {
+  roleArn: string;
+  /** Whether the role may perform `action` (`s3:GetObject`, ...) on `resource` (an ARN). */
+  allows(action: string, resource: string): Promise<boolean>;
+}
+
+const ANYONE: FakeAwsCaller = { roleArn: "arn:aws:iam::000000000000:role/local", allows: async () => true };
 
 function s3Error(response: http.ServerResponse, status: number, code: string, message: string): void {
   response.writeHead(status, { "content-type": "application/xml" });
@@ -81,11 +89,10 @@ function namesSecret(secretId: string, completeArn: string): boolean {
  *   SecretId names it; denied, it answers AccessDeniedException.
  */
 export async function startFakeAwsServices(options: FakeAwsServicesOptions): Promise<FakeAwsServices> {
-  const { secret, caller } = options;
+  const { secret, caller = ANYONE } = options;
   const objects = new Map<string, { body: string; etag: string }>();
   let secretReads = 0;
-  const allowed = async (action: string, resource: string) =>
-    (await decide({ identity: [caller.policy] }, { principal: caller.roleArn, action, resource })) === "Allowed";
+  const allowed = (action: string, resource: string) => caller.allows(action, resource);
 
   const getSecretValue = async (body: string, response: http.ServerResponse) => {
     const { SecretId } = JSON.parse(body) as { SecretId: string };

@@ -5,10 +5,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "../../cli/provider-calls";
-import { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION, providerState } from "../../cli/provider-state";
+import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "./provider-calls";
+import { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION, providerState } from "./provider-state";
 
-export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "../../cli/provider-state";
+export { MOCK_ACCOUNT, MOCK_REGION, MOCK_SUBSCRIPTION } from "./provider-state";
 
 /** One `newResource` call, as the engine would have seen it. */
 export interface RecordedResource {
@@ -61,8 +61,18 @@ export const EXISTING_NAMESPACE_LOOKUP: Record<string, CallMock> = {
   }),
 };
 
+/** A component of this library the program constructed: its type token, name and the object itself. */
+export interface RecordedComponent {
+  /** e.g. `queue-patterns:aws:FifoIngester` */
+  type: string;
+  name: string;
+  resource: pulumi.Resource;
+}
+
 export class ResourceRecorder {
   readonly resources: RecordedResource[] = [];
+  /** Every queue-patterns component (and building block) registered while this recorder was installed. */
+  readonly components: RecordedComponent[] = [];
   readonly calls: { token: string; inputs: Record<string, any> }[] = [];
   /**
    * The messages of every registration the provider refused (a name its service rejects, an
@@ -116,7 +126,13 @@ export interface StackScope {
 }
 
 /** Where registrations are recorded once the SDK's registration function is wrapped (once per process). */
-let registrations: { parents: Map<string, string>; options: Map<string, pulumi.CustomResourceOptions> } | undefined;
+interface Registrations {
+  parents: Map<string, string>;
+  options: Map<string, pulumi.CustomResourceOptions>;
+  /** The recorder of the latest `installMocks`, which receives the component objects. */
+  current?: ResourceRecorder;
+}
+let registrations: Registrations | undefined;
 
 /**
  * Installs recording mocks. `calls` maps function tokens to results; any other call throws.
@@ -130,9 +146,11 @@ export function installMocks(
 ): ResourceRecorder {
   const recorder = new ResourceRecorder();
   if (!registrations) {
-    registrations = { parents: new Map(), options: new Map() };
-    recordRegistrations(registrations.parents, registrations.options);
+    const created: Registrations = { parents: new Map(), options: new Map() };
+    recordRegistrations(created.parents, created.options, (component) => created.current?.components.push(component));
+    registrations = created;
   }
+  registrations.current = recorder;
   const { parents, options } = registrations;
   pulumi.runtime.setMocks(
     providerMocks(recorder, calls, parents, options, scope.prior),
@@ -197,10 +215,15 @@ export function providerMocks(
 
 /**
  * Records, for every resource registered from now on, `type::name` -> its parent's name and its
- * resource options, by wrapping the SDK's registration function (the mock engine is told neither in
- * a form tests can read).
+ * resource options, and hands each component of this library (type `queue-patterns:...`) to
+ * `onComponent`, by wrapping the SDK's registration function (the mock engine is told none of it
+ * in a form tests can read, and never sees the objects).
  */
-function recordRegistrations(parents: Map<string, string>, options: Map<string, pulumi.CustomResourceOptions>): void {
+function recordRegistrations(
+  parents: Map<string, string>,
+  options: Map<string, pulumi.CustomResourceOptions>,
+  onComponent: (component: RecordedComponent) => void,
+): void {
   const names = new WeakMap<pulumi.Resource, string>();
   const resourceModule = require("@pulumi/pulumi/runtime/resource") as {
     registerResource: (
@@ -218,6 +241,7 @@ function recordRegistrations(parents: Map<string, string>, options: Map<string, 
     if (parentName) parents.set(`${type}::${name}`, parentName);
     // registerResource(res, parent, type, name, custom, remote, newDependency, props, opts, ...)
     options.set(`${type}::${name}`, rest[4] as pulumi.CustomResourceOptions);
+    if (type.startsWith("queue-patterns:")) onComponent({ type, name, resource: res });
     return original(res, parent, type, name, ...rest);
   };
 }

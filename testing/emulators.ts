@@ -1,9 +1,12 @@
 /**
  * Emulator fixtures: fauxqs (SNS/SQS) and Azurite (Blob, Queue) started from node_modules on free
- * loopback ports, waited for, and stopped. `npm test` starts one of each for all test files and
- * passes the endpoints in QP_* variables; a test file run on its own starts its own.
+ * loopback ports, waited for, and stopped. They are optional peer dependencies of queue-patterns:
+ * starting one that is not installed fails with the `npm install -D` that fixes it. This
+ * repository's `npm test` starts one of each for all test files and passes the endpoints in QP_*
+ * variables; a test file run on its own starts its own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -102,8 +105,23 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
+/**
+ * Fails unless the emulator package `name` can be found from here, naming the command that installs
+ * it. Looked up by folder, not `require.resolve`: fauxqs is an ES module whose exports answer
+ * `import` only.
+ */
+export function assertInstalled(name: "fauxqs" | "azurite", purpose: string): void {
+  const folders = require.resolve.paths(name) ?? [];
+  if (folders.some((folder) => fs.existsSync(path.join(folder, name, "package.json")))) return;
+  throw new Error(
+    `${name} is not installed: queue-patterns/testing runs ${purpose} on it. Install it beside queue-patterns ` +
+      `with \`npm install -D ${name}\` (an optional peer dependency of queue-patterns).`,
+  );
+}
+
 /** Starts fauxqs on a free loopback port. */
 export async function startFauxqs(): Promise<Fauxqs> {
+  assertInstalled("fauxqs", "SNS and SQS");
   const { child, matches } = await startAndWait(
     process.execPath,
     [path.join(__dirname, "fauxqs-server.js")],
@@ -116,6 +134,7 @@ export async function startFauxqs(): Promise<Fauxqs> {
 
 /** Starts Azurite (Blob and Queue, in memory, no telemetry) on free loopback ports. */
 export async function startAzurite(): Promise<Azurite> {
+  assertInstalled("azurite", "Blob and Queue Storage");
   const { child, matches } = await startAndWait(
     process.execPath,
     [
