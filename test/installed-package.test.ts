@@ -271,6 +271,7 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
   let folder: string;
   let plan: { code: number; stdout: string; stderr: string };
   let usage: { code: number; stdout: string; stderr: string };
+  let dev: { code: number; stdout: string; stderr: string };
 
   /** `npx queue-patterns <args>` in the folder, through the bin the installed package declares. */
   const npx = (args: string[]) =>
@@ -288,6 +289,7 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
     // The stack file a user of the example keeps beside Pulumi.yaml.
     fs.writeFileSync(path.join(folder, "listings", "Pulumi.dev.yaml"), "config:\n  aws:region: eu-west-1\n");
     [plan, usage] = await Promise.all([npx(["plan", "listings", "--details"]), npx(["plan", "--stak", "dev"])]);
+    dev = await npx(["dev", "listings"]);
   });
 
   it("prints the listings example's plan as pulumi preview prints one, with its Pulumi.dev.yaml config", () => {
@@ -313,6 +315,20 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
     assert.match(plan.stderr, /\] compiling the program with TypeScript \d/);
     assert.match(plan.stderr, /\] the program finished: \d+ resources/);
     assert.doesNotMatch(plan.stdout, /^\[ *\d+\.\ds\]/m);
+  });
+
+  it("npx queue-patterns dev runs the listings example: the plan, then its FifoIngester end to end on fauxqs", () => {
+    assert.equal(dev.code, 0, `queue-patterns dev failed:\n${dev.stderr}\n${dev.stdout}`);
+    assert.match(dev.stdout, /Resources:\n {4}\+ \d+ to create\n/);
+    assert.match(
+      dev.stdout,
+      /Local runs of stack "dev" \(index\.ts\), with sample events:\n {2}✓ FifoIngester listings \(/,
+    );
+    // The handler calls the default search index URL, which this machine cannot reach: every sample
+    // record is retried, then dead-lettered with the handler's error.
+    assert.match(dev.stdout, /deadLetters 2/);
+    assert.match(dev.stdout, /dead-lettered: .*(fetch failed|search index answered)/);
+    assert.match(dev.stderr, /compiling index\.ts with ts-node/);
   });
 
   it("answers an unknown option with a usage error, exit code 2", () => {

@@ -13,7 +13,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { engineConfig, planShape } from "../cli/language-host";
-import { renderPlan, runPlan, stackConfig } from "../cli/plan";
+import { renderPlan, runPlan } from "../cli/plan";
+import { stackConfig } from "../cli/stack-config";
 import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "../testing/emulators";
 import { installMocks } from "../testing/mocks";
 import { scenarios } from "./scenarios";

@@ -10,6 +10,7 @@ import * as yaml from "js-yaml";
 import type { FanOutIngest } from "../components/fan-out-ingest";
 import type { FifoIngester } from "../components/fifo-ingester";
 import type { ScheduledNotifier } from "../components/scheduled-notifier";
+import { defaultStack, stackConfig } from "../cli/stack-config";
 import { EmulatorLease, type ExerciseOptions } from "./exercise";
 import { exerciseFanOutIngest, type FanOutIngestRun } from "./fan-out-ingest";
 import { exerciseFifoIngester, type FifoIngesterRun } from "./fifo-ingester";
@@ -81,20 +82,8 @@ function readYaml<T>(file: string): T {
   return yaml.load(fs.readFileSync(file, "utf8")) as T;
 }
 
-/** The stack to read config for: the one asked, else the folder's only stack file, else "dev". */
-function stackOf(programDir: string, asked?: string): string {
-  if (asked) return asked;
-  const stacks = fs
-    .readdirSync(programDir)
-    .map((file) => file.match(/^Pulumi\.(.+)\.ya?ml$/)?.[1])
-    .filter((stack): stack is string => stack !== undefined);
-  return stacks.length === 1 ? stacks[0] : "dev";
-}
-
-/** Pulumi.<stack>.yaml's config as the engine hands it to a program: every value a string, objects as JSON text. */
-function stackConfig(programDir: string, stack: string): Record<string, string> {
-  const file = [".yaml", ".yml"].map((ext) => path.join(programDir, `Pulumi.${stack}${ext}`)).find(fs.existsSync);
-  const config = file ? (readYaml<{ config?: Record<string, unknown> }>(file).config ?? {}) : {};
+/** The stack's config as the engine hands it to a program: every value a string, objects as JSON text. */
+function engineConfig(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
   );
@@ -216,9 +205,10 @@ export async function exerciseProgram(programDir: string, options: ProgramOption
   const dir = path.resolve(programDir);
   const progress = (line: string) => options.onProgress?.(line);
   const project = readYaml<Project>(path.join(dir, "Pulumi.yaml"));
-  const stack = stackOf(dir, options.stack);
+  const stack = options.stack ?? defaultStack(dir);
+  const { config, secretKeys } = stackConfig(dir, stack);
   const recorder = installMocks({ ...EXISTING_NAMESPACE_LOOKUP, ...options.calls }, { project: project.name, stack });
-  pulumi.runtime.setAllConfig(stackConfig(dir, stack));
+  pulumi.runtime.setAllConfig(engineConfig(config), secretKeys);
   const entry = entryOf(dir, project);
   if (entry.endsWith(".ts")) {
     progress(`compiling ${path.relative(dir, entry)} with ts-node, as pulumi preview does`);

@@ -8,9 +8,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { renderExercise } from "../../cli/dev";
 import { parseArguments, UsageError } from "../../cli/index";
 import type { Registration } from "../../cli/language-host";
-import { defaultStack, displayType, type PlanResult, renderPlan, stackConfig } from "../../cli/plan";
+import { displayType, type PlanResult, renderPlan } from "../../cli/plan";
+import { defaultStack, stackConfig } from "../../cli/stack-config";
 
 const STACK_URN = "urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev";
 
@@ -294,5 +296,50 @@ describe("queue-patterns: the command line", () => {
     assert.throws(() => parseArguments(["plan", "--stak", "dev"]), new UsageError('unknown option "--stak"'));
     assert.throws(() => parseArguments(["plan", "--stack"]), new UsageError("--stack needs a stack name"));
     assert.throws(() => parseArguments(["plan", "a", "b"]), new UsageError('one program folder only, got "a" and "b"'));
+  });
+
+  it("parses dev like plan", () => {
+    assert.deepEqual(parseArguments(["dev", "infra", "--stack", "prod"]), {
+      command: "dev",
+      programDir: "infra",
+      stack: "prod",
+      details: false,
+    });
+  });
+});
+
+describe("queue-patterns dev: what the local runs did", () => {
+  it("counts what each component's run produced, lists dead letters with their reasons, and names failures and skips", () => {
+    const text = renderExercise({
+      project: "listings",
+      stack: "dev",
+      entry: "index.ts",
+      components: [
+        {
+          component: "FifoIngester",
+          name: "listings",
+          node: { version: "v24.0.0", major: 24 } as never,
+          published: 2,
+          deliveries: [{} as never],
+          invocations: [{} as never, {} as never],
+          deadLetters: [{ body: '{"id":"sample-2"}', reason: "fetch failed" }],
+          remaining: 0,
+          elapsedMs: 4200,
+        },
+        { component: "DedupForwardingQueue", name: "readings", skipped: "not run locally yet" },
+        { component: "FanOutIngest", name: "ids", error: "Error: Azurite did not start" },
+      ],
+    });
+    assert.equal(
+      text,
+      [
+        'Local runs of stack "dev" (index.ts), with sample events:',
+        "  ✓ FifoIngester listings (4.2 s): published 2, deliveries 1, invocations 2, deadLetters 1, remaining 0",
+        '      dead-lettered: {"id":"sample-2"}: fetch failed',
+        "  - DedupForwardingQueue readings: skipped, not run locally yet",
+        "  ✗ FanOutIngest ids: the local run failed",
+        "      Error: Azurite did not start",
+      ].join("\n"),
+    );
   });
 });
