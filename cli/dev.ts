@@ -3,6 +3,7 @@
  * declares run end to end on this machine by `queue-patterns/testing` (exerciseProgram): its actual
  * artifact with the program's own callbacks, on the emulators, with sample events.
  */
+import * as path from "node:path";
 import type { ComponentExercise, ProgramExercise } from "../testing/program";
 
 /** Whether a component's local run failed (its artifact, process or emulator), as opposed to ran. */
@@ -23,7 +24,8 @@ function summaryValue(value: unknown): string | undefined {
 
 /** What `dev` prints after the plan: per component, what its local run did, and dead letters with their reasons. */
 export function renderExercise(result: ProgramExercise): string {
-  const lines = [`Local runs of stack "${result.stack}" (${result.entry}), with sample events:`];
+  const entry = path.relative(process.cwd(), result.entry) || result.entry;
+  const lines = [`Local runs of stack "${result.stack}" (${entry}), with sample events:`];
   if (result.components.length === 0) lines.push("    the program declares no queue-patterns component");
   for (const run of result.components) {
     if ("skipped" in run) {

@@ -322,7 +322,7 @@ describe("npx queue-patterns plan, in a folder that installed the package from i
     assert.match(dev.stdout, /Resources:\n {4}\+ \d+ to create\n/);
     assert.match(
       dev.stdout,
-      /Local runs of stack "dev" \(index\.ts\), with sample events:\n {2}✓ FifoIngester listings \(/,
+      /Local runs of stack "dev" \(listings\/index\.ts\), with sample events:\n {2}✓ FifoIngester listings \(/,
     );
     // The handler calls the default search index URL, which this machine cannot reach: every sample
     // record is retried, then dead-lettered with the handler's error.

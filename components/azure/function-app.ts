@@ -51,6 +51,13 @@ export interface FunctionAppSettings {
   /** Log Analytics retention. @default 30 */
   logRetentionDays?: number;
   /**
+   * Ship a source map beside the bundle and turn on Node.js's source-map support, so a stack trace
+   * names your callback's TypeScript file and line instead of a position in the minified bundle.
+   * Off by default: the archive grows to about 2.3 times its size (`npm run bench -- source-maps`).
+   * @default false
+   */
+  sourceMap?: boolean;
+  /**
    * How long `pulumi up` waits for a code deployment, from the first POST (retried while fresh role
    * assignments propagate) to Kudu's success; listing the functions afterwards has 600 s of its own.
    * @default 1200
@@ -147,6 +154,7 @@ export function functionAppArtifactSpec<C extends Callbacks>(spec: {
   callbacks: C;
   hostExtensions?: Record<string, unknown>;
   nodeVersion?: FunctionsNodeVersion;
+  sourceMap?: boolean;
 }): ArtifactSpec<C> {
   const nodeVersion = spec.nodeVersion ?? DEFAULT_FUNCTIONS_NODE_VERSION;
   return {
@@ -156,6 +164,7 @@ export function functionAppArtifactSpec<C extends Callbacks>(spec: {
     callbacks: spec.callbacks,
     nodeMajor: Number(nodeVersion),
     extraFiles: functionAppFiles(spec.appName, spec.hostExtensions, nodeVersion),
+    sourceMap: spec.sourceMap,
   };
 }
 
@@ -256,6 +265,7 @@ export class FunctionApp<C extends Callbacks = Callbacks> extends pulumi.Compone
         callbacks: args.callbacks,
         hostExtensions: args.hostExtensions,
         nodeVersion,
+        sourceMap: args.sourceMap,
       }),
     );
 

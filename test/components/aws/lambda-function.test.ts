@@ -191,3 +191,12 @@ describe("LambdaFunction argument validation", () => {
     );
   });
 });
+
+describe("LambdaFunction with sourceMap", () => {
+  it("ships the bundle and its source map beside the index.js that turns Node's source maps on", async () => {
+    const mapped = new LambdaFunction("mapped", { callbacks: { handler: async () => "done" }, sourceMap: true });
+    const artifact = await resolve(mapped.artifact);
+    assert.deepEqual(Object.keys(artifact.files).sort(), ["bundle.js", "bundle.js.map", "index.js"]);
+    assert.match(artifact.files["index.js"], /setSourceMapsEnabled\(true\)/);
+  });
+});
