@@ -416,9 +416,18 @@ async function archiveSources(value: unknown, base: string, prefix = ""): Promis
 async function materialize(value: unknown, base: string): Promise<Record<string, Uint8Array>> {
   const files: Record<string, Uint8Array> = {};
   for (const [name, source] of await archiveSources(value, base)) {
-    files[name] = "text" in source ? Buffer.from(source.text, "utf8") : fs.readFileSync(source.file);
+    files[inStackFolder(name)] = "text" in source ? Buffer.from(source.text, "utf8") : fs.readFileSync(source.file);
   }
   return files;
+}
+
+/**
+ * The bench stack's node_modules is a link to this repository's: Pulumi names the packages it reaches
+ * through it by their real paths (`../../<repository>/node_modules/@aws-sdk/core/...`), where a real
+ * stack's archive has them under its own `node_modules/`.
+ */
+function inStackFolder(archivePath: string): string {
+  return archivePath.replace(/^(?:\.\.\/)+(?:[^/]+\/)*?node_modules\//, "node_modules/");
 }
 
 function joinArchivePath(prefix: string, name: string): string {
