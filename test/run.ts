@@ -1,7 +1,8 @@
 /**
  * `npm test`: starts one fauxqs and one Azurite for the whole suite, runs every compiled test file
  * with Node's test runner (each file in its own process), then stops the emulators.
- * Arguments filter the files: `npm test -- fifo` runs the files whose path contains "fifo".
+ * Arguments filter the files: `npm test -- fifo` runs the files whose path below the tests' folder
+ * contains "fifo" (not the checkout's own path, which may contain anything).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
   console.log(`# test runner on Node.js ${process.version} (${process.execPath})`);
   const filters = process.argv.slice(2);
   const files = testFiles(__dirname)
-    .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+    .filter((file) => filters.length === 0 || filters.some((filter) => path.relative(__dirname, file).includes(filter)))
     .sort();
   if (files.length === 0) throw new Error(`no test files match ${JSON.stringify(filters)}`);
   const [fauxqs, azurite] = await Promise.all([startFauxqs(), startAzurite()]);
