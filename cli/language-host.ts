@@ -24,6 +24,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { AWS_PUBLIC_PARAMETER_CALLS, AZURE_CLIENT_CALLS, type CallAnswer } from "../testing/provider-calls";
 import { providerState, UnmodelledTypeError } from "../testing/provider-state";
+import { engineConfig } from "./stack-config";
 
 const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 /** A module of Pulumi's own SDK dependencies (gRPC, protobuf), resolved from where `@pulumi/pulumi` is installed. */
@@ -496,20 +497,6 @@ export function planShape(resources: { type: string; name: string; parent?: stri
     .filter((r) => r.type !== "pulumi:pulumi:Stack")
     .map((r) => `${r.type} ${r.name}${r.parent && r.parent !== stackName ? ` (parent: ${r.parent})` : ""}`)
     .sort();
-}
-
-/** Config as the engine hands it to a program: every value a string, objects as JSON text. */
-export function engineConfig(config: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
-  );
-}
-
-/** Pulumi.<stack>.yaml's `config:` block as `pulumi config` holds it. */
-export function stackConfigFile(projectDir: string, stack: string): Record<string, unknown> {
-  const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
-  const document = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-  return document.config ?? {};
 }
 
 /** A dynamic provider as the engine drives it: Pulumi's own `cmd/dynamic-provider` host, over gRPC. */

@@ -94,3 +94,10 @@ function withoutSecure(value: unknown, found: { secret: boolean }): unknown {
 export function isRecord(value: unknown): value is Record<string, any> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** Config as the engine hands it to a program: every value a string, objects as JSON text. */
+export function engineConfig(config: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+  );
+}

@@ -10,14 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  engineConfig,
-  planShape,
-  type ProgramRun,
-  runProgram,
-  stackConfigFile,
-  startDynamicProviderHost,
-} from "../cli/language-host";
+import { planShape, type ProgramRun, runProgram, startDynamicProviderHost } from "../cli/language-host";
+import { engineConfig, stackConfig } from "../cli/stack-config";
 import { installMocks } from "../testing/mocks";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -26,7 +20,7 @@ const API_TOKEN = "token-that-must-stay-secret";
 
 /** Pulumi.dev.yaml with every component enabled and the secret the README asks for set. */
 function everyComponentConfig(): { config: Record<string, unknown>; secretKeys: string[] } {
-  const config = stackConfigFile(repoRoot, STACK);
+  const { config } = stackConfig(repoRoot, STACK);
   for (const [key, section] of Object.entries(config)) {
     if (key.startsWith("queue-patterns:") && typeof section === "object") config[key] = { ...section, enabled: true };
   }

@@ -12,9 +12,9 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { engineConfig, planShape } from "../cli/language-host";
+import { planShape } from "../cli/language-host";
 import { renderPlan, runPlan } from "../cli/plan";
-import { stackConfig } from "../cli/stack-config";
+import { engineConfig, stackConfig } from "../cli/stack-config";
 import { type Azurite, type Fauxqs, startAzurite, startFauxqs } from "../testing/emulators";
 import { installMocks } from "../testing/mocks";
 import { scenarios } from "./scenarios";

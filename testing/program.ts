@@ -10,7 +10,7 @@ import * as yaml from "js-yaml";
 import type { FanOutIngest } from "../components/fan-out-ingest";
 import type { FifoIngester } from "../components/fifo-ingester";
 import type { ScheduledNotifier } from "../components/scheduled-notifier";
-import { defaultStack, stackConfig } from "../cli/stack-config";
+import { defaultStack, engineConfig, stackConfig } from "../cli/stack-config";
 import { EmulatorLease, type ExerciseOptions } from "./exercise";
 import { exerciseFanOutIngest, type FanOutIngestRun } from "./fan-out-ingest";
 import { exerciseFifoIngester, type FifoIngesterRun } from "./fifo-ingester";
@@ -80,13 +80,6 @@ interface Project {
 
 function readYaml<T>(file: string): T {
   return yaml.load(fs.readFileSync(file, "utf8")) as T;
-}
-
-/** The stack's config as the engine hands it to a program: every value a string, objects as JSON text. */
-function engineConfig(config: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
-  );
 }
 
 /** tsconfig.json's own `compilerOptions` (JSON with comments; an unreadable file counts as none). */
