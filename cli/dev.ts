@@ -15,7 +15,7 @@ export function exerciseFailed(run: ComponentExercise): run is Extract<Component
 function summaryValue(value: unknown): string | undefined {
   if (Array.isArray(value)) return String(value.length);
   if (typeof value === "number") return String(value);
-  if (typeof value === "object" && value !== null && !("input" in value)) {
+  if (typeof value === "object" && value !== null) {
     const counts = Object.values(value).map((item) => (Array.isArray(item) ? item.length : undefined));
     if (counts.every((count) => count !== undefined)) return String(counts.reduce((sum, count) => sum + count, 0));
   }
