@@ -22,7 +22,7 @@ import {
   type FifoIngesterRun,
   type ScheduledNotifierRun,
 } from "../../testing";
-import { useAzurite, useFauxqs } from "../../testing/emulators";
+import { startAzurite, useFauxqs } from "../../testing/emulators";
 import type { Azurite } from "../../testing/emulators";
 
 interface Listing {
@@ -153,7 +153,9 @@ describe("exerciseFanOutIngest: the user's source and toMessage in the built art
   let azurite: Azurite;
   let run: FanOutIngestRun;
   before(async () => {
-    azurite = await useAzurite();
+    // An Azurite of its own: every FanOutIngest's events queue has the same name in its storage
+    // account, and the shared Azurite is one account that other test files run FanOutIngest on.
+    azurite = await startAzurite();
     const ingest = new FanOutIngest<number>("numbers", {
       source: async function* () {
         for (let n = 1; n <= 12; n++) yield n;
